@@ -1,0 +1,57 @@
+/**
+ * Every diagnostic code polyc emits, with a one-line summary. Codes are stable: never reuse or
+ * renumber one. Ranges: E01 syntax, E02 names and imports, E03 compile-time evaluation, E04 tensor
+ * shapes, E05 the polynomial rule, E06 checkpoints, E07 command line and input files, E08 IR text and
+ * verifier.
+ */
+export const CODES = {
+  E0101: 'unexpected character',
+  E0102: 'syntax error',
+  E0103: 'unterminated string',
+
+  E0201: 'unknown name',
+  E0202: 'name defined twice',
+  E0203: 'cannot read imported file',
+  E0204: 'import cycle',
+  E0205: 'no model in file',
+  E0206: 'unknown setting',
+  E0207: 'unknown function or block',
+  E0208: 'unknown field',
+
+  E0301: 'wrong type for a compile-time value',
+  E0302: 'wrong number or kind of arguments',
+  E0303: 'compile-time evaluation failed',
+  E0304: 'assertion failed',
+  E0305: 'block did not return a value',
+  E0306: 'recursion too deep',
+  E0307: 'index out of range',
+  E0308: 'invalid setting value',
+
+  E0401: 'incompatible tensor shapes',
+  E0402: 'invalid slice or reshape',
+  E0403: 'invalid convolution',
+  E0404: 'parameter declared twice with different shapes',
+  E0405: 'invalid tensor rank',
+
+  E0501: 'non-polynomial function applied to data',
+  E0502: 'non-integer or negative power',
+
+  E0601: 'not a readable checkpoint',
+  E0602: 'unsafe pickle: forbidden global',
+  E0603: 'unsupported pickle opcode',
+  E0604: 'malformed pickle',
+  E0605: 'no state dict found',
+  E0606: 'unsupported tensor dtype or layout',
+  E0607: 'checkpoint does not match the model',
+  E0608: 'truncated or corrupt tensor data',
+
+  E0701: 'invalid command line',
+  E0702: 'cannot read input file',
+  E0703: 'input does not match the model',
+  E0704: 'cannot write output file',
+
+  E0801: 'malformed IR text',
+  E0802: 'IR verification failed',
+} as const;
+
+export type Code = keyof typeof CODES;

@@ -1,0 +1,121 @@
+import type { Span } from '../diagnostics/diagnostic.js';
+
+/**
+ * polyc's IR: plain data, SSA, one result per op, static shapes with one symbolic batch dimension.
+ *
+ * A `Module` is a flat, topologically ordered list of ops. Operands refer to earlier ops by `ValueId`.
+ * Ops carry no analysis facts (degree, cost, liveness live in analyses); they carry their result
+ * type, their source location and the scope (module path and DSL block) they were created in.
+ */
+
+/** A dimension: a constant, or the name of the module's symbolic batch dimension. */
+export type Dim = number | string;
+
+export interface TensorType {
+  readonly dtype: 'f32';
+  readonly shape: readonly Dim[];
+}
+
+export type ValueId = number;
+
+export interface Conv2dAttrs {
+  readonly stride: readonly [number, number];
+  readonly pad: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly groups: number;
+}
+
+/** Attributes of every op kind; the key set of this map is the op vocabulary. */
+export interface OpAttrs {
+  /** The model input. */
+  input: { readonly name: string };
+  /** A checkpoint tensor. `role: 'buffer'` tensors are loaded but not counted as parameters. */
+  param: { readonly key: string; readonly role: 'param' | 'buffer' };
+  /** A scalar constant (shape []). */
+  const: { readonly value: number };
+  add: Record<string, never>;
+  sub: Record<string, never>;
+  /** Elementwise (Hadamard) product with NumPy broadcasting. */
+  mul: Record<string, never>;
+  div: Record<string, never>;
+  neg: Record<string, never>;
+  /** Integer power `x^exponent`, exponent >= 1. */
+  pow: { readonly exponent: number };
+  /** Logistic sigmoid. Only ever applied to parameter-derived values (the verifier checks). */
+  sigmoid: Record<string, never>;
+  /** NCHW convolution, weight [out, in/groups, kh, kw], no bias. */
+  conv2d: Conv2dAttrs;
+  /** LayerNorm over channels per (n,h,w) with var = max(E[x^2]-E[x]^2, 0); operands x, weight [C]. */
+  layernorm2d: { readonly eps: number };
+  /**
+   * Inference ChannelBatchNorm: (x - mean[h,w]) * rsqrt(var[h,w] + eps) * gamma_hw[h,w] * gamma_c[c];
+   * operands x, gamma_c [C], gamma_hw, running_mean, running_var [1,1,H,W].
+   */
+  channel_bn: { readonly eps: number };
+  /** x[..., start:end, ...] along `axis`. */
+  slice: { readonly axis: number; readonly start: number; readonly end: number };
+  /** Reverses the order of elements along `axis`. */
+  flip: { readonly axis: number };
+  reshape: { readonly shape: readonly Dim[] };
+  transpose: { readonly perm: readonly number[] };
+  /** Batched matrix product over the last two axes; leading axes must be equal. */
+  matmul: Record<string, never>;
+  /** x / max(sum(|x|, axis), eps) (torch.nn.functional.normalize with p=1). */
+  l1norm: { readonly axis: number; readonly eps: number };
+  mean: { readonly axes: readonly number[]; readonly keepdims: boolean };
+  sum: { readonly axes: readonly number[]; readonly keepdims: boolean };
+  /** y = x W^T (+ b); operands x [N, in], weight [out, in], and optionally bias [out]. */
+  linear: Record<string, never>;
+}
+
+export type OpKind = keyof OpAttrs;
+
+interface OpOf<K extends OpKind> {
+  readonly id: ValueId;
+  readonly op: K;
+  readonly operands: readonly ValueId[];
+  readonly attrs: OpAttrs[K];
+  readonly type: TensorType;
+  /** Where in the .poly source this op came from (null for ops created by passes without one). */
+  readonly loc: Span | null;
+  /** Provenance: `<module path>:<block>` of the DSL block instance that created the op. */
+  readonly scope: string;
+}
+
+export type Op = { [K in OpKind]: OpOf<K> }[OpKind];
+export type OpOfKind<K extends OpKind> = OpOf<K>;
+
+export interface Module {
+  readonly name: string;
+  /** The name of the symbolic batch dimension used in types (e.g. "B"). */
+  readonly batch: string;
+  readonly ops: readonly Op[];
+  readonly outputs: readonly ValueId[];
+  /** Checkpoint keys that may be present and are ignored (dropout rates, BN counters). */
+  readonly ignoredKeys: readonly string[];
+}
+
+export const OP_KINDS: readonly OpKind[] = [
+  'input',
+  'param',
+  'const',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'neg',
+  'pow',
+  'sigmoid',
+  'conv2d',
+  'layernorm2d',
+  'channel_bn',
+  'slice',
+  'flip',
+  'reshape',
+  'transpose',
+  'matmul',
+  'l1norm',
+  'mean',
+  'sum',
+  'linear',
+];
