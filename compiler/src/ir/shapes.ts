@@ -54,11 +54,17 @@ function sameDim(a: Dim | undefined, b: Dim | undefined): boolean {
   return a === b;
 }
 
-export function inferType<K extends OpKind>(kind: K, operands: readonly TensorType[], attrs: OpAttrs[K]): Inferred {
+export function inferType<K extends OpKind>(
+  kind: K,
+  operands: readonly TensorType[],
+  attrs: OpAttrs[K],
+): Inferred {
   const s = operands.map((t) => t.shape);
   const arity = ARITY[kind];
   if (s.length < arity[0] || s.length > arity[1]) {
-    return bad(`'${kind}' takes ${arity[0]}${arity[1] !== arity[0] ? `..${arity[1]}` : ''} operands, got ${s.length}`);
+    return bad(
+      `'${kind}' takes ${arity[0]}${arity[1] !== arity[0] ? `..${arity[1]}` : ''} operands, got ${s.length}`,
+    );
   }
   const x = s[0] ?? [];
   switch (kind) {
@@ -111,7 +117,8 @@ export function inferType<K extends OpKind>(kind: K, operands: readonly TensorTy
     case 'channel_bn': {
       if (x.length !== 4) return bad(`channel_bn input must be rank 4, got ${formatShape(x)}`);
       const [gc, ghw, mean, variance] = [s[1]!, s[2]!, s[3]!, s[4]!];
-      if (gc.length !== 1 || gc[0] !== x[1]) return bad(`gamma_c ${formatShape(gc)} does not match ${x[1]} channels`);
+      if (gc.length !== 1 || gc[0] !== x[1])
+        return bad(`gamma_c ${formatShape(gc)} does not match ${x[1]} channels`);
       const hw = [1, 1, x[2]!, x[3]!];
       for (const [name, t] of [
         ['gamma_hw', ghw],
@@ -194,11 +201,14 @@ export function inferType<K extends OpKind>(kind: K, operands: readonly TensorTy
     case 'linear': {
       const w = s[1]!;
       if (x.length !== 2 || w.length !== 2) {
-        return bad(`linear needs x [N, in] and weight [out, in], got ${formatShape(x)} and ${formatShape(w)}`);
+        return bad(
+          `linear needs x [N, in] and weight [out, in], got ${formatShape(x)} and ${formatShape(w)}`,
+        );
       }
       if (x[1] !== w[1]) return bad(`linear weight ${formatShape(w)} expects ${w[1]} inputs, got ${x[1]}`);
       const b = s[2];
-      if (b && (b.length !== 1 || b[0] !== w[0])) return bad(`linear bias ${formatShape(b)} must be [${w[0]}]`);
+      if (b && (b.length !== 1 || b[0] !== w[0]))
+        return bad(`linear bias ${formatShape(b)} must be [${w[0]}]`);
       return ok([x[0]!, w[0]!]);
     }
   }

@@ -1,0 +1,65 @@
+import { numel } from '../ir/shapes.js';
+import type { Module, Op } from '../ir/types.js';
+
+export interface Cost {
+  /** Trainable parameters (buffers excluded), as PyTorch's `sum(p.numel() for p in parameters())`. */
+  readonly params: number;
+  /** Elements of non-trainable checkpoint tensors (running statistics). */
+  readonly buffers: number;
+  /** Floating-point operations for one image (a multiply-add counts 2). */
+  readonly flops: number;
+}
+
+/** FLOPs of one op for batch 1. Parameter-only ops (e.g. sigmoid of a scale) are counted too. */
+export function opFlops(op: Op, m: Module): number {
+  const out = numel(op.type.shape);
+  const operand = (i: number) => m.ops.find((o) => o.id === op.operands[i])!;
+  switch (op.op) {
+    case 'input':
+    case 'param':
+    case 'const':
+    case 'slice':
+    case 'flip':
+    case 'reshape':
+    case 'transpose':
+      return 0;
+    case 'conv2d': {
+      const w = operand(1).type.shape as number[];
+      return 2 * out * w[1]! * w[2]! * w[3]!;
+    }
+    case 'matmul': {
+      const a = operand(0).type.shape;
+      return 2 * out * (a[a.length - 1] as number);
+    }
+    case 'linear': {
+      const w = operand(1).type.shape as number[];
+      return 2 * out * w[1]! + (op.operands.length > 2 ? out : 0);
+    }
+    case 'pow':
+      return out * Math.ceil(Math.log2(op.attrs.exponent));
+    case 'layernorm2d':
+    case 'channel_bn':
+      return 6 * out;
+    case 'l1norm':
+      return 3 * out;
+    case 'mean':
+    case 'sum':
+      return numel(operand(0).type.shape);
+    default:
+      return out;
+  }
+}
+
+export function cost(m: Module): Cost {
+  let params = 0;
+  let buffers = 0;
+  let flops = 0;
+  for (const op of m.ops) {
+    if (op.op === 'param') {
+      if (op.attrs.role === 'param') params += numel(op.type.shape);
+      else buffers += numel(op.type.shape);
+    }
+    flops += opFlops(op, m);
+  }
+  return { params, buffers, flops };
+}

@@ -1,0 +1,71 @@
+import type { Span } from '../diagnostics/diagnostic.js';
+import type { Dim, Module, Op, TensorType } from './types.js';
+
+/**
+ * The IR's text form, one op per line:
+ *
+ *   module cpolynext_lr batch B {
+ *     %0 = input {name="image"} : f32[B,3,32,32] loc("m.poly":10:3+5) scope ":model"
+ *     %2 = conv2d(%0, %1) {stride=[1,1], pad=[1,1], dilation=[1,1], groups=1} : f32[B,16,32,32]
+ *     ignore "head.2.p"
+ *     return %57
+ *   }
+ *
+ * Ops without operands print no parentheses, ops without attrs no braces; a null `loc` and an empty
+ * `scope` print nothing. `readModule` (read.ts) parses exactly this back, so the printer must stay
+ * lossless: attrs print in object key order, numbers so that `Number(text)` gives them back.
+ */
+export function printModule(m: Module): string {
+  const lines = [`module ${printName(m.name)} batch ${printName(m.batch)} {`];
+  for (const op of m.ops) lines.push(`  ${printOp(op)}`);
+  for (const key of m.ignoredKeys) lines.push(`  ignore ${JSON.stringify(key)}`);
+  lines.push(m.outputs.length === 0 ? '  return' : `  return ${m.outputs.map(printId).join(', ')}`);
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+export function printOp(op: Op): string {
+  let s = `${printId(op.id)} = ${op.op}`;
+  if (op.operands.length > 0) s += `(${op.operands.map(printId).join(', ')})`;
+  const attrs = Object.entries(op.attrs as Record<string, unknown>);
+  if (attrs.length > 0) s += ` {${attrs.map(([k, v]) => `${printName(k)}=${printValue(v)}`).join(', ')}}`;
+  s += ` : ${printType(op.type)}`;
+  if (op.loc !== null) s += ` ${printLoc(op.loc)}`;
+  if (op.scope !== '') s += ` scope ${JSON.stringify(op.scope)}`;
+  return s;
+}
+
+export function printType(t: TensorType): string {
+  return `${t.dtype}[${t.shape.map(printDim).join(',')}]`;
+}
+
+export function printLoc(span: Span): string {
+  return `loc(${JSON.stringify(span.file)}:${span.line}:${span.col}+${span.length})`;
+}
+
+const printId = (id: number): string => `%${id}`;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Names print bare when they lex as identifiers, quoted otherwise (the reader accepts both). */
+function printName(name: string): string {
+  return IDENT.test(name) ? name : JSON.stringify(name);
+}
+
+function printDim(d: Dim): string {
+  return typeof d === 'number' ? printNumber(d) : printName(d);
+}
+
+/** `String(n)` round-trips every finite double except -0, which it prints as "0". */
+function printNumber(n: number): string {
+  return Object.is(n, -0) ? '-0' : String(n);
+}
+
+function printValue(v: unknown): string {
+  if (typeof v === 'number') return printNumber(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(printValue).join(',')}]`;
+  // Not a valid attr value; still print something so that dumps of broken IR stay readable.
+  return `<${JSON.stringify(v) ?? String(v)}>`;
+}

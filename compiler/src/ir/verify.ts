@@ -1,0 +1,221 @@
+import { type Diagnostic, error, InternalError } from '../diagnostics/diagnostic.js';
+import { ARITY, formatType, inferType } from './shapes.js';
+import { type Module, OP_KINDS, type Op, type OpKind, type TensorType, type ValueId } from './types.js';
+
+/**
+ * Checks the IR invariants every pass relies on and returns one E0802 diagnostic per problem (empty
+ * when the module is fine). It must not throw on malformed input: modules read from text or built by a
+ * buggy pass can hold anything, so each check guards the ones after it (e.g. shapes are only inferred
+ * once attrs, operands and operand types are known to be well-formed).
+ */
+export function verifyModule(m: Module): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const report = (op: Op, message: string): void => {
+    problems.push(error('E0802', `%${op.id} = ${op.op}: ${message}`, op.loc ?? undefined));
+  };
+
+  const allIds = new Set(m.ops.map((op) => op.id));
+  /** Ops seen so far by id: in a straight-line list, exactly the values that dominate the current op. */
+  const defined = new Map<ValueId, Op>();
+  /** Values whose recorded type is well-formed, so that they can feed type inference. */
+  const typed = new Set<ValueId>();
+  /** Values computed from param and const ops alone: the only values non-polynomial ops may touch. */
+  const constDerived = new Set<ValueId>();
+  const paramKeys = new Map<string, ValueId>();
+
+  for (const op of m.ops) {
+    if (!Number.isInteger(op.id) || op.id < 0) report(op, 'value ids must be non-negative integers');
+    else if (defined.has(op.id)) report(op, `value %${op.id} is defined twice`);
+
+    if (!(OP_KINDS as readonly string[]).includes(op.op)) {
+      report(op, `unknown op kind '${op.op}'`);
+      defined.set(op.id, op);
+      continue;
+    }
+
+    const typeOk = checkType(op.type, m.batch, (msg) => report(op, msg));
+    if (typeOk) typed.add(op.id);
+    const attrsOk = checkAttrs(op, (msg) => report(op, msg));
+
+    const [min, max] = ARITY[op.op];
+    const arityOk = op.operands.length >= min && op.operands.length <= max;
+    if (!arityOk) {
+      const want = min === max ? `${min}` : `${min} to ${max}`;
+      report(op, `takes ${want} operand${max === 1 ? '' : 's'}, got ${op.operands.length}`);
+    }
+    let operandsOk = true;
+    for (const x of op.operands) {
+      if (defined.has(x)) continue;
+      operandsOk = false;
+      report(op, allIds.has(x) ? `uses %${x} before it is defined` : `uses undefined value %${x}`);
+    }
+
+    let inferable = arityOk && attrsOk && typeOk && operandsOk;
+    switch (op.op) {
+      case 'input':
+        inferable = false;
+        break;
+      case 'param': {
+        inferable = false;
+        constDerived.add(op.id);
+        const first = attrsOk ? paramKeys.get(op.attrs.key) : undefined;
+        if (first !== undefined)
+          report(op, `checkpoint key ${JSON.stringify(op.attrs.key)} already used by %${first}`);
+        else if (attrsOk) paramKeys.set(op.attrs.key, op.id);
+        break;
+      }
+      case 'const':
+        inferable = false;
+        constDerived.add(op.id);
+        if (typeOk && op.type.shape.length !== 0)
+          report(op, `a const must have shape [], got ${formatType(op.type)}`);
+        break;
+      case 'pow':
+        if (attrsOk && !(Number.isInteger(op.attrs.exponent) && op.attrs.exponent >= 1)) {
+          report(op, `exponent must be a positive integer, got ${op.attrs.exponent}`);
+          inferable = false;
+        }
+        break;
+      case 'sigmoid': {
+        const data = op.operands.find((x) => !constDerived.has(x));
+        if (operandsOk && data !== undefined) {
+          report(op, `non-polynomial function applied to %${data}, which depends on the model input`);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    if (op.operands.length > 0 && op.operands.every((x) => constDerived.has(x))) constDerived.add(op.id);
+
+    if (inferable && op.operands.every((x) => typed.has(x))) {
+      const operandTypes = op.operands.map((x) => defined.get(x)!.type);
+      const inferred = inferType(op.op, operandTypes, op.attrs);
+      if (!inferred.ok) report(op, inferred.message);
+      else if (!sameShape(inferred.type, op.type)) {
+        report(op, `records type ${formatType(op.type)} but its operands give ${formatType(inferred.type)}`);
+      }
+    }
+    defined.set(op.id, op);
+  }
+
+  for (const x of m.outputs) {
+    if (!defined.has(x)) problems.push(error('E0802', `module output %${x} is not defined`));
+  }
+  return problems;
+}
+
+/** Throws an `InternalError` listing every problem; passes call it on their result. */
+export function assertVerified(m: Module, when = ''): void {
+  const problems = verifyModule(m);
+  if (problems.length === 0) return;
+  const lines = problems.map(
+    (d) => `  ${d.message}${d.span ? ` (${d.span.file}:${d.span.line}:${d.span.col})` : ''}`,
+  );
+  throw new InternalError(`invalid IR in module '${m.name}'${when ? ` ${when}` : ''}:\n${lines.join('\n')}`);
+}
+
+function sameShape(a: TensorType, b: TensorType): boolean {
+  return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+}
+
+/** Dims are positive integers or the batch name; the batch name may only be axis 0. */
+function checkType(t: TensorType, batch: string, report: (msg: string) => void): boolean {
+  if (typeof t !== 'object' || t === null || t.dtype !== 'f32' || !Array.isArray(t.shape)) {
+    report(`result type must be f32 with a shape, got ${JSON.stringify(t)}`);
+    return false;
+  }
+  let ok = true;
+  t.shape.forEach((d, axis) => {
+    if (typeof d === 'string') {
+      if (d !== batch)
+        report(`symbolic dimension '${d}' in ${formatType(t)} is not the batch dimension '${batch}'`);
+      else if (axis !== 0)
+        report(`batch dimension '${d}' must be axis 0, not axis ${axis} of ${formatType(t)}`);
+      ok &&= d === batch && axis === 0;
+    } else if (!(Number.isInteger(d) && d >= 1)) {
+      report(`dimension ${axis} of ${formatType(t)} must be a positive integer`);
+      ok = false;
+    }
+  });
+  return ok;
+}
+
+interface AttrRule {
+  readonly test: (v: unknown) => boolean;
+  /** What `test` accepts, for messages. */
+  readonly what: string;
+}
+
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+const rule = (what: string, test: (v: unknown) => boolean): AttrRule => ({ test, what });
+const arrayOf = (v: unknown, test: (x: unknown) => boolean): boolean => Array.isArray(v) && v.every(test);
+
+const STR = rule('a string', (v) => typeof v === 'string');
+const NUM = rule('a finite number', (v) => typeof v === 'number' && Number.isFinite(v));
+const INT = rule('an integer', isInt);
+const BOOL = rule('a boolean', (v) => typeof v === 'boolean');
+const INTS = rule('an array of integers', (v) => arrayOf(v, isInt));
+const DIMS = rule('an array of dimensions', (v) => arrayOf(v, (d) => isInt(d) || typeof d === 'string'));
+const pair = (what: string, min: number): AttrRule =>
+  rule(
+    `a pair of ${what} integers`,
+    (v) => arrayOf(v, (x) => isInt(x) && x >= min) && (v as unknown[]).length === 2,
+  );
+
+/** The attrs each op kind must carry (exactly these keys), mirroring `OpAttrs` in types.ts. */
+const ATTRS: Record<OpKind, Readonly<Record<string, AttrRule>>> = {
+  input: { name: STR },
+  param: { key: STR, role: rule(`'param' or 'buffer'`, (v) => v === 'param' || v === 'buffer') },
+  const: { value: NUM },
+  add: {},
+  sub: {},
+  mul: {},
+  div: {},
+  neg: {},
+  // Any number here: that it is a positive integer is the polynomial rule, reported on its own.
+  pow: { exponent: NUM },
+  sigmoid: {},
+  conv2d: {
+    stride: pair('positive', 1),
+    pad: pair('non-negative', 0),
+    dilation: pair('positive', 1),
+    groups: rule('a positive integer', (v) => isInt(v) && v >= 1),
+  },
+  layernorm2d: { eps: NUM },
+  channel_bn: { eps: NUM },
+  slice: { axis: INT, start: INT, end: INT },
+  flip: { axis: INT },
+  reshape: { shape: DIMS },
+  transpose: { perm: INTS },
+  matmul: {},
+  l1norm: { axis: INT, eps: NUM },
+  mean: { axes: INTS, keepdims: BOOL },
+  sum: { axes: INTS, keepdims: BOOL },
+  linear: {},
+};
+
+function checkAttrs(op: Op, report: (msg: string) => void): boolean {
+  const attrs = op.attrs as unknown;
+  if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
+    report('attrs must be an object');
+    return false;
+  }
+  const schema = ATTRS[op.op];
+  const given = attrs as Record<string, unknown>;
+  let ok = true;
+  for (const [key, r] of Object.entries(schema)) {
+    if (!Object.hasOwn(given, key)) report(`missing attribute '${key}'`);
+    else if (!r.test(given[key]))
+      report(`attribute '${key}' must be ${r.what}, got ${JSON.stringify(given[key])}`);
+    else continue;
+    ok = false;
+  }
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(schema, key)) {
+      report(`unexpected attribute '${key}'`);
+      ok = false;
+    }
+  }
+  return ok;
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { DiagnosticError } from '../../compiler/src/diagnostics/diagnostic.js';
+import { readModule } from '../../compiler/src/ir/read.js';
+
+/** Reads `text`, expecting E0801; returns the diagnostic. */
+function readError(text: string) {
+  try {
+    readModule(text, 'bad.ir');
+  } catch (e) {
+    expect(e).toBeInstanceOf(DiagnosticError);
+    const [d] = (e as DiagnosticError).diagnostics;
+    expect(d?.code).toBe('E0801');
+    return d!;
+  }
+  throw new Error('expected readModule to fail');
+}
+
+const wrap = (...lines: string[]): string => ['module m batch B {', ...lines, '  return %0', '}'].join('\n');
+
+describe('readModule', () => {
+  it('reads the documented format', () => {
+    const m = readModule(
+      wrap(
+        '  %0 = input {name="image"} : f32[B,3,4,4] loc("m.poly":10:3+5) scope ":model"',
+        '  %1 = param {key="w", role="param"} : f32[2,3,1,1]',
+        '  %2 = conv2d(%0, %1) {stride=[1,1], pad=[0,0], dilation=[1,1], groups=1} : f32[B,2,4,4]',
+        '  %3 = mean(%2) {axes=[-1,2], keepdims=true} : f32[B,2,1,1]',
+        '  ignore "head.2.p"',
+      ),
+    );
+    expect(m.name).toBe('m');
+    expect(m.batch).toBe('B');
+    expect(m.outputs).toEqual([0]);
+    expect(m.ignoredKeys).toEqual(['head.2.p']);
+    expect(m.ops[0]).toEqual({
+      id: 0,
+      op: 'input',
+      operands: [],
+      attrs: { name: 'image' },
+      type: { dtype: 'f32', shape: ['B', 3, 4, 4] },
+      loc: { file: 'm.poly', line: 10, col: 3, length: 5 },
+      scope: ':model',
+    });
+    expect(m.ops[1]).toMatchObject({ loc: null, scope: '' });
+    expect(m.ops[2]!.operands).toEqual([0, 1]);
+    expect(m.ops[3]!.attrs).toEqual({ axes: [-1, 2], keepdims: true });
+  });
+
+  it('accepts empty operand and attr lists and any whitespace', () => {
+    const m = readModule('module m batch B{%0=input(){}:f32[]\r\n\treturn}');
+    expect(m.ops[0]).toMatchObject({ operands: [], attrs: {}, type: { shape: [] } });
+  });
+
+  it('keeps a __proto__ attribute as an ordinary key', () => {
+    const m = readModule(wrap('  %0 = input {__proto__="x"} : f32[B]'));
+    expect(Object.keys(m.ops[0]!.attrs)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(m.ops[0]!.attrs)).toBe(Object.prototype);
+  });
+
+  it('reports a missing =', () => {
+    const d = readError(wrap('  %0 = input {name="x"} : f32[B]', '  %1 neg(%0) : f32[B]'));
+    expect(d.message).toBe(`expected '=', found 'neg'`);
+    expect(d.span).toEqual({ file: 'bad.ir', line: 3, col: 6, length: 3 });
+  });
+
+  it('reports an unknown op kind', () => {
+    const d = readError(wrap('  %0 = relu {name="x"} : f32[B]'));
+    expect(d.message).toBe(`unknown op kind 'relu'`);
+    expect(d.span).toMatchObject({ line: 2, col: 8, length: 4 });
+  });
+
+  it('reports bad types', () => {
+    let d = readError(wrap('  %0 = input {name="x"} : f64[B]'));
+    expect(d.message).toBe(`expected a tensor type like 'f32[B,3]', found 'f64'`);
+    expect(d.span).toMatchObject({ line: 2, col: 27 });
+    d = readError(wrap('  %0 = input {name="x"} : f32[B,3'));
+    expect(d.message).toBe(`expected ']', found 'return'`);
+    expect(d.span).toMatchObject({ line: 3, col: 3 });
+    d = readError(wrap('  %0 = input {name="x"} : f32[B,2.5]'));
+    expect(d.message).toContain('expected a dimension');
+    expect(d.span).toMatchObject({ line: 2, col: 33, length: 3 });
+  });
+
+  it('reports an unterminated string', () => {
+    const d = readError(wrap('  %0 = input {name="image} : f32[B]'));
+    expect(d.message).toBe('unterminated string');
+    expect(d.span).toMatchObject({ line: 2, col: 20 });
+  });
+
+  it('reports other malformed text', () => {
+    expect(readError('module m batch B {\n  %0 = input : f32[B] ?\n}').span).toMatchObject({
+      line: 2,
+      col: 23,
+    });
+    expect(readError('module m batch B {\n  return\n}\nmore').message).toBe(
+      `expected end of input after the module, found 'more'`,
+    );
+    expect(readError('module m batch B {\n  return').message).toBe(`expected '}', found end of input`);
+    expect(readError(wrap('  %0 = input {name="x", name="y"} : f32[B]')).message).toBe(
+      `attribute 'name' given twice`,
+    );
+    expect(readError(wrap('  %0 = input {name=x} : f32[B]')).message).toContain(
+      'expected an attribute value',
+    );
+    expect(readError(wrap('  %x = input : f32[B]')).span).toMatchObject({ line: 2, col: 3 });
+    expect(readError(wrap('  %0 = input : f32[B] loc("f":1:2)')).message).toBe(`expected '+', found ')'`);
+    expect(readError(wrap('  %0 = input : f32[B] "\\q"')).message).toBe('invalid escape sequence in string');
+    expect(readError('').message).toBe(`expected 'module', found end of input`);
+    expect(readError('module m batch B {\n  %0 = input : f32[B]\n  }').message).toBe(
+      `expected an op, 'ignore' or 'return', found '}'`,
+    );
+  });
+});
