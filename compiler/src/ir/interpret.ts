@@ -1,0 +1,359 @@
+import { assertNever, InternalError } from '../diagnostics/diagnostic.js';
+import { broadcastShapes } from './shapes.js';
+import type { Dim, Module, Op, OpOfKind } from './types.js';
+
+/**
+ * The reference semantics of every IR op. Tensors are stored as float32 (each op's result is
+ * rounded to f32); reductions and dot products accumulate in float64, which is at least as accurate
+ * as PyTorch's float32 kernels. Formulas and eps values follow docs/polynext-reference.md.
+ */
+
+export interface Tensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+export type Weights = ReadonlyMap<string, Float32Array>;
+
+export function interpret(m: Module, inputs: readonly Tensor[], weights: Weights): Tensor[] {
+  const inputOps = m.ops.filter((o) => o.op === 'input');
+  if (inputs.length !== inputOps.length)
+    throw new InternalError(`expected ${inputOps.length} inputs, got ${inputs.length}`);
+  const batch = inputs[0]?.shape[0] ?? 1;
+  const env = new Map<number, Tensor>();
+  let nextInput = 0;
+  for (const op of m.ops) {
+    const shape = resolve(op.type.shape, batch);
+    const args = op.operands.map((id) => env.get(id)!);
+    let out: Tensor;
+    if (op.op === 'input') {
+      out = inputs[nextInput++]!;
+      if (out.shape.join(',') !== shape.join(',')) {
+        throw new InternalError(`input '${op.attrs.name}' has shape [${out.shape}], expected [${shape}]`);
+      }
+    } else {
+      out = { shape, data: evalOp(op, args, shape, weights) };
+    }
+    env.set(op.id, out);
+  }
+  return m.outputs.map((id) => env.get(id)!);
+}
+
+function resolve(shape: readonly Dim[], batch: number): number[] {
+  return shape.map((d) => (typeof d === 'number' ? d : batch));
+}
+
+function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights: Weights): Float32Array {
+  const x = a[0]!;
+  switch (op.op) {
+    case 'input':
+      throw new InternalError('inputs are bound before evaluation');
+    case 'param': {
+      const w = weights.get(op.attrs.key);
+      if (!w || w.length !== size(shape))
+        throw new InternalError(`missing or mis-sized weight '${op.attrs.key}'`);
+      return w;
+    }
+    case 'const':
+      return Float32Array.of(op.attrs.value);
+    case 'add':
+      return broadcast(x, a[1]!, shape, (p, q) => p + q);
+    case 'sub':
+      return broadcast(x, a[1]!, shape, (p, q) => p - q);
+    case 'mul':
+      return broadcast(x, a[1]!, shape, (p, q) => p * q);
+    case 'div':
+      return broadcast(x, a[1]!, shape, (p, q) => p / q);
+    case 'neg':
+      return x.data.map((v) => -v);
+    case 'pow': {
+      const e = op.attrs.exponent;
+      return x.data.map((v) => v ** e);
+    }
+    case 'sigmoid':
+      return x.data.map((v) => 1 / (1 + Math.exp(-v)));
+    case 'conv2d':
+      return conv2d(op, x, a[1]!, shape);
+    case 'layernorm2d':
+      return layernorm2d(x, a[1]!, op.attrs.eps);
+    case 'channel_bn':
+      return channelBn(x, a as Tensor[], op.attrs.eps);
+    case 'slice':
+      return slice(x, normAxis(op.attrs.axis, x.shape.length), op.attrs.start, op.attrs.end);
+    case 'flip':
+      return flip(x, normAxis(op.attrs.axis, x.shape.length));
+    case 'reshape':
+      return x.data;
+    case 'transpose':
+      return transpose(x, op.attrs.perm, shape);
+    case 'matmul':
+      return matmul(x, a[1]!, shape);
+    case 'l1norm':
+      return l1norm(x, normAxis(op.attrs.axis, x.shape.length), op.attrs.eps);
+    case 'mean':
+    case 'sum':
+      return reduce(x, op, shape);
+    case 'linear':
+      return linear(x, a[1]!, a[2]);
+    default:
+      return assertNever(op);
+  }
+}
+
+function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
+  return s;
+}
+
+/** NumPy-broadcast elementwise op. Fast path when both operands already have the output shape. */
+function broadcast(
+  x: Tensor,
+  y: Tensor,
+  shape: readonly number[],
+  f: (p: number, q: number) => number,
+): Float32Array {
+  const n = size(shape);
+  const out = new Float32Array(n);
+  if (x.data.length === n && y.data.length === n) {
+    for (let i = 0; i < n; i++) out[i] = f(x.data[i]!, y.data[i]!);
+    return out;
+  }
+  if (!broadcastShapes(x.shape, y.shape)) throw new InternalError('operands do not broadcast');
+  const rank = shape.length;
+  const bStrides = (t: Tensor) => {
+    const own = strides(t.shape);
+    const off = rank - t.shape.length;
+    return shape.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : own[i - off]!));
+  };
+  const sx = bStrides(x);
+  const sy = bStrides(y);
+  const idx = new Array<number>(rank).fill(0);
+  let ox = 0;
+  let oy = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = f(x.data[ox]!, y.data[oy]!);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      ox += sx[d]!;
+      oy += sy[d]!;
+      if (idx[d]! < shape[d]!) break;
+      ox -= sx[d]! * shape[d]!;
+      oy -= sy[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+function conv2d(op: OpOfKind<'conv2d'>, x: Tensor, w: Tensor, shape: readonly number[]): Float32Array {
+  const [n, cin, h, wd] = x.shape as [number, number, number, number];
+  const [, cout, oh, ow] = shape as [number, number, number, number];
+  const [, cinG, kh, kw] = w.shape as [number, number, number, number];
+  const { stride, pad, dilation, groups } = op.attrs;
+  const coutG = cout / groups;
+  const out = new Float32Array(n * cout * oh * ow);
+  const acc = new Float64Array(oh * ow);
+  for (let b = 0; b < n; b++) {
+    for (let oc = 0; oc < cout; oc++) {
+      acc.fill(0);
+      const g = Math.floor(oc / coutG);
+      for (let icg = 0; icg < cinG; icg++) {
+        const ic = g * cinG + icg;
+        const plane = (b * cin + ic) * h * wd;
+        for (let ky = 0; ky < kh; ky++) {
+          for (let kx = 0; kx < kw; kx++) {
+            const wv = w.data[((oc * cinG + icg) * kh + ky) * kw + kx]!;
+            if (wv === 0) continue;
+            for (let oy = 0; oy < oh; oy++) {
+              const iy = oy * stride[0] - pad[0] + ky * dilation[0];
+              if (iy < 0 || iy >= h) continue;
+              const row = plane + iy * wd;
+              const arow = oy * ow;
+              for (let ox = 0; ox < ow; ox++) {
+                const ix = ox * stride[1] - pad[1] + kx * dilation[1];
+                if (ix >= 0 && ix < wd) acc[arow + ox]! += wv * x.data[row + ix]!;
+              }
+            }
+          }
+        }
+      }
+      out.set(acc, (b * cout + oc) * oh * ow);
+    }
+  }
+  return out;
+}
+
+/** y = (x - u) * rsqrt(max(E[x^2] - u^2, 0) + eps) * weight[c], statistics over channels per pixel. */
+function layernorm2d(x: Tensor, weight: Tensor, eps: number): Float32Array {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const hw = h * w;
+  const out = new Float32Array(x.data.length);
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < hw; p++) {
+      let s1 = 0;
+      let s2 = 0;
+      for (let ch = 0; ch < c; ch++) {
+        const v = x.data[(b * c + ch) * hw + p]!;
+        s1 += v;
+        s2 += v * v;
+      }
+      const u = s1 / c;
+      const r = 1 / Math.sqrt(Math.max(s2 / c - u * u, 0) + eps);
+      for (let ch = 0; ch < c; ch++) {
+        const i = (b * c + ch) * hw + p;
+        out[i] = (x.data[i]! - u) * r * weight.data[ch]!;
+      }
+    }
+  }
+  return out;
+}
+
+function channelBn(x: Tensor, a: readonly Tensor[], eps: number): Float32Array {
+  const [gc, ghw, mean, variance] = [a[1]!, a[2]!, a[3]!, a[4]!];
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const hw = h * w;
+  const out = new Float32Array(x.data.length);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let p = 0; p < hw; p++) {
+        const i = (b * c + ch) * hw + p;
+        out[i] =
+          ((x.data[i]! - mean.data[p]!) / Math.sqrt(variance.data[p]! + eps)) * ghw.data[p]! * gc.data[ch]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** Views a tensor as [outer, axis, inner] around `axis`. */
+function around(shape: readonly number[], axis: number): [number, number, number] {
+  return [size(shape.slice(0, axis)), shape[axis]!, size(shape.slice(axis + 1))];
+}
+
+function slice(x: Tensor, axis: number, start: number, end: number): Float32Array {
+  const [outer, n, inner] = around(x.shape, axis);
+  const len = end - start;
+  const out = new Float32Array(outer * len * inner);
+  for (let o = 0; o < outer; o++) {
+    out.set(x.data.subarray((o * n + start) * inner, (o * n + end) * inner), o * len * inner);
+  }
+  return out;
+}
+
+function flip(x: Tensor, axis: number): Float32Array {
+  const [outer, n, inner] = around(x.shape, axis);
+  const out = new Float32Array(x.data.length);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < n; i++) {
+      out.set(x.data.subarray((o * n + i) * inner, (o * n + i + 1) * inner), (o * n + (n - 1 - i)) * inner);
+    }
+  }
+  return out;
+}
+
+function transpose(x: Tensor, perm: readonly number[], shape: readonly number[]): Float32Array {
+  const inStrides = strides(x.shape);
+  const s = perm.map((p) => inStrides[p]!);
+  const n = size(shape);
+  const out = new Float32Array(n);
+  const idx = new Array<number>(shape.length).fill(0);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = x.data[off]!;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += s[d]!;
+      if (idx[d]! < shape[d]!) break;
+      off -= s[d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+function matmul(x: Tensor, y: Tensor, shape: readonly number[]): Float32Array {
+  const r = shape.length;
+  const m = shape[r - 2]!;
+  const n = shape[r - 1]!;
+  const k = x.shape[r - 1]!;
+  const batches = size(shape.slice(0, r - 2));
+  const out = new Float32Array(batches * m * n);
+  const row = new Float64Array(n);
+  for (let b = 0; b < batches; b++) {
+    const xo = b * m * k;
+    const yo = b * k * n;
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const xv = x.data[xo + i * k + p]!;
+        const yrow = yo + p * n;
+        for (let j = 0; j < n; j++) row[j]! += xv * y.data[yrow + j]!;
+      }
+      out.set(row, b * m * n + i * n);
+    }
+  }
+  return out;
+}
+
+function l1norm(x: Tensor, axis: number, eps: number): Float32Array {
+  const [outer, n, inner] = around(x.shape, axis);
+  const out = new Float32Array(x.data.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += Math.abs(x.data[(o * n + i) * inner + j]!);
+      const d = Math.max(s, eps);
+      for (let i = 0; i < n; i++) {
+        const idx = (o * n + i) * inner + j;
+        out[idx] = x.data[idx]! / d;
+      }
+    }
+  }
+  return out;
+}
+
+function reduce(x: Tensor, op: OpOfKind<'mean'> | OpOfKind<'sum'>, shape: readonly number[]): Float32Array {
+  const rank = x.shape.length;
+  const axes = op.attrs.axes.map((a) => normAxis(a, rank));
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const keptStrides = strides(kept);
+  const acc = new Float64Array(size(shape));
+  const idx = new Array<number>(rank).fill(0);
+  for (let i = 0; i < x.data.length; i++) {
+    let o = 0;
+    for (let d = 0; d < rank; d++) if (!axes.includes(d)) o += idx[d]! * keptStrides[d]!;
+    acc[o]! += x.data[i]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      if (idx[d]! < x.shape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  const count = op.op === 'mean' ? x.data.length / acc.length : 1;
+  return Float32Array.from(acc, (v) => v / count);
+}
+
+function linear(x: Tensor, w: Tensor, bias: Tensor | undefined): Float32Array {
+  const [n, k] = x.shape as [number, number];
+  const o = w.shape[0]!;
+  const out = new Float32Array(n * o);
+  for (let b = 0; b < n; b++) {
+    for (let j = 0; j < o; j++) {
+      let s = bias ? bias.data[j]! : 0;
+      for (let p = 0; p < k; p++) s += x.data[b * k + p]! * w.data[j * k + p]!;
+      out[b * o + j] = s;
+    }
+  }
+  return out;
+}
