@@ -5,13 +5,20 @@
  */
 import { CstParser, createToken, Lexer, type TokenType } from 'chevrotain';
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
+/** Any word, keywords included: what may follow a `.` (`self.block` is a fine module name). */
+export const AnyName = createToken({ name: 'AnyName', pattern: Lexer.NA });
+export const Identifier = createToken({
+  name: 'Identifier',
+  pattern: /[A-Za-z_][A-Za-z0-9_]*/,
+  categories: AnyName,
+});
 
 function keyword(word: string): TokenType {
   return createToken({
     name: word[0]!.toUpperCase() + word.slice(1),
     pattern: new RegExp(word),
     longer_alt: Identifier,
+    categories: AnyName,
   });
 }
 
@@ -81,6 +88,7 @@ export const Caret = createToken({ name: 'Caret', pattern: /\^/, label: "'^'" })
 export const allTokens: TokenType[] = [
   WhiteSpace,
   Comment,
+  AnyName,
   Import,
   Const,
   Config,
@@ -412,7 +420,7 @@ export class PolyParser extends CstParser {
 
   memberSuffix = this.RULE('memberSuffix', () => {
     this.CONSUME(Dot);
-    this.CONSUME(Identifier);
+    this.CONSUME(AnyName);
   });
 
   indexSuffix = this.RULE('indexSuffix', () => {

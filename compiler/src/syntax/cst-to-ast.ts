@@ -248,7 +248,7 @@ class Builder {
       if (s.name === 'callSuffix') {
         acc = { kind: 'call', callee: acc, args: this.nodes(s, 'arg').map((a) => this.arg(a)), span };
       } else if (s.name === 'memberSuffix') {
-        acc = { kind: 'member', object: acc, name: this.token(s, 'Identifier').image, span };
+        acc = { kind: 'member', object: acc, name: this.token(s, 'AnyName').image, span };
       } else {
         acc = {
           kind: 'index',

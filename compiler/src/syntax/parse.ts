@@ -24,7 +24,14 @@ export function parse(text: string, file: string): ParseResult {
   });
   polyParser.input = lexed.tokens;
   const cst = polyParser.program();
-  for (const e of polyParser.errors) diagnostics.push(syntaxError(e, file, text));
+  // After recovery, one mistake often yields more errors later on its line: report the first only.
+  const lines = new Set<number>();
+  for (const e of polyParser.errors) {
+    const d = syntaxError(e, file, text);
+    if (lines.has(d.span!.line)) continue;
+    lines.add(d.span!.line);
+    diagnostics.push(d);
+  }
   return { ast: diagnostics.length === 0 ? cstToAst(cst, file) : null, diagnostics };
 }
 

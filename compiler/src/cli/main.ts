@@ -1,0 +1,311 @@
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { cost } from '../analysis/cost.js';
+import { CODES } from '../diagnostics/codes.js';
+import { type Diagnostic, DiagnosticError, error } from '../diagnostics/diagnostic.js';
+import { renderDiagnostics } from '../diagnostics/render.js';
+import { buildModel, type FrontendResult } from '../driver/frontend.js';
+import { writeF32, writeNpy } from '../driver/npy.js';
+import { loadInput, loadWeights, runModel, topk } from '../driver/run.js';
+import { printModule } from '../ir/print.js';
+import { formatType } from '../ir/shapes.js';
+import type { Module } from '../ir/types.js';
+
+/**
+ * The `polyc` command line: the only code that touches files, processes and the terminal.
+ * Exit codes: 0 success, 1 user error (bad input, with diagnostics), 2 internal compiler error.
+ */
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const nodeIo: CliIo = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+};
+
+export const EXIT_OK = 0;
+export const EXIT_USER = 1;
+export const EXIT_INTERNAL = 2;
+
+const VERSION = '0.1.0';
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
+  readonly help: string;
+  run(args: Parsed, io: CliIo): number;
+}
+
+interface Parsed {
+  readonly positionals: string[];
+  readonly values: Record<string, string | boolean | string[] | undefined>;
+}
+
+const SET_HELP = '  --set name=value     override a model setting (repeatable), e.g. --set image_size=96';
+
+const COMMANDS: Record<string, Command> = {
+  check: {
+    summary: 'parse and verify a model; print its parameters and FLOPs',
+    usage: 'polyc check <model.poly> [--set k=v]...',
+    options: { set: { type: 'string', multiple: true }, model: { type: 'string' } },
+    help: `${SET_HELP}\n  --model <name>       the model to build when the file declares several`,
+    run: (a, io) => {
+      const m = frontend(a, io);
+      if (!m) return EXIT_USER;
+      const c = cost(m.module);
+      const input = m.module.ops.find((o) => o.op === 'input')!;
+      const outs = m.module.outputs.map((id) => formatType(m.module.ops.find((o) => o.id === id)!.type));
+      io.out(`model      ${m.module.name}`);
+      io.out(
+        `settings   ${Object.entries(m.settings)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
+      io.out(`input      ${input.attrs.name}: ${formatType(input.type)}`);
+      io.out(`output     ${outs.join(', ')}`);
+      io.out(`params     ${c.params.toLocaleString('en-US')} (${(c.params / 1e6).toFixed(2)} M)`);
+      if (c.buffers > 0)
+        io.out(`buffers    ${c.buffers.toLocaleString('en-US')} (running statistics, not parameters)`);
+      io.out(`FLOPs      ${(c.flops / 1e9).toFixed(3)} G per image (multiply-add = 2)`);
+      io.out(`ops        ${m.module.ops.length}`);
+      io.out('ok: the model verifies');
+      return EXIT_OK;
+    },
+  },
+  inspect: {
+    summary: 'print the IR of a model',
+    usage: 'polyc inspect <model.poly> [--set k=v]...',
+    options: { set: { type: 'string', multiple: true }, model: { type: 'string' } },
+    help: SET_HELP,
+    run: (a, io) => {
+      const m = frontend(a, io);
+      if (!m) return EXIT_USER;
+      io.out(printModule(m.module).trimEnd());
+      return EXIT_OK;
+    },
+  },
+  run: {
+    summary: 'run a model with checkpoint weights on an input (reference interpreter)',
+    usage:
+      'polyc run <model.poly> [--set k=v]... --weights <ckpt> --input <file> [--input-shape N,C,H,W] [--output <file>]',
+    options: {
+      set: { type: 'string', multiple: true },
+      model: { type: 'string' },
+      weights: { type: 'string' },
+      input: { type: 'string' },
+      'input-shape': { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      top: { type: 'string' },
+    },
+    help: [
+      SET_HELP,
+      '  --weights <file>     PyTorch checkpoint (.pt/.pth, torch.save zip) or .safetensors',
+      '  --input <file>       input images: .npy (float32/float64) or raw little-endian float32',
+      '  --input-shape N,C,H,W  shape of a raw float32 input',
+      '  --output, -o <file>  write the logits: .npy by extension, else raw float32',
+      '  --top <k>            how many classes to print per image (default 5)',
+    ].join('\n'),
+    run: (a, io) => {
+      const weightsPath = str(a, 'weights');
+      const inputPath = str(a, 'input');
+      if (!weightsPath || !inputPath) return usageError(io, 'run', 'both --weights and --input are required');
+      const shapeText = str(a, 'input-shape');
+      const shape = shapeText === undefined ? null : parseShape(shapeText);
+      if (shape === undefined)
+        return usageError(io, 'run', `--input-shape must look like 2,3,64,64, got '${shapeText}'`);
+      const topText = str(a, 'top') ?? '5';
+      const k = Number(topText);
+      if (!Number.isInteger(k) || k < 1)
+        return usageError(io, 'run', `--top must be a positive integer, got '${topText}'`);
+      const m = frontend(a, io);
+      if (!m) return EXIT_USER;
+      const weightBytes = readBytes(weightsPath);
+      const inputBytes = readBytes(inputPath);
+      const weights = loadWeights(m.module, weightBytes, weightsPath);
+      const input = loadInput(m.module, inputBytes, inputPath, shape);
+      const [logits] = runModel(m.module, input, weights);
+      const out = str(a, 'output');
+      if (out) {
+        writeAtomic(
+          out,
+          out.endsWith('.npy') ? writeNpy(logits!.shape, logits!.data) : writeF32(logits!.data),
+        );
+        io.out(
+          `wrote ${out}: f32[${logits!.shape.join(',')}]${out.endsWith('.npy') ? ' (.npy)' : ' (raw little-endian float32)'}`,
+        );
+      }
+      topk(logits!, Math.min(k, logits!.shape[1] ?? k)).forEach((row, b) => {
+        io.out(`image ${b}: ${row.map((e) => `${e.index} (${e.value.toFixed(4)})`).join('  ')}`);
+      });
+      return EXIT_OK;
+    },
+  },
+  codes: {
+    summary: 'list every diagnostic code',
+    usage: 'polyc codes',
+    options: {},
+    help: '',
+    run: (_a, io) => {
+      for (const [code, summary] of Object.entries(CODES)) io.out(`${code}  ${summary}`);
+      return EXIT_OK;
+    },
+  },
+};
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    `polyc ${VERSION}: a compiler for activation-free polynomial vision networks`,
+    '',
+    'usage: polyc <command> [options]    (polyc <command> --help for details)',
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'exit codes: 0 ok, 1 user error (diagnostics on stderr), 2 internal compiler error',
+  ].join('\n');
+}
+
+function commandHelp(name: string, c: Command): string {
+  return [
+    `polyc ${name}: ${c.summary}`,
+    '',
+    `usage: ${c.usage}`,
+    '',
+    'options:',
+    c.help,
+    '  --help               show this help',
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+}
+
+export async function runCli(argv: readonly string[], io: CliIo = nodeIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(mainHelp());
+    return name === undefined ? EXIT_USER : EXIT_OK;
+  }
+  if (name === '--version') {
+    io.out(VERSION);
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(renderDiagnostics([error('E0701', `unknown command '${name}'`)], new Map()));
+    io.err(mainHelp());
+    return EXIT_USER;
+  }
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }) as Parsed;
+  } catch (e) {
+    return usageError(io, name, (e as Error).message);
+  }
+  if (parsed.values.help) {
+    io.out(commandHelp(name, command));
+    return EXIT_OK;
+  }
+  try {
+    return command.run(parsed, io);
+  } catch (e) {
+    if (e instanceof DiagnosticError) {
+      io.err(renderDiagnostics(e.diagnostics, lastSources));
+      return EXIT_USER;
+    }
+    io.err(`internal compiler error: ${(e as Error).stack ?? String(e)}`);
+    io.err('this is a bug in polyc; please report it with the command you ran');
+    return EXIT_INTERNAL;
+  }
+}
+
+function usageError(io: CliIo, name: string, message: string): number {
+  io.err(renderDiagnostics([error('E0701', message)], new Map()));
+  io.err(`usage: ${COMMANDS[name]!.usage}`);
+  return EXIT_USER;
+}
+
+/** Sources of the last front-end run, so that diagnostics thrown later can still show lines. */
+let lastSources: ReadonlyMap<string, string> = new Map();
+
+function frontend(a: Parsed, io: CliIo): { module: Module; settings: Record<string, unknown> } | null {
+  if (a.positionals.length !== 1) {
+    usageError(
+      io,
+      'check',
+      `expected one model file, got ${a.positionals.length === 0 ? 'none' : a.positionals.join(' ')}`,
+    );
+    return null;
+  }
+  const file = a.positionals[0]!;
+  const settings: Record<string, string> = {};
+  for (const s of (a.values.set as string[] | undefined) ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) {
+      usageError(io, 'check', `--set expects name=value, got '${s}'`);
+      return null;
+    }
+    settings[s.slice(0, eq).trim()] = s.slice(eq + 1).trim();
+  }
+  const modelName = str(a, 'model');
+  const result: FrontendResult = buildModel(file, { readFile: readText }, settings, modelName);
+  lastSources = result.sources;
+  if (!result.model) {
+    io.err(renderDiagnostics(result.diagnostics, result.sources));
+    return null;
+  }
+  return result.model;
+}
+
+function str(a: Parsed, key: string): string | undefined {
+  const v = a.values[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function parseShape(text: string): number[] | undefined {
+  const dims = text.split(/[,x]/).map((s) => Number(s.trim()));
+  return dims.length > 0 && dims.every((d) => Number.isInteger(d) && d > 0) ? dims : undefined;
+}
+
+function readText(path: string): string | null {
+  try {
+    return statSync(path).isFile() ? readFileSync(path, 'utf8') : null;
+  } catch {
+    return null;
+  }
+}
+
+function readBytes(path: string): Uint8Array {
+  try {
+    const b = readFileSync(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new DiagnosticError([diag('E0702', `cannot read '${path}': ${reason}`)]);
+  }
+}
+
+/** Writes through a temporary file and a rename, so a failure never leaves a half-written file. */
+function writeAtomic(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    if (existsSync(tmp)) rmSync(tmp, { force: true });
+    throw new DiagnosticError([diag('E0704', `cannot write '${path}': ${(e as Error).message}`)]);
+  }
+}
+
+function diag(code: Diagnostic['code'], message: string): Diagnostic {
+  return error(code, message);
+}

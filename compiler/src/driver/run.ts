@@ -1,0 +1,84 @@
+import { fail, note } from '../diagnostics/diagnostic.js';
+import { matchCheckpoint, readCheckpoint } from '../import/checkpoint.js';
+import { interpret, type Tensor } from '../ir/interpret.js';
+import { formatShape } from '../ir/shapes.js';
+import type { Module } from '../ir/types.js';
+import { isNpy, readF32, readNpy } from './npy.js';
+
+/** The checkpoint tensors a module needs, in op order. */
+export function expectedParams(m: Module): { key: string; shape: number[]; role: 'param' | 'buffer' }[] {
+  return m.ops.flatMap((o) =>
+    o.op === 'param' ? [{ key: o.attrs.key, shape: o.type.shape as number[], role: o.attrs.role }] : [],
+  );
+}
+
+/** Reads a `.pt`/`.pth`/`.safetensors` file and pairs it with the module's parameters by key. */
+export function loadWeights(m: Module, bytes: Uint8Array, fileName: string): Map<string, Float32Array> {
+  return matchCheckpoint(expectedParams(m), m.ignoredKeys, readCheckpoint(bytes, fileName)).weights;
+}
+
+/**
+ * Reads an input tensor (`.npy`, or raw float32 with `shape`) and checks it against the model's
+ * input type; the batch dimension may be any positive size.
+ */
+export function loadInput(
+  m: Module,
+  bytes: Uint8Array,
+  fileName: string,
+  shape: readonly number[] | null,
+): Tensor {
+  let t: Tensor;
+  if (isNpy(bytes)) {
+    t = readNpy(bytes, fileName);
+    if (shape && shape.join(',') !== t.shape.join(',')) {
+      fail(
+        'E0703',
+        `--input-shape ${formatShape(shape)} disagrees with the .npy shape ${formatShape(t.shape)}`,
+      );
+    }
+  } else {
+    if (!shape) fail('E0701', `${fileName} is raw float32: give its shape with --input-shape N,C,H,W`);
+    const data = readF32(bytes, fileName);
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== count) {
+      fail(
+        'E0703',
+        `${fileName} holds ${data.length} floats, but --input-shape ${formatShape(shape)} needs ${count}`,
+      );
+    }
+    t = { shape, data };
+  }
+  const input = m.ops.find((o) => o.op === 'input')!;
+  const want = input.type.shape;
+  const fits =
+    t.shape.length === want.length &&
+    t.shape.every((d, i) => (typeof want[i] === 'string' ? d >= 1 : d === want[i]));
+  if (!fits) {
+    fail(
+      'E0703',
+      `the input has shape ${formatShape(t.shape)}, but model '${m.name}' takes ${formatShape(want)}`,
+      undefined,
+      [
+        note(
+          `${want.find((d) => typeof d === 'string') ?? 'no'} dimension is the batch; the others are fixed at compile time (see --set image_size=...)`,
+        ),
+      ],
+    );
+  }
+  for (const v of t.data)
+    if (!Number.isFinite(v)) fail('E0703', `${fileName} contains a non-finite value (${v})`);
+  return t;
+}
+
+export function runModel(m: Module, input: Tensor, weights: ReadonlyMap<string, Float32Array>): Tensor[] {
+  return interpret(m, [input], weights);
+}
+
+/** Indices and values of the k largest entries of each row of an [N, classes] tensor. */
+export function topk(t: Tensor, k: number): { index: number; value: number }[][] {
+  const [n, c] = [t.shape[0]!, t.shape[t.shape.length - 1]!];
+  return Array.from({ length: n }, (_, b) => {
+    const row = Array.from(t.data.subarray(b * c, (b + 1) * c), (value, index) => ({ index, value }));
+    return row.sort((x, y) => y.value - x.value || x.index - y.index).slice(0, k);
+  });
+}
