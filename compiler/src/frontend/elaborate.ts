@@ -1,12 +1,6 @@
-import {
-  type Diagnostic,
-  DiagnosticError,
-  fail,
-  type Note,
-  note,
-  type Span,
-} from '../diagnostics/diagnostic.js';
+import { type Diagnostic, DiagnosticError, fail, note, type Span } from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/suggest.js';
+import { formatType } from '../ir/shapes.js';
 import type { Dim, Module } from '../ir/types.js';
 import type { Arg, BlockDecl, Decl, Expr, ModelDecl, Param, Stmt } from '../syntax/ast.js';
 import { IrBuilder, type TensorValue } from './builder.js';
@@ -37,6 +31,12 @@ class Return {
   constructor(readonly value: Value) {}
 }
 
+/** Unwinds the current statement when it reads a value whose computation already failed. */
+class Poisoned {}
+
+const POISON: Value = { k: 'poison' };
+const MAX_ERRORS = 20;
+
 interface Frame {
   readonly block: string;
   readonly call: Span;
@@ -47,6 +47,8 @@ class Evaluator {
   private readonly globalValues = new Map<string, Value>();
   private readonly evaluating = new Set<string>();
   private readonly stack: Frame[] = [];
+  private readonly errors: Diagnostic[] = [];
+  private readonly reported = new Set<string>();
   private b = new IrBuilder('B');
   private path: readonly string[] = [];
 
@@ -118,6 +120,7 @@ class Evaluator {
       env.set(p.name.name, this.b.input(p.name.name, dims, p.name.span));
     }
     const result = this.callBody(model.name.name, model.body, env, model.name.span);
+    if (this.errors.length > 0) throw new DiagnosticError(this.errors);
     const outs = result.k === 'list' ? result.items : [result];
     const tensors = outs.map((o) => {
       if (o.k !== 'tensor') fail('E0301', `a model returns tensors, got ${describeKind(o)}`, model.name.span);
@@ -136,12 +139,15 @@ class Evaluator {
   // ---- statements ----
 
   private callBody(name: string, body: readonly Stmt[], env: Map<string, Value>, span: Span): Value {
+    const errorsBefore = this.errors.length;
     try {
       this.exec(body, env);
     } catch (e) {
       if (e instanceof Return) return e.value;
       throw e;
     }
+    // A `return` inside a statement that failed was skipped: that error is already reported.
+    if (this.errors.length > errorsBefore) return POISON;
     return fail('E0305', `'${name}' ends without returning a value`, span);
   }
 
@@ -149,7 +155,38 @@ class Evaluator {
     for (const s of stmts) this.stmt(s, env);
   }
 
+  /**
+   * Runs one statement. A user error is recorded and the statement's results are poisoned, so that
+   * evaluation goes on and one run reports every independent error; anything computed from a
+   * poisoned value is skipped silently (its cause is already reported).
+   */
   private stmt(s: Stmt, env: Map<string, Value>): void {
+    try {
+      this.stmtInner(s, env);
+    } catch (e) {
+      if (e instanceof Return) throw e;
+      if (e instanceof DiagnosticError) this.report(e.diagnostics);
+      else if (!(e instanceof Poisoned)) throw e;
+      if (s.kind === 'assign') for (const t of s.targets) env.set(t.name, POISON);
+      if (s.kind === 'return') throw new Return(POISON);
+    }
+  }
+
+  private report(ds: readonly Diagnostic[]): void {
+    const notes = this.stack
+      .slice(-3)
+      .reverse()
+      .map((f) => note(`in block '${f.block}', called here`, f.call));
+    for (const d of ds) {
+      const key = `${d.code}|${d.span?.file}:${d.span?.line}:${d.span?.col}|${d.message}`;
+      if (this.reported.has(key)) continue;
+      this.reported.add(key);
+      this.errors.push({ ...d, notes: [...d.notes, ...notes] });
+    }
+    if (this.errors.length >= MAX_ERRORS) throw new DiagnosticError(this.errors);
+  }
+
+  private stmtInner(s: Stmt, env: Map<string, Value>): void {
     switch (s.kind) {
       case 'assign': {
         const v = this.eval(s.value, env);
@@ -186,8 +223,7 @@ class Evaluator {
         throw new Return(vals.length === 1 ? vals[0]! : { k: 'list', items: vals });
       }
       case 'assert':
-        if (!this.truth(s.cond, env))
-          fail('E0304', s.message ?? 'assertion failed', s.cond.span, this.callNotes());
+        if (!this.truth(s.cond, env)) fail('E0304', s.message ?? 'assertion failed', s.cond.span);
         return;
       case 'ignore': {
         const p = this.eval(s.target, env);
@@ -226,6 +262,12 @@ class Evaluator {
   // ---- expressions ----
 
   eval(e: Expr, env: Map<string, Value>): Value {
+    const v = this.evalInner(e, env);
+    if (v.k === 'poison') throw new Poisoned();
+    return v;
+  }
+
+  private evalInner(e: Expr, env: Map<string, Value>): Value {
     switch (e.kind) {
       case 'num':
         return e.isInt ? int(e.value) : float(e.value);
@@ -271,6 +313,7 @@ class Evaluator {
 
   private lookup(name: string, span: Span, env: Map<string, Value>): Value {
     const local = env.get(name);
+    if (local?.k === 'poison') throw new Poisoned();
     if (local) return local;
     const cached = this.globalValues.get(name);
     if (cached) return cached;
@@ -297,7 +340,7 @@ class Evaluator {
       fail('E0301', `'${name}' is a function; call it with arguments`, span);
     }
     const candidates = [...env.keys(), ...this.globals.keys()];
-    return fail('E0201', `unknown name '${name}'${didYouMean(name, candidates)}`, span, this.callNotes());
+    return fail('E0201', `unknown name '${name}'${didYouMean(name, candidates)}`, span);
   }
 
   private member(e: Extract<Expr, { kind: 'member' }>, env: Map<string, Value>): Value {
@@ -399,7 +442,7 @@ class Evaluator {
       }
       if (!(start >= 0 && start < end && end <= n)) {
         fail('E0402', `index ${start}:${end} is out of range for axis ${axis} of size ${n}`, item.span, [
-          note(`the tensor is ${show(cur)}, produced here`, t.origin),
+          note(`the tensor is ${formatType(cur.type)}, produced here`, t.origin),
         ]);
       }
       if (start !== 0 || end !== n) cur = this.b.emit('slice', [cur], { axis, start, end }, item.span);
@@ -538,16 +581,10 @@ class Evaluator {
     }
     const builtin = BUILTINS.get(name);
     if (!builtin) {
-      const candidates = [
-        ...BUILTINS.keys(),
-        ...[...this.globals.values()].filter((d) => d.kind === 'block').map((d) => d.name.name),
-      ];
-      fail(
-        'E0207',
-        `unknown function or block '${name}'${didYouMean(name, candidates)}`,
-        e.callee.span,
-        this.callNotes(),
-      );
+      // User blocks first: on a tie the user's own name is the likelier intent.
+      const blocks = [...this.globals.values()].filter((d) => d.kind === 'block').map((d) => d.name.name);
+      const candidates = [...blocks, ...BUILTINS.keys()];
+      fail('E0207', `unknown function or block '${name}'${didYouMean(name, candidates)}`, e.callee.span);
     }
     const args = this.bindArgs(name, builtin.params, e.args, env, e.span);
     return builtin.run(args, {
@@ -648,31 +685,11 @@ class Evaluator {
       if (self?.k === 'path') this.path = self.parts;
       this.b.scope = `${this.path.join('.')}:${decl.name.name}`;
       return this.callBody(decl.name.name, decl.body, inner, decl.name.span);
-    } catch (err) {
-      throw this.withCallNote(err);
     } finally {
       this.stack.pop();
       this.path = savedPath;
       this.b.scope = savedScope;
     }
-  }
-
-  /** Adds "in block X called here" to diagnostics raised inside a block call. */
-  private withCallNote(err: unknown): unknown {
-    if (!(err instanceof DiagnosticError)) return err;
-    const frame = this.stack[this.stack.length - 1]!;
-    const depth = (d: Diagnostic) => d.notes.filter((n) => n.message.startsWith('in block')).length;
-    return new DiagnosticError(
-      err.diagnostics.map((d) =>
-        depth(d) >= 3
-          ? d
-          : { ...d, notes: [...d.notes, note(`in block '${frame.block}', called here`, frame.call)] },
-      ),
-    );
-  }
-
-  private callNotes(): Note[] {
-    return [];
   }
 
   private checkType(p: Param, v: Value, span: Span): void {

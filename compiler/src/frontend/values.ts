@@ -28,7 +28,9 @@ export type Value =
       /** Where the value was produced, for notes in shape errors. */
       readonly origin: Span;
     }
-  | { readonly k: 'block'; readonly decl: BlockDecl };
+  | { readonly k: 'block'; readonly decl: BlockDecl }
+  /** The result of a computation that failed with a reported error. */
+  | { readonly k: 'poison' };
 
 export type Kind = Value['k'];
 
@@ -49,6 +51,7 @@ const KIND_WORDS: Record<Kind, string> = {
   dim: 'the batch dimension',
   tensor: 'a tensor',
   block: 'a block',
+  poison: 'an erroneous value',
 };
 
 export function describeKind(v: Value): string {
@@ -79,6 +82,8 @@ export function show(v: Value): string {
       return `tensor ${v.type.dtype}[${v.type.shape.join(',')}]`;
     case 'block':
       return `block ${v.decl.name.name}`;
+    case 'poison':
+      return '<error>';
   }
 }
 

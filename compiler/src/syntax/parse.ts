@@ -25,7 +25,7 @@ export function parse(text: string, file: string): ParseResult {
   polyParser.input = lexed.tokens;
   const cst = polyParser.program();
   // After recovery, one mistake often yields more errors later on its line: report the first only.
-  const lines = new Set<number>();
+  const lines = new Set(diagnostics.map((d) => d.span!.line));
   for (const e of polyParser.errors) {
     const d = syntaxError(e, file, text);
     if (lines.has(d.span!.line)) continue;

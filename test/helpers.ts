@@ -1,0 +1,57 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { runCli } from '../compiler/src/cli/main.js';
+import { buildModel } from '../compiler/src/driver/frontend.js';
+import type { Module } from '../compiler/src/ir/types.js';
+
+export const fsHost = {
+  readFile: (p: string) => (existsSync(p) && statSync(p).isFile() ? readFileSync(p, 'utf8') : null),
+};
+
+/** Builds an example model or fails the test with the rendered diagnostics. */
+export function buildExample(file: string, settings: Record<string, string> = {}): Module {
+  const r = buildModel(file, fsHost, settings);
+  if (!r.model) throw new Error(`${file} failed:\n${JSON.stringify(r.diagnostics, null, 2)}`);
+  return r.model.module;
+}
+
+export function readF32File(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** max|a - b| / max|b|: the relative error measure used throughout the tests. */
+export function relError(actual: Float32Array, expected: Float32Array): number {
+  if (actual.length !== expected.length) return Number.POSITIVE_INFINITY;
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return diff / scale;
+}
+
+/** Runs the CLI in-process and captures what it prints. */
+export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
+  return { code, out, err };
+}
+
+export interface GoldenMeta {
+  name: string;
+  init_channels: number;
+  layers: number;
+  num_classes: number;
+  input_shape: number[];
+  output_shape: number[];
+  weights: string;
+  params: number;
+  config: string;
+  reference_class: string;
+}
+
+export function goldenMeta(name: string): GoldenMeta {
+  return JSON.parse(readFileSync(`test/golden/${name}/meta.json`, 'utf8')) as GoldenMeta;
+}
