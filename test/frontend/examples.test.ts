@@ -64,7 +64,9 @@ describe('settings', () => {
 
   it('BN variants declare running statistics as buffers and counters as ignorable', () => {
     const m = buildExample('examples/apolynext_t_bn.poly');
-    const roles = new Map(m.ops.flatMap((o) => (o.op === 'param' ? [[o.attrs.key, o.attrs.role] as const] : [])));
+    const roles = new Map(
+      m.ops.flatMap((o) => (o.op === 'param' ? [[o.attrs.key, o.attrs.role] as const] : [])),
+    );
     expect(roles.get('cells.0.postprocess.gamma_c')).toBe('param');
     expect(roles.get('cells.0.postprocess.running_var')).toBe('buffer');
     expect(roles.get('cells.10.ops.0.1.norm.running_denom')).toBe('buffer');

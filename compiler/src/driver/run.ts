@@ -5,6 +5,8 @@ import { formatShape } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
 import { isNpy, readF32, readNpy } from './npy.js';
 
+export { topk } from '../../../runtime/src/tensor.js';
+
 /** The checkpoint tensors a module needs, in op order. */
 export function expectedParams(m: Module): { key: string; shape: number[]; role: 'param' | 'buffer' }[] {
   return m.ops.flatMap((o) =>
@@ -72,13 +74,4 @@ export function loadInput(
 
 export function runModel(m: Module, input: Tensor, weights: ReadonlyMap<string, Float32Array>): Tensor[] {
   return interpret(m, [input], weights);
-}
-
-/** Indices and values of the k largest entries of each row of an [N, classes] tensor. */
-export function topk(t: Tensor, k: number): { index: number; value: number }[][] {
-  const [n, c] = [t.shape[0]!, t.shape[t.shape.length - 1]!];
-  return Array.from({ length: n }, (_, b) => {
-    const row = Array.from(t.data.subarray(b * c, (b + 1) * c), (value, index) => ({ index, value }));
-    return row.sort((x, y) => y.value - x.value || x.index - y.index).slice(0, k);
-  });
 }

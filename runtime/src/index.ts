@@ -1,0 +1,1 @@
+export { type Scored, type Tensor, topk } from './tensor.js';
