@@ -18,7 +18,9 @@ function ramp(shape: number[], scale = 1): Tensor {
 
 function closeTo(actual: Float32Array, expected: number[]): void {
   expect(actual.length).toBe(expected.length);
-  expected.forEach((e, i) => expect(actual[i]).toBeCloseTo(e, 5));
+  expected.forEach((e, i) => {
+    expect(actual[i]).toBeCloseTo(e, 5);
+  });
 }
 
 describe('interpreter semantics', () => {
