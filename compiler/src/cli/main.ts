@@ -1,12 +1,13 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cost } from '../analysis/cost.js';
+import { checkOpset, exportOnnx, ONNX_OPSETS } from '../codegen/onnx/export.js';
 import { CODES } from '../diagnostics/codes.js';
 import { type Diagnostic, DiagnosticError, error } from '../diagnostics/diagnostic.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
 import { buildModel, type FrontendResult } from '../driver/frontend.js';
 import { writeF32, writeNpy } from '../driver/npy.js';
-import { loadInput, loadWeights, runModel, topk } from '../driver/run.js';
+import { loadInput, loadWeights, runModel, syntheticWeights, topk } from '../driver/run.js';
 import { printModule } from '../ir/print.js';
 import { formatType } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
@@ -141,6 +142,53 @@ const COMMANDS: Record<string, Command> = {
       topk(logits!, Math.min(k, logits!.shape[1] ?? k)).forEach((row, b) => {
         io.out(`image ${b}: ${row.map((e) => `${e.index} (${e.value.toFixed(4)})`).join('  ')}`);
       });
+      return EXIT_OK;
+    },
+  },
+  'export-onnx': {
+    summary: 'export a model to ONNX (standard operators, dynamic batch, weights as initializers)',
+    usage: 'polyc export-onnx <model.poly> [--set k=v]... [--weights <ckpt>] -o <model.onnx> [--opset 17]',
+    options: {
+      set: { type: 'string', multiple: true },
+      model: { type: 'string' },
+      weights: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      opset: { type: 'string' },
+    },
+    help: [
+      SET_HELP,
+      '  --weights <file>     checkpoint to embed; without it, deterministic random weights (seed 0)',
+      '  --output, -o <file>  the .onnx file to write',
+      `  --opset <n>          ONNX opset, ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max} (default ${ONNX_OPSETS.default})`,
+    ].join('\n'),
+    run: (a, io) => {
+      const out = str(a, 'output');
+      if (!out) return usageError(io, 'export-onnx', 'the output file is required: -o <model.onnx>');
+      const opsetText = str(a, 'opset') ?? String(ONNX_OPSETS.default);
+      const opset = Number(opsetText);
+      if (!/^\d+$/.test(opsetText))
+        return usageError(io, 'export-onnx', `--opset must be an integer, got '${opsetText}'`);
+      checkOpset(opset);
+      const m = frontend(a, io);
+      if (!m) return EXIT_USER;
+      const weightsPath = str(a, 'weights');
+      let weights: Map<string, Float32Array>;
+      if (weightsPath) {
+        weights = loadWeights(m.module, readBytes(weightsPath), weightsPath);
+      } else {
+        io.err(
+          'warning: no --weights given: exporting deterministic random weights (seed 0), not a trained model',
+        );
+        weights = syntheticWeights(m.module);
+      }
+      const bytes = exportOnnx(m.module, weights, {
+        opset,
+        docString: `polyc ${VERSION}: ${a.positionals[0]}`,
+      });
+      writeAtomic(out, bytes);
+      io.out(
+        `wrote ${out}: ONNX opset ${opset}, ${(bytes.length / 1e6).toFixed(2)} MB, input batch dimension 'batch'`,
+      );
       return EXIT_OK;
     },
   },

@@ -2,7 +2,7 @@
  * Every diagnostic code polyc emits, with a one-line summary. Codes are stable: never reuse or
  * renumber one. Ranges: E01 syntax, E02 names and imports, E03 compile-time evaluation, E04 tensor
  * shapes, E05 the polynomial rule, E06 checkpoints, E07 command line and input files, E08 IR text and
- * verifier.
+ * verifier, E09 export.
  */
 export const CODES = {
   E0101: 'unexpected character',
@@ -52,6 +52,9 @@ export const CODES = {
 
   E0801: 'malformed IR text',
   E0802: 'IR verification failed',
+
+  E0901: 'unsupported ONNX opset',
+  E0902: 'op has no ONNX form',
 } as const;
 
 export type Code = keyof typeof CODES;

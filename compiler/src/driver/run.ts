@@ -3,7 +3,9 @@ import { matchCheckpoint, readCheckpoint } from '../import/checkpoint.js';
 import { interpret, type Tensor } from '../ir/interpret.js';
 import { formatShape } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
+import { calibrateRunningStats } from './calibrate.js';
 import { isNpy, readF32, readNpy } from './npy.js';
+import { randomInput, randomWeights } from './random-weights.js';
 
 export { topk } from '../../../runtime/src/tensor.js';
 
@@ -74,4 +76,16 @@ export function loadInput(
 
 export function runModel(m: Module, input: Tensor, weights: ReadonlyMap<string, Float32Array>): Tensor[] {
   return interpret(m, [input], weights);
+}
+
+/**
+ * Deterministic random weights for a module, with running statistics calibrated on a random batch
+ * so that BatchNorm variants stay bounded (see calibrate.ts).
+ */
+export function syntheticWeights(m: Module, seed = 0): Map<string, Float32Array> {
+  const weights = randomWeights(m, seed);
+  const input = m.ops.find((o) => o.op === 'input')!;
+  const shape = input.type.shape.map((d) => (typeof d === 'number' ? d : 2));
+  calibrateRunningStats(m, weights, randomInput(shape, seed + 1));
+  return weights;
 }

@@ -15,7 +15,15 @@ export interface Tensor {
 
 export type Weights = ReadonlyMap<string, Float32Array>;
 
-export function interpret(m: Module, inputs: readonly Tensor[], weights: Weights): Tensor[] {
+/** Called before each op runs, with its operand values; used by weight calibration. */
+export type OpObserver = (op: Op, operands: readonly Tensor[]) => void;
+
+export function interpret(
+  m: Module,
+  inputs: readonly Tensor[],
+  weights: Weights,
+  observe?: OpObserver,
+): Tensor[] {
   const inputOps = m.ops.filter((o) => o.op === 'input');
   if (inputs.length !== inputOps.length)
     throw new InternalError(`expected ${inputOps.length} inputs, got ${inputs.length}`);
@@ -25,6 +33,7 @@ export function interpret(m: Module, inputs: readonly Tensor[], weights: Weights
   for (const op of m.ops) {
     const shape = resolve(op.type.shape, batch);
     const args = op.operands.map((id) => env.get(id)!);
+    observe?.(op, args);
     let out: Tensor;
     if (op.op === 'input') {
       out = inputs[nextInput++]!;
