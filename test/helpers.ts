@@ -52,6 +52,16 @@ export interface GoldenMeta {
   reference_class: string;
 }
 
+/** The `--set` arguments that build a golden case's model. */
+export function goldenSettings(meta: GoldenMeta): string[] {
+  return [
+    ['init_channels', meta.init_channels],
+    ['layers', meta.layers],
+    ['num_classes', meta.num_classes],
+    ['image_size', meta.input_shape[2]],
+  ].flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+}
+
 export function goldenMeta(name: string): GoldenMeta {
   return JSON.parse(readFileSync(`test/golden/${name}/meta.json`, 'utf8')) as GoldenMeta;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, goldenMeta, readF32File, relError } from '../helpers.js';
+import { cli, goldenMeta, goldenSettings, readF32File, relError } from '../helpers.js';
 
 /**
  * The authors' PyTorch code produced these logits (test/golden, copied from shared/golden). polyc's
@@ -25,14 +25,7 @@ describe('polyc run reproduces the authors\u2019 logits', () => {
       const r = await cli(
         'run',
         c.example,
-        '--set',
-        `init_channels=${meta.init_channels}`,
-        '--set',
-        `layers=${meta.layers}`,
-        '--set',
-        `num_classes=${meta.num_classes}`,
-        '--set',
-        `image_size=${meta.input_shape[2]}`,
+        ...goldenSettings(meta),
         '--weights',
         `test/golden/${c.name}/${meta.weights}`,
         '--input',
@@ -55,16 +48,7 @@ describe('polyc run reproduces the authors\u2019 logits', () => {
   it('checks the parameter count against meta.json', async () => {
     for (const c of CASES) {
       const meta = goldenMeta(c.name);
-      const r = await cli(
-        'check',
-        c.example,
-        '--set',
-        `init_channels=${meta.init_channels}`,
-        '--set',
-        `num_classes=${meta.num_classes}`,
-        '--set',
-        `image_size=${meta.input_shape[2]}`,
-      );
+      const r = await cli('check', c.example, ...goldenSettings(meta));
       expect(r.code).toBe(0);
       expect(r.out).toContain(`params     ${meta.params.toLocaleString('en-US')} `);
     }

@@ -10,7 +10,7 @@ import { randomInput } from '../../compiler/src/driver/random-weights.js';
 import { loadWeights, syntheticWeights } from '../../compiler/src/driver/run.js';
 import { interpret } from '../../compiler/src/ir/interpret.js';
 import type { Module } from '../../compiler/src/ir/types.js';
-import { buildExample, cli, goldenMeta, readF32File, relError } from '../helpers.js';
+import { buildExample, cli, goldenMeta, goldenSettings, readF32File, relError } from '../helpers.js';
 
 /**
  * onnxruntime (CPU) is the independent executor: polyc's ONNX export of every example, run by it,
@@ -140,12 +140,7 @@ describe('golden cases through polyc export-onnx and onnxruntime', () => {
       const r = await cli(
         'export-onnx',
         `examples/${example}.poly`,
-        '--set',
-        `init_channels=${meta.init_channels}`,
-        '--set',
-        `num_classes=${meta.num_classes}`,
-        '--set',
-        `image_size=${meta.input_shape[2]}`,
+        ...goldenSettings(meta),
         '--weights',
         `test/golden/${name}/${meta.weights}`,
         '-o',

@@ -48,11 +48,14 @@ interface Parsed {
 
 const SET_HELP = '  --set name=value     override a model setting (repeatable), e.g. --set image_size=96';
 
+/** Options of every command that builds a model from a .poly file. */
+const MODEL_OPTIONS = { set: { type: 'string', multiple: true }, model: { type: 'string' } } as const;
+
 const COMMANDS: Record<string, Command> = {
   check: {
     summary: 'parse and verify a model; print its parameters and FLOPs',
     usage: 'polyc check <model.poly> [--set k=v]...',
-    options: { set: { type: 'string', multiple: true }, model: { type: 'string' } },
+    options: MODEL_OPTIONS,
     help: `${SET_HELP}\n  --model <name>       the model to build when the file declares several`,
     run: (a, io) => {
       const m = frontend(a, io);
@@ -80,7 +83,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: {
     summary: 'print the IR of a model',
     usage: 'polyc inspect <model.poly> [--set k=v]...',
-    options: { set: { type: 'string', multiple: true }, model: { type: 'string' } },
+    options: MODEL_OPTIONS,
     help: SET_HELP,
     run: (a, io) => {
       const m = frontend(a, io);
@@ -94,8 +97,7 @@ const COMMANDS: Record<string, Command> = {
     usage:
       'polyc run <model.poly> [--set k=v]... --weights <ckpt> --input <file> [--input-shape N,C,H,W] [--output <file>]',
     options: {
-      set: { type: 'string', multiple: true },
-      model: { type: 'string' },
+      ...MODEL_OPTIONS,
       weights: { type: 'string' },
       input: { type: 'string' },
       'input-shape': { type: 'string' },
@@ -149,8 +151,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'export a model to ONNX (standard operators, dynamic batch, weights as initializers)',
     usage: 'polyc export-onnx <model.poly> [--set k=v]... [--weights <ckpt>] -o <model.onnx> [--opset 17]',
     options: {
-      set: { type: 'string', multiple: true },
-      model: { type: 'string' },
+      ...MODEL_OPTIONS,
       weights: { type: 'string' },
       output: { type: 'string', short: 'o' },
       opset: { type: 'string' },
