@@ -10,14 +10,22 @@ export interface Cost {
   readonly flops: number;
 }
 
-/** FLOPs of one op for batch 1. Parameter-only ops (e.g. sigmoid of a scale) are counted too. */
-export function opFlops(op: Op, m: Module): number {
+/**
+ * FLOPs of one op for batch 1, given the ops its operands may refer to. Parameter-only ops (e.g.
+ * sigmoid of a scale) are counted too; a fused op costs what its region costs.
+ */
+export function opFlops(op: Op, scope: ReadonlyMap<number, Op>): number {
   const out = numel(op.type.shape);
-  const operand = (i: number) => m.ops.find((o) => o.id === op.operands[i])!;
+  const operand = (i: number) => scope.get(op.operands[i]!)!;
   switch (op.op) {
+    case 'fused': {
+      const body = new Map(op.attrs.body.ops.map((o) => [o.id, o]));
+      return op.attrs.body.ops.reduce((sum, o) => sum + opFlops(o, body), 0);
+    }
     case 'input':
     case 'param':
     case 'const':
+    case 'arg':
     case 'slice':
     case 'flip':
     case 'reshape':
@@ -37,6 +45,8 @@ export function opFlops(op: Op, m: Module): number {
     }
     case 'pow':
       return out * Math.ceil(Math.log2(op.attrs.exponent));
+    case 'rsqrt':
+      return 2 * out;
     case 'layernorm2d':
     case 'channel_bn':
       return 6 * out;
@@ -54,12 +64,13 @@ export function cost(m: Module): Cost {
   let params = 0;
   let buffers = 0;
   let flops = 0;
+  const scope = new Map(m.ops.map((o) => [o.id, o]));
   for (const op of m.ops) {
     if (op.op === 'param') {
       if (op.attrs.role === 'param') params += numel(op.type.shape);
       else buffers += numel(op.type.shape);
     }
-    flops += opFlops(op, m);
+    flops += opFlops(op, scope);
   }
   return { params, buffers, flops };
 }

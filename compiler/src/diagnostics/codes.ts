@@ -49,6 +49,7 @@ export const CODES = {
   E0702: 'cannot read input file',
   E0703: 'input does not match the model',
   E0704: 'cannot write output file',
+  E0705: 'unknown pass or malformed pipeline',
 
   E0801: 'malformed IR text',
   E0802: 'IR verification failed',

@@ -28,24 +28,42 @@ export function interpret(
   if (inputs.length !== inputOps.length)
     throw new InternalError(`expected ${inputOps.length} inputs, got ${inputs.length}`);
   const batch = inputs[0]?.shape[0] ?? 1;
+  const env = run(m.ops, { batch, inputs, args: [], weights, observe });
+  return m.outputs.map((id) => env.get(id)!);
+}
+
+interface Frame {
+  readonly batch: number;
+  readonly inputs: readonly Tensor[];
+  /** Operands of the enclosing fused op, inside a region. */
+  readonly args: readonly Tensor[];
+  readonly weights: Weights;
+  readonly observe: OpObserver | undefined;
+}
+
+function run(ops: readonly Op[], f: Frame): Map<number, Tensor> {
   const env = new Map<number, Tensor>();
   let nextInput = 0;
-  for (const op of m.ops) {
-    const shape = resolve(op.type.shape, batch);
+  for (const op of ops) {
+    const shape = resolve(op.type.shape, f.batch);
     const args = op.operands.map((id) => env.get(id)!);
-    observe?.(op, args);
+    f.observe?.(op, args);
     let out: Tensor;
     if (op.op === 'input') {
-      out = inputs[nextInput++]!;
+      out = f.inputs[nextInput++]!;
       if (out.shape.join(',') !== shape.join(',')) {
         throw new InternalError(`input '${op.attrs.name}' has shape [${out.shape}], expected [${shape}]`);
       }
+    } else if (op.op === 'arg') {
+      out = f.args[op.attrs.index]!;
+    } else if (op.op === 'fused') {
+      out = run(op.attrs.body.ops, { ...f, args }).get(op.attrs.body.result)!;
     } else {
-      out = { shape, data: evalOp(op, args, shape, weights) };
+      out = { shape, data: evalOp(op, args, shape, f.weights) };
     }
     env.set(op.id, out);
   }
-  return m.outputs.map((id) => env.get(id)!);
+  return env;
 }
 
 function resolve(shape: readonly Dim[], batch: number): number[] {
@@ -62,7 +80,11 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
   const x = a[0]!;
   switch (op.op) {
     case 'input':
-      throw new InternalError('inputs are bound before evaluation');
+    case 'arg':
+    case 'fused':
+      throw new InternalError(`'${op.op}' is bound by the evaluation loop`);
+    case 'rsqrt':
+      return x.data.map((v) => 1 / Math.sqrt(v));
     case 'param': {
       const w = weights.get(op.attrs.key);
       if (!w || w.length !== size(shape))
@@ -90,7 +112,7 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
     case 'conv2d':
       return conv2d(op, x, a[1]!, shape);
     case 'layernorm2d':
-      return layernorm2d(x, a[1]!, op.attrs.eps);
+      return layernorm2d(x, a[1], op.attrs.eps);
     case 'channel_bn':
       return channelBn(x, a as Tensor[], op.attrs.eps);
     case 'slice':
@@ -204,7 +226,7 @@ function conv2d(op: OpOfKind<'conv2d'>, x: Tensor, w: Tensor, shape: readonly nu
 }
 
 /** y = (x - u) * rsqrt(max(E[x^2] - u^2, 0) + eps) * weight[c], statistics over channels per pixel. */
-function layernorm2d(x: Tensor, weight: Tensor, eps: number): Float32Array {
+function layernorm2d(x: Tensor, weight: Tensor | undefined, eps: number): Float32Array {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const hw = h * w;
   const out = new Float32Array(x.data.length);
@@ -221,7 +243,7 @@ function layernorm2d(x: Tensor, weight: Tensor, eps: number): Float32Array {
       const r = 1 / Math.sqrt(Math.max(s2 / c - u * u, 0) + eps);
       for (let ch = 0; ch < c; ch++) {
         const i = (b * c + ch) * hw + p;
-        out[i] = (x.data[i]! - u) * r * weight.data[ch]!;
+        out[i] = (x.data[i]! - u) * r * (weight ? weight.data[ch]! : 1);
       }
     }
   }

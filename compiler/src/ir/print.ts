@@ -17,17 +17,32 @@ import type { Dim, Module, Op, TensorType } from './types.js';
  */
 export function printModule(m: Module): string {
   const lines = [`module ${printName(m.name)} batch ${printName(m.batch)} {`];
-  for (const op of m.ops) lines.push(`  ${printOp(op)}`);
+  for (const op of m.ops) lines.push(...printOpLines(op, '  '));
   for (const key of m.ignoredKeys) lines.push(`  ignore ${JSON.stringify(key)}`);
   lines.push(m.outputs.length === 0 ? '  return' : `  return ${m.outputs.map(printId).join(', ')}`);
   lines.push('}');
   return `${lines.join('\n')}\n`;
 }
 
+/** An op and, for a fused op, its region: `{`, the body one level deeper, `yield %r`, `}`. */
+function printOpLines(op: Op, indent: string): string[] {
+  if (op.op !== 'fused') return [`${indent}${printOp(op)}`];
+  const body = op.attrs.body;
+  return [
+    `${indent}${printOp(op)} {`,
+    ...body.ops.flatMap((o) => printOpLines(o, `${indent}  `)),
+    `${indent}  yield ${printId(body.result)}`,
+    `${indent}}`,
+  ];
+}
+
+/** One op on one line; a fused op's region is printed by `printModule` after it. */
 export function printOp(op: Op): string {
   let s = `${printId(op.id)} = ${op.op}`;
   if (op.operands.length > 0) s += `(${op.operands.map(printId).join(', ')})`;
-  const attrs = Object.entries(op.attrs as Record<string, unknown>);
+  const attrs = Object.entries(op.attrs as Record<string, unknown>).filter(
+    ([k]) => !(op.op === 'fused' && k === 'body'),
+  );
   if (attrs.length > 0) s += ` {${attrs.map(([k, v]) => `${printName(k)}=${printValue(v)}`).join(', ')}}`;
   s += ` : ${printType(op.type)}`;
   if (op.loc !== null) s += ` ${printLoc(op.loc)}`;

@@ -5,6 +5,7 @@ import {
   OP_KINDS,
   type Op,
   type OpKind,
+  type Region,
   type TensorType,
   type ValueId,
 } from './types.js';
@@ -189,6 +190,7 @@ class Reader {
     }
     // The op kind was checked against OP_KINDS; attrs are checked by the verifier, not here.
     // (Object.fromEntries keeps the printed key order, and keeps a `__proto__` key an ordinary key.)
+    if (kindTok.text === 'fused') attrs.push(['body', this.region() as unknown as AttrValue]);
     const op = {
       id,
       op: kindTok.text as OpKind,
@@ -199,6 +201,20 @@ class Reader {
       scope,
     };
     return op as unknown as Op;
+  }
+
+  /** `{ ops... yield %r }` after a fused op. */
+  private region(): Region {
+    this.punct('{');
+    const ops: Op[] = [];
+    while (!this.isKeyword('yield')) {
+      if (this.peek().kind === 'id') ops.push(this.op());
+      else this.expected(`an op or 'yield'`);
+    }
+    this.next();
+    const result = this.id();
+    this.punct('}');
+    return { ops, result };
   }
 
   private type(): TensorType {

@@ -71,7 +71,15 @@ export function inferType<K extends OpKind>(
     case 'input':
     case 'param':
     case 'const':
+    case 'arg':
       return bad(`'${kind}' has no operands; its type is declared`);
+    case 'rsqrt':
+      return ok(x);
+    case 'fused': {
+      const body = (attrs as OpAttrs['fused']).body;
+      const result = body.ops.find((o) => o.id === body.result);
+      return result ? ok(result.type.shape) : bad(`fused region result %${body.result} is not defined`);
+    }
     case 'add':
     case 'sub':
     case 'mul':
@@ -108,8 +116,8 @@ export function inferType<K extends OpKind>(
     }
     case 'layernorm2d': {
       if (x.length !== 4) return bad(`layernorm2d input must be rank 4, got ${formatShape(x)}`);
-      const w = s[1]!;
-      if (w.length !== 1 || w[0] !== x[1]) {
+      const w = s[1];
+      if (w && (w.length !== 1 || w[0] !== x[1])) {
         return bad(`layernorm2d weight ${formatShape(w)} does not match ${x[1]} channels`);
       }
       return ok(x);
@@ -228,7 +236,7 @@ export const ARITY: Record<OpKind, readonly [number, number]> = {
   pow: [1, 1],
   sigmoid: [1, 1],
   conv2d: [2, 2],
-  layernorm2d: [2, 2],
+  layernorm2d: [1, 2],
   channel_bn: [5, 5],
   slice: [1, 1],
   flip: [1, 1],
@@ -239,4 +247,7 @@ export const ARITY: Record<OpKind, readonly [number, number]> = {
   mean: [1, 1],
   sum: [1, 1],
   linear: [2, 3],
+  rsqrt: [1, 1],
+  arg: [0, 0],
+  fused: [0, Number.POSITIVE_INFINITY],
 };

@@ -45,7 +45,10 @@ export interface OpAttrs {
   sigmoid: Record<string, never>;
   /** NCHW convolution, weight [out, in/groups, kh, kw], no bias. */
   conv2d: Conv2dAttrs;
-  /** LayerNorm over channels per (n,h,w) with var = max(E[x^2]-E[x]^2, 0); operands x, weight [C]. */
+  /**
+   * LayerNorm over channels per (n,h,w) with var = max(E[x^2]-E[x]^2, 0); operands x and, unless a
+   * pass folded it into a consumer, weight [C].
+   */
   layernorm2d: { readonly eps: number };
   /**
    * Inference ChannelBatchNorm: (x - mean[h,w]) * rsqrt(var[h,w] + eps) * gamma_hw[h,w] * gamma_c[c];
@@ -66,6 +69,35 @@ export interface OpAttrs {
   sum: { readonly axes: readonly number[]; readonly keepdims: boolean };
   /** y = x W^T (+ b); operands x [N, in], weight [out, in], and optionally bias [out]. */
   linear: Record<string, never>;
+  /** 1 / sqrt(x). Not polynomial: only passes create it (LayerNorm decompositions). */
+  rsqrt: Record<string, never>;
+  /** Operand `index` of the enclosing fused op; only inside a region. */
+  arg: { readonly index: number };
+  /**
+   * A group of ops that codegen turns into one kernel. `body` computes the result from the
+   * operands (bound by `arg` ops); `kind` names the kernel template that implements it.
+   */
+  fused: { readonly kind: FusedKind; readonly body: Region };
+}
+
+/** Kernel templates for fused regions (see passes/fuse-*.ts and, later, codegen). */
+export type FusedKind = 'gemm' | 'polyconv' | 'attention' | 'conv' | 'norm' | 'elementwise';
+export const FUSED_KINDS: readonly FusedKind[] = [
+  'gemm',
+  'polyconv',
+  'attention',
+  'conv',
+  'norm',
+  'elementwise',
+];
+
+/**
+ * The body of a fused op: a straight-line op list with its own value ids, starting with one `arg`
+ * op per operand, and never containing `input`, `param` or nested `fused` ops.
+ */
+export interface Region {
+  readonly ops: readonly Op[];
+  readonly result: ValueId;
 }
 
 export type OpKind = keyof OpAttrs;
@@ -118,4 +150,7 @@ export const OP_KINDS: readonly OpKind[] = [
   'mean',
   'sum',
   'linear',
+  'rsqrt',
+  'arg',
+  'fused',
 ];

@@ -1,6 +1,15 @@
 import { type Diagnostic, error, InternalError } from '../diagnostics/diagnostic.js';
 import { ARITY, formatType, inferType } from './shapes.js';
-import { type Module, OP_KINDS, type Op, type OpKind, type TensorType, type ValueId } from './types.js';
+import {
+  FUSED_KINDS,
+  type Module,
+  OP_KINDS,
+  type Op,
+  type OpKind,
+  type Region,
+  type TensorType,
+  type ValueId,
+} from './types.js';
 
 /**
  * Checks the IR invariants every pass relies on and returns one E0802 diagnostic per problem (empty
@@ -10,20 +19,40 @@ import { type Module, OP_KINDS, type Op, type OpKind, type TensorType, type Valu
  */
 export function verifyModule(m: Module): Diagnostic[] {
   const problems: Diagnostic[] = [];
+  const paramKeys = new Map<string, ValueId>();
+  const defined = verifyOps(m.ops, m.batch, null, paramKeys, problems);
+  for (const x of m.outputs) {
+    if (!defined.has(x)) problems.push(error('E0802', `module output %${x} is not defined`));
+  }
+  return problems;
+}
+
+/**
+ * Verifies a straight-line op list: the module's, or a fused op's region (`region` gives the
+ * operand types its `arg` ops must match, and which values of the operands are constant-derived).
+ * Returns the ops defined, by id.
+ */
+function verifyOps(
+  ops: readonly Op[],
+  batch: string,
+  region: { readonly operandTypes: readonly TensorType[]; readonly constOperands: readonly boolean[] } | null,
+  paramKeys: Map<string, ValueId>,
+  problems: Diagnostic[],
+): Map<ValueId, Op> {
+  const where = region ? ' (in a fused region)' : '';
   const report = (op: Op, message: string): void => {
-    problems.push(error('E0802', `%${op.id} = ${op.op}: ${message}`, op.loc ?? undefined));
+    problems.push(error('E0802', `%${op.id} = ${op.op}${where}: ${message}`, op.loc ?? undefined));
   };
 
-  const allIds = new Set(m.ops.map((op) => op.id));
+  const allIds = new Set(ops.map((op) => op.id));
   /** Ops seen so far by id: in a straight-line list, exactly the values that dominate the current op. */
   const defined = new Map<ValueId, Op>();
   /** Values whose recorded type is well-formed, so that they can feed type inference. */
   const typed = new Set<ValueId>();
   /** Values computed from param and const ops alone: the only values non-polynomial ops may touch. */
   const constDerived = new Set<ValueId>();
-  const paramKeys = new Map<string, ValueId>();
 
-  for (const op of m.ops) {
+  for (const op of ops) {
     if (!Number.isInteger(op.id) || op.id < 0) report(op, 'value ids must be non-negative integers');
     else if (defined.has(op.id)) report(op, `value %${op.id} is defined twice`);
 
@@ -33,7 +62,7 @@ export function verifyModule(m: Module): Diagnostic[] {
       continue;
     }
 
-    const typeOk = checkType(op.type, m.batch, (msg) => report(op, msg));
+    const typeOk = checkType(op.type, batch, (msg) => report(op, msg));
     if (typeOk) typed.add(op.id);
     const attrsOk = checkAttrs(op, (msg) => report(op, msg));
 
@@ -54,14 +83,55 @@ export function verifyModule(m: Module): Diagnostic[] {
     switch (op.op) {
       case 'input':
         inferable = false;
+        if (region) report(op, `'input' may not appear inside a fused region`);
         break;
       case 'param': {
         inferable = false;
+        if (region) report(op, `parameters enter a fused region as operands, not as 'param' ops`);
         constDerived.add(op.id);
         const first = attrsOk ? paramKeys.get(op.attrs.key) : undefined;
         if (first !== undefined)
           report(op, `checkpoint key ${JSON.stringify(op.attrs.key)} already used by %${first}`);
         else if (attrsOk) paramKeys.set(op.attrs.key, op.id);
+        break;
+      }
+      case 'arg': {
+        inferable = false;
+        if (!region) report(op, `'arg' may only appear inside a fused region`);
+        else if (attrsOk) {
+          const t = region.operandTypes[op.attrs.index];
+          if (t === undefined) report(op, `the fused op has no operand ${op.attrs.index}`);
+          else if (typeOk && !sameShape(t, op.type)) {
+            report(
+              op,
+              `records type ${formatType(op.type)} but operand ${op.attrs.index} is ${formatType(t)}`,
+            );
+          }
+          if (region.constOperands[op.attrs.index]) constDerived.add(op.id);
+        }
+        break;
+      }
+      case 'fused': {
+        if (region) {
+          report(op, 'fused regions do not nest');
+          inferable = false;
+        } else if (attrsOk && operandsOk) {
+          const body = op.attrs.body;
+          const inner = verifyOps(
+            body.ops,
+            batch,
+            {
+              operandTypes: op.operands.map((x) => defined.get(x)!.type),
+              constOperands: op.operands.map((x) => constDerived.has(x)),
+            },
+            paramKeys,
+            problems,
+          );
+          if (!inner.has(body.result)) {
+            report(op, `region result %${body.result} is not defined in the region`);
+            inferable = false;
+          }
+        } else inferable = false;
         break;
       }
       case 'const':
@@ -98,11 +168,7 @@ export function verifyModule(m: Module): Diagnostic[] {
     }
     defined.set(op.id, op);
   }
-
-  for (const x of m.outputs) {
-    if (!defined.has(x)) problems.push(error('E0802', `module output %${x} is not defined`));
-  }
-  return problems;
+  return defined;
 }
 
 /** Throws an `InternalError` listing every problem; passes call it on their result. */
@@ -193,6 +259,19 @@ const ATTRS: Record<OpKind, Readonly<Record<string, AttrRule>>> = {
   mean: { axes: INTS, keepdims: BOOL },
   sum: { axes: INTS, keepdims: BOOL },
   linear: {},
+  rsqrt: {},
+  arg: { index: rule('a non-negative integer', (v) => isInt(v) && v >= 0) },
+  fused: {
+    kind: rule(`one of ${FUSED_KINDS.join(', ')}`, (v) => (FUSED_KINDS as readonly unknown[]).includes(v)),
+    body: rule(
+      'a region { ops, result }',
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        Array.isArray((v as Region).ops) &&
+        isInt((v as Region).result),
+    ),
+  },
 };
 
 function checkAttrs(op: Op, report: (msg: string) => void): boolean {

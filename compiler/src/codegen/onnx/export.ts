@@ -39,7 +39,7 @@ export function exportOnnx(
 ): Uint8Array {
   const opset = options.opset ?? ONNX_OPSETS.default;
   checkOpset(opset);
-  const g = new GraphBuilder(m, opset);
+  const g = new GraphBuilder(m.ops, opset);
   for (const op of m.ops) g.lower(op, weights);
   const outputs = m.outputs.map((id, i) => {
     const name = m.outputs.length === 1 ? 'logits' : `output_${i}`;
@@ -93,17 +93,42 @@ function int(name: string, value: number): Attr {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
 }
 
+/** What all builders of one graph share: a fused op's region is lowered by a child builder. */
+interface Graph {
+  readonly nodes: NodeProto[];
+  readonly initializers: TensorProto[];
+  readonly constants: Map<string, string>;
+  readonly nodeNames: Set<string>;
+}
+
 class GraphBuilder {
-  readonly nodes: NodeProto[] = [];
-  readonly initializers: TensorProto[] = [];
+  private readonly g: Graph;
   private readonly names = new Map<number, string>();
-  private readonly constants = new Map<string, string>();
-  private readonly nodeNames = new Set<string>();
+  /** The ops operand ids refer to: the module's, or a region's. */
+  private readonly scope: Map<number, Op>;
 
   constructor(
-    private readonly m: Module,
+    ops: readonly Op[],
     private readonly opset: number,
-  ) {}
+    parent?: GraphBuilder,
+    /** Prefix of value names, so that region ids never clash with the module's. */
+    private readonly prefix = '',
+  ) {
+    this.g = parent?.g ?? { nodes: [], initializers: [], constants: new Map(), nodeNames: new Set() };
+    this.scope = new Map(ops.map((o) => [o.id, o]));
+  }
+
+  get nodes(): NodeProto[] {
+    return this.g.nodes;
+  }
+
+  get initializers(): TensorProto[] {
+    return this.g.initializers;
+  }
+
+  private typeOf(id: number): readonly (number | string)[] {
+    return this.scope.get(id)!.type.shape;
+  }
 
   name(id: number): string {
     const n = this.names.get(id);
@@ -116,8 +141,9 @@ class GraphBuilder {
     const [path, block] = op.scope.split(':');
     const parts = [path, block].filter((p) => p !== undefined && p !== '');
     let name = [...parts, `${what}_${op.id}`].join('/');
-    for (let i = 2; this.nodeNames.has(name); i++) name = `${[...parts, `${what}_${op.id}`].join('/')}_${i}`;
-    this.nodeNames.add(name);
+    for (let i = 2; this.g.nodeNames.has(name); i++)
+      name = `${[...parts, `${what}_${op.id}`].join('/')}_${i}`;
+    this.g.nodeNames.add(name);
     return name;
   }
 
@@ -129,7 +155,7 @@ class GraphBuilder {
     name: string,
     op: Op,
   ): void {
-    this.nodes.push({
+    this.g.nodes.push({
       opType: type,
       input: inputs,
       output: outputs,
@@ -145,7 +171,7 @@ class GraphBuilder {
     data.forEach((v, i) => {
       dv.setFloat32(i * 4, v, true);
     });
-    this.initializers.push({
+    this.g.initializers.push({
       name,
       dims: [...dims],
       dataType: onnx.TensorProto.DataType.FLOAT,
@@ -157,31 +183,31 @@ class GraphBuilder {
   /** A shared scalar or small constant, created once per value. */
   private constF(value: number): string {
     const key = `f:${Object.is(value, -0) ? '-0' : value}`;
-    let n = this.constants.get(key);
+    let n = this.g.constants.get(key);
     if (!n) {
-      n = this.floatInit(`const_f32_${this.constants.size}`, [], Float32Array.of(value));
-      this.constants.set(key, n);
+      n = this.floatInit(`const_f32_${this.g.constants.size}`, [], Float32Array.of(value));
+      this.g.constants.set(key, n);
     }
     return n;
   }
 
   private constI64(values: readonly number[]): string {
     const key = `i:${values.join(',')}`;
-    let n = this.constants.get(key);
+    let n = this.g.constants.get(key);
     if (!n) {
-      n = `const_i64_${this.constants.size}`;
+      n = `const_i64_${this.g.constants.size}`;
       const raw = new Uint8Array(values.length * 8);
       const dv = new DataView(raw.buffer);
       values.forEach((v, i) => {
         dv.setBigInt64(i * 8, BigInt(v), true);
       });
-      this.initializers.push({
+      this.g.initializers.push({
         name: n,
         dims: [values.length],
         dataType: onnx.TensorProto.DataType.INT64,
         rawData: raw,
       });
-      this.constants.set(key, n);
+      this.g.constants.set(key, n);
     }
     return n;
   }
@@ -195,7 +221,7 @@ class GraphBuilder {
     attrs: Record<string, Attr> = {},
     output?: string,
   ): string {
-    const out = output ?? `v${op.id}_${what}`;
+    const out = output ?? `${this.prefix}v${op.id}_${what}`;
     this.node(type, inputs, [out], attrs, this.opName(op, what), op);
     return out;
   }
@@ -221,9 +247,9 @@ class GraphBuilder {
     return this.step(op, 'Reshape', [v, this.constI64([1, -1, 1, 1])], what);
   }
 
-  lower(op: Op, weights: ReadonlyMap<string, Float32Array>): void {
+  lower(op: Op, weights: ReadonlyMap<string, Float32Array>, args: readonly string[] = []): void {
     const x = (i: number) => this.name(op.operands[i]!);
-    const out = `v${op.id}`;
+    const out = `${this.prefix}v${op.id}`;
     const single = (type: string, inputs: string[], attrs: Record<string, Attr> = {}) => {
       this.node(type, inputs, [out], attrs, this.opName(op, type), op);
       return out;
@@ -232,6 +258,20 @@ class GraphBuilder {
     switch (op.op) {
       case 'input':
         result = op.attrs.name;
+        break;
+      case 'arg':
+        result = args[op.attrs.index]!;
+        break;
+      case 'fused': {
+        // ONNX has no regions: the body is inlined, its values renamed into this op's namespace.
+        const inner = new GraphBuilder(op.attrs.body.ops, this.opset, this, `${this.prefix}f${op.id}_`);
+        const operands = op.operands.map((_, i) => x(i));
+        for (const o of op.attrs.body.ops) inner.lower(o, weights, operands);
+        result = inner.name(op.attrs.body.result);
+        break;
+      }
+      case 'rsqrt':
+        result = single('Div', [this.constF(1), this.step(op, 'Sqrt', [x(0)], 'sqrt')]);
         break;
       case 'param': {
         const w = weights.get(op.attrs.key);
@@ -265,7 +305,7 @@ class GraphBuilder {
         break;
       case 'conv2d': {
         const a = op.attrs;
-        const w = this.m.ops.find((o) => o.id === op.operands[1])!.type.shape as number[];
+        const w = this.typeOf(op.operands[1]!) as number[];
         result = single('Conv', [x(0), x(1)], {
           kernel_shape: ints('kernel_shape', w.slice(2)),
           strides: ints('strides', a.stride),
@@ -294,7 +334,12 @@ class GraphBuilder {
           [this.step(op, 'Add', [clamped, this.constF(op.attrs.eps)], 'var_eps')],
           'std',
         );
-        const normed = this.step(op, 'Div', [this.step(op, 'Sub', [x(0), u], 'centered'), std], 'normed');
+        const centered = this.step(op, 'Sub', [x(0), u], 'centered');
+        if (op.operands.length === 1) {
+          result = single('Div', [centered, std]);
+          break;
+        }
+        const normed = this.step(op, 'Div', [centered, std], 'normed');
         result = single('Mul', [normed, this.perChannel(op, x(1), 'gain')]);
         break;
       }
@@ -320,10 +365,9 @@ class GraphBuilder {
         ]);
         break;
       case 'flip': {
-        const operand = this.m.ops.find((o) => o.id === op.operands[0])!;
-        const rank = operand.type.shape.length;
-        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
-        const n = operand.type.shape[axis] as number;
+        const shape = this.typeOf(op.operands[0]!);
+        const axis = op.attrs.axis < 0 ? op.attrs.axis + shape.length : op.attrs.axis;
+        const n = shape[axis] as number;
         result = single('Gather', [x(0), this.constI64(Array.from({ length: n }, (_, i) => n - 1 - i))], {
           axis: int('axis', axis),
         });
