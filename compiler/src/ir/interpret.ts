@@ -101,6 +101,8 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
       return broadcast(x, a[1]!, shape, (p, q) => p * q);
     case 'div':
       return broadcast(x, a[1]!, shape, (p, q) => p / q);
+    case 'max':
+      return broadcast(x, a[1]!, shape, Math.max);
     case 'neg':
       return x.data.map((v) => -v);
     case 'pow': {

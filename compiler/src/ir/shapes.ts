@@ -83,7 +83,8 @@ export function inferType<K extends OpKind>(
     case 'add':
     case 'sub':
     case 'mul':
-    case 'div': {
+    case 'div':
+    case 'max': {
       const out = broadcastShapes(x, s[1]!);
       return out ? ok(out) : bad(`shapes ${formatShape(x)} and ${formatShape(s[1]!)} do not broadcast`);
     }
@@ -247,6 +248,7 @@ export const ARITY: Record<OpKind, readonly [number, number]> = {
   mean: [1, 1],
   sum: [1, 1],
   linear: [2, 3],
+  max: [2, 2],
   rsqrt: [1, 1],
   arg: [0, 0],
   fused: [0, Number.POSITIVE_INFINITY],

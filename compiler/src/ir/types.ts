@@ -69,6 +69,8 @@ export interface OpAttrs {
   sum: { readonly axes: readonly number[]; readonly keepdims: boolean };
   /** y = x W^T (+ b); operands x [N, in], weight [out, in], and optionally bias [out]. */
   linear: Record<string, never>;
+  /** Elementwise maximum with broadcasting. Not polynomial: only passes create it (LayerNorm's clamp). */
+  max: Record<string, never>;
   /** 1 / sqrt(x). Not polynomial: only passes create it (LayerNorm decompositions). */
   rsqrt: Record<string, never>;
   /** Operand `index` of the enclosing fused op; only inside a region. */
@@ -150,6 +152,7 @@ export const OP_KINDS: readonly OpKind[] = [
   'mean',
   'sum',
   'linear',
+  'max',
   'rsqrt',
   'arg',
   'fused',

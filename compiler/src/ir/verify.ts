@@ -259,6 +259,7 @@ const ATTRS: Record<OpKind, Readonly<Record<string, AttrRule>>> = {
   mean: { axes: INTS, keepdims: BOOL },
   sum: { axes: INTS, keepdims: BOOL },
   linear: {},
+  max: {},
   rsqrt: {},
   arg: { index: rule('a non-negative integer', (v) => isInt(v) && v >= 0) },
   fused: {

@@ -46,7 +46,11 @@ export function runPasses(m: Module, passes: readonly Pass[], options: RunOption
     }
     records.push({ pass: pass.name, changed, ms, ops: next.ops.length });
     const want = options.printIrAfter;
-    if (want && options.dump && (want === 'all' || (want === 'changed' ? changed : want.includes(pass.name)))) {
+    if (
+      want &&
+      options.dump &&
+      (want === 'all' || (want === 'changed' ? changed : want.includes(pass.name)))
+    ) {
       options.dump(pass.name, printModule(next));
     }
     current = next;
@@ -59,7 +63,10 @@ export function formatTiming(records: readonly PassRecord[]): string {
   const width = Math.max(4, ...records.map((r) => r.pass.length));
   const total = records.reduce((s, r) => s + r.ms, 0);
   const lines = records.map(
-    (r) => `  ${r.pass.padEnd(width)}  ${r.ms.toFixed(2).padStart(9)} ms  ${String(r.ops).padStart(6)} ops${r.changed ? '' : '  (unchanged)'}`,
+    (r) =>
+      `  ${r.pass.padEnd(width)}  ${r.ms.toFixed(2).padStart(9)} ms  ${String(r.ops).padStart(6)} ops${r.changed ? '' : '  (unchanged)'}`,
   );
-  return [`pass timing:`, ...lines, `  ${'total'.padEnd(width)}  ${total.toFixed(2).padStart(9)} ms`].join('\n');
+  return [`pass timing:`, ...lines, `  ${'total'.padEnd(width)}  ${total.toFixed(2).padStart(9)} ms`].join(
+    '\n',
+  );
 }

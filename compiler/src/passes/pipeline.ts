@@ -21,7 +21,14 @@ export function parsePipeline(text: string): Pass[] {
   return names.map((n) => {
     const pass = findPass(n);
     if (!pass) {
-      fail('E0705', `unknown pass '${n}'${didYouMean(n, PASSES.map((p) => p.name))}`, undefined);
+      fail(
+        'E0705',
+        `unknown pass '${n}'${didYouMean(
+          n,
+          PASSES.map((p) => p.name),
+        )}`,
+        undefined,
+      );
     }
     return pass;
   });

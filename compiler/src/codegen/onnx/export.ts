@@ -294,6 +294,9 @@ class GraphBuilder {
       case 'div':
         result = single('Div', [x(0), x(1)]);
         break;
+      case 'max':
+        result = single('Max', [x(0), x(1)]);
+        break;
       case 'neg':
         result = single('Neg', [x(0)]);
         break;
