@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cost } from '../analysis/cost.js';
+import { degreeReport, formatDegreeReport } from '../analysis/degree.js';
 import { checkOpset, exportOnnx, ONNX_OPSETS } from '../codegen/onnx/export.js';
 import { CODES } from '../diagnostics/codes.js';
 import { type Diagnostic, DiagnosticError, error } from '../diagnostics/diagnostic.js';
@@ -11,6 +12,10 @@ import { loadInput, loadWeights, runModel, syntheticWeights, topk } from '../dri
 import { printModule } from '../ir/print.js';
 import { formatType } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
+import { formatTiming, runPasses } from '../passes/manager.js';
+import { PassContext } from '../passes/pass.js';
+import { DEFAULT_PIPELINE, parsePipeline } from '../passes/pipeline.js';
+import { PASSES } from '../passes/registry.js';
 
 /**
  * The `polyc` command line: the only code that touches files, processes and the terminal.
@@ -46,17 +51,35 @@ interface Parsed {
   readonly values: Record<string, string | boolean | string[] | undefined>;
 }
 
-const SET_HELP = '  --set name=value     override a model setting (repeatable), e.g. --set image_size=96';
+const SET_HELP = [
+  '  --set name=value     override a model setting (repeatable), e.g. --set image_size=96',
+  '  --model <name>       the model to build when the file declares several',
+].join('\n');
 
 /** Options of every command that builds a model from a .poly file. */
-const MODEL_OPTIONS = { set: { type: 'string', multiple: true }, model: { type: 'string' } } as const;
+const MODEL_OPTIONS = {
+  set: { type: 'string', multiple: true },
+  model: { type: 'string' },
+  passes: { type: 'string' },
+  'print-ir-after': { type: 'string' },
+  'verify-each': { type: 'boolean' },
+  timing: { type: 'boolean' },
+} as const;
+
+const PIPELINE_HELP = [
+  '  --passes <list>      optimisation pipeline: pass names separated by commas, `default` or `none`',
+  '                       (see `polyc passes`)',
+  '  --print-ir-after <p> print the IR after pass p (comma-separated), `all` passes, or those `changed`',
+  '  --verify-each        verify the IR after every pass',
+  '  --timing             print the time each pass took',
+].join('\n');
 
 const COMMANDS: Record<string, Command> = {
   check: {
     summary: 'parse and verify a model; print its parameters and FLOPs',
     usage: 'polyc check <model.poly> [--set k=v]...',
     options: MODEL_OPTIONS,
-    help: `${SET_HELP}\n  --model <name>       the model to build when the file declares several`,
+    help: `${SET_HELP}\n${PIPELINE_HELP}`,
     run: (a, io) => {
       const m = frontend(a, io);
       if (!m) return EXIT_USER;
@@ -84,11 +107,24 @@ const COMMANDS: Record<string, Command> = {
     summary: 'print the IR of a model',
     usage: 'polyc inspect <model.poly> [--set k=v]...',
     options: MODEL_OPTIONS,
-    help: SET_HELP,
+    help: `${SET_HELP}\n${PIPELINE_HELP}`,
     run: (a, io) => {
       const m = frontend(a, io);
       if (!m) return EXIT_USER;
       io.out(printModule(m.module).trimEnd());
+      return EXIT_OK;
+    },
+  },
+  degree: {
+    summary: 'polynomial degree, non-polynomial barriers and multiplicative depth of a model',
+    usage: 'polyc degree <model.poly> [--set k=v]... [--passes=...] [--json]',
+    options: { ...MODEL_OPTIONS, json: { type: 'boolean' } },
+    help: `${SET_HELP}\n${PIPELINE_HELP}\n  --json               print the report as JSON (degrees as decimal strings)`,
+    run: (a, io) => {
+      const m = frontend(a, io);
+      if (!m) return EXIT_USER;
+      const report = degreeReport(m.module, new PassContext());
+      io.out(a.values.json === true ? JSON.stringify(report, null, 2) : formatDegreeReport(report));
       return EXIT_OK;
     },
   },
@@ -106,6 +142,7 @@ const COMMANDS: Record<string, Command> = {
     },
     help: [
       SET_HELP,
+      PIPELINE_HELP,
       '  --weights <file>     PyTorch checkpoint (.pt/.pth, torch.save zip) or .safetensors',
       '  --input <file>       input images: .npy (float32/float64) or raw little-endian float32',
       '  --input-shape N,C,H,W  shape of a raw float32 input',
@@ -124,7 +161,7 @@ const COMMANDS: Record<string, Command> = {
       const k = Number(topText);
       if (!Number.isInteger(k) || k < 1)
         return usageError(io, 'run', `--top must be a positive integer, got '${topText}'`);
-      const m = frontend(a, io);
+      const m = frontend(a, io, 'default');
       if (!m) return EXIT_USER;
       const weightBytes = readBytes(weightsPath);
       const inputBytes = readBytes(inputPath);
@@ -158,6 +195,7 @@ const COMMANDS: Record<string, Command> = {
     },
     help: [
       SET_HELP,
+      PIPELINE_HELP,
       '  --weights <file>     checkpoint to embed; without it, deterministic random weights (seed 0)',
       '  --output, -o <file>  the .onnx file to write',
       `  --opset <n>          ONNX opset, ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max} (default ${ONNX_OPSETS.default})`,
@@ -190,6 +228,19 @@ const COMMANDS: Record<string, Command> = {
       io.out(
         `wrote ${out}: ONNX opset ${opset}, ${(bytes.length / 1e6).toFixed(2)} MB, input batch dimension 'batch'`,
       );
+      return EXIT_OK;
+    },
+  },
+  passes: {
+    summary: 'list the optimisation passes and the default pipeline',
+    usage: 'polyc passes',
+    options: {},
+    help: '',
+    run: (_a, io) => {
+      const width = Math.max(...PASSES.map((p) => p.name.length));
+      for (const p of PASSES) io.out(`${p.name.padEnd(width)}  ${p.summary}`);
+      io.out('');
+      io.out(`default pipeline: ${DEFAULT_PIPELINE.join(',')}`);
       return EXIT_OK;
     },
   },
@@ -286,7 +337,15 @@ function usageError(io: CliIo, name: string, message: string): number {
 /** Sources of the last front-end run, so that diagnostics thrown later can still show lines. */
 let lastSources: ReadonlyMap<string, string> = new Map();
 
-function frontend(a: Parsed, io: CliIo): { module: Module; settings: Record<string, unknown> } | null {
+/**
+ * Builds the model named on the command line and runs the optimisation pipeline chosen by
+ * `--passes` (or `defaultPasses`).
+ */
+function frontend(
+  a: Parsed,
+  io: CliIo,
+  defaultPasses = 'none',
+): { module: Module; settings: Record<string, unknown> } | null {
   if (a.positionals.length !== 1) {
     usageError(
       io,
@@ -312,7 +371,20 @@ function frontend(a: Parsed, io: CliIo): { module: Module; settings: Record<stri
     io.err(renderDiagnostics(result.diagnostics, result.sources));
     return null;
   }
-  return result.model;
+  const passes = parsePipeline(str(a, 'passes') ?? defaultPasses);
+  const after = str(a, 'print-ir-after');
+  const { module, records } = runPasses(result.model.module, passes, {
+    verifyEach: a.values['verify-each'] === true,
+    ...(after === undefined
+      ? {}
+      : {
+          printIrAfter:
+            after === 'all' || after === 'changed' ? after : after.split(',').map((x) => x.trim()),
+        }),
+    dump: (pass, ir) => io.err(`// ----- IR after ${pass} -----\n${ir.trimEnd()}`),
+  });
+  if (a.values.timing === true) io.err(formatTiming(records));
+  return { ...result.model, module };
 }
 
 function str(a: Parsed, key: string): string | undefined {

@@ -83,6 +83,10 @@ export class Rewriter {
     this.map.set(old, id);
   }
 
+  markChanged(): void {
+    this.changed = true;
+  }
+
   /** The new module, or the old one itself when nothing changed. */
   finish(): Module {
     if (!this.changed) return this.source;
@@ -101,6 +105,9 @@ export class Rewriter {
  */
 export function rewrite(m: Module, visit: (op: Op, rw: Rewriter) => boolean): Module {
   const rw = new Rewriter(m);
-  for (const op of m.ops) if (!visit(op, rw)) rw.keep(op);
+  for (const op of m.ops) {
+    if (!visit(op, rw)) rw.keep(op);
+    else if (!rw.has(op.id)) rw.markChanged(); // dropped, e.g. absorbed into a fused op
+  }
   return rw.finish();
 }
