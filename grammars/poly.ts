@@ -6,11 +6,12 @@
 import { CstParser, createToken, Lexer, type TokenType } from 'chevrotain';
 
 /** Any word, keywords included: what may follow a `.` (`self.block` is a fine module name). */
-export const AnyName = createToken({ name: 'AnyName', pattern: Lexer.NA });
+export const AnyName = createToken({ name: 'AnyName', pattern: Lexer.NA, label: 'a name' });
 export const Identifier = createToken({
   name: 'Identifier',
   pattern: /[A-Za-z_][A-Za-z0-9_]*/,
   categories: AnyName,
+  label: 'a name',
 });
 
 function keyword(word: string): TokenType {
@@ -43,8 +44,12 @@ export const False = keyword('false');
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: Lexer.SKIPPED });
-export const NumberLit = createToken({ name: 'Number', pattern: /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/ });
-export const StringLit = createToken({ name: 'String', pattern: /"(?:[^"\\\n]|\\.)*"/ });
+export const NumberLit = createToken({
+  name: 'Number',
+  pattern: /\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/,
+  label: 'a number',
+});
+export const StringLit = createToken({ name: 'String', pattern: /"(?:[^"\\\n]|\\.)*"/, label: 'a string' });
 
 export const DotDot = createToken({ name: 'DotDot', pattern: /\.\./, label: "'..'" });
 export const Dot = createToken({ name: 'Dot', pattern: /\./, label: "'.'" });

@@ -68,7 +68,7 @@ describe('polyc command line', () => {
   it('a missing model file is a coded error, not a stack trace', async () => {
     const r = await cli('check', 'examples/nope.poly');
     expect(r.code).toBe(1);
-    expect(r.err).toContain('error[E0203]');
+    expect(r.err).toContain('error[E0702]');
     expect(r.err).not.toMatch(/\bat .*\.js:\d+/);
   });
 

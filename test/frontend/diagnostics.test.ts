@@ -46,3 +46,32 @@ describe('diagnostics fixtures', () => {
     for (const d of r.diagnostics) expect(d.message).toContain('polynomial');
   });
 });
+
+describe('robustness of the front end', () => {
+  const check = (src: string) => buildModel('t.poly', { readFile: () => src });
+
+  it('a bad string escape is a diagnostic, not a crash', () => {
+    const r = check('model m(x: f32[B, 3, 4, 4]) {\n  s = "a\\qb"\n  return x\n}\n');
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E0104']);
+  });
+
+  it('a float setting accepts a fraction even when its default is written as an int', () => {
+    const r = buildModel(
+      't.poly',
+      { readFile: () => 'model m(x: f32[B, 3, 4, 4], f: float = 1) {\n  return x * f\n}\n' },
+      { f: '0.5' },
+    );
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it('a failing const is reported once, not as a cycle on its second use', () => {
+    const r = check('const Z = 1 // 0\nmodel m(x: f32[B, 3, 4, 4]) {\n  a = Z\n  b = Z\n  return x\n}\n');
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E0303']);
+    expect(r.diagnostics[0]!.message).toBe('division by zero');
+  });
+
+  it('checkpoint path indices are non-negative', () => {
+    const r = check('model m(x: f32[B, 3, 4, 4]) {\n  return pwconv(self.ops[-1], x, out=3)\n}\n');
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['E0307']);
+  });
+});

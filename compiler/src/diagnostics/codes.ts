@@ -8,6 +8,7 @@ export const CODES = {
   E0101: 'unexpected character',
   E0102: 'syntax error',
   E0103: 'unterminated string',
+  E0104: 'invalid escape in a string literal',
 
   E0201: 'unknown name',
   E0202: 'name defined twice',

@@ -36,7 +36,8 @@ export function buildModel(
     loaded.add(file);
     const text = host.readFile(file);
     if (text === null) {
-      diagnostics.push(error('E0203', `cannot read '${file}'`));
+      // Imports are checked where they are written; this is the entry file.
+      diagnostics.push(error('E0702', `cannot read '${file}': no such file`));
       return;
     }
     sources.set(file, text);

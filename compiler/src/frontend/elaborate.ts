@@ -324,15 +324,21 @@ class Evaluator {
       if (decl.kind === 'import') throw new Error('unreachable');
       if (this.evaluating.has(name)) fail('E0303', `'${name}' is defined in terms of itself`, span);
       this.evaluating.add(name);
-      const value: Value =
-        decl.kind === 'const'
-          ? this.eval(decl.value, new Map())
-          : {
-              k: 'record',
-              name,
-              fields: new Map(decl.fields.map((f) => [f.name.name, this.eval(f.value, new Map())] as const)),
-            };
-      this.evaluating.delete(name);
+      let value: Value;
+      try {
+        value =
+          decl.kind === 'const'
+            ? this.eval(decl.value, new Map())
+            : {
+                k: 'record',
+                name,
+                fields: new Map(
+                  decl.fields.map((f) => [f.name.name, this.eval(f.value, new Map())] as const),
+                ),
+              };
+      } finally {
+        this.evaluating.delete(name);
+      }
       this.globalValues.set(name, value);
       return value;
     }
@@ -386,6 +392,8 @@ class Evaluator {
     if (o.k === 'path') {
       if (idx.k !== 'int' && idx.k !== 'str')
         fail('E0301', `a path index must be an int or string, got ${describeKind(idx)}`, e.span);
+      if (idx.k === 'int' && idx.v < 0)
+        fail('E0307', `a checkpoint path index must be non-negative, got ${idx.v}`, e.span);
       return { k: 'path', parts: [...o.parts, String(idx.v)] };
     }
     if (o.k === 'list') {
@@ -549,7 +557,14 @@ class Evaluator {
         return this.b.emit('div', [t(l, e.lhs), d], {}, e.span, "'/'");
       }
       case '^': {
-        if (l.k !== 'tensor' || r.k !== 'int' || r.v < 1) {
+        if (l.k !== 'tensor') {
+          fail(
+            'E0502',
+            `only a tensor can be raised to a power here; the exponent ${show(r)} must be a positive int`,
+            e.span,
+          );
+        }
+        if (r.k !== 'int' || r.v < 1) {
           fail('E0502', `a tensor power needs a positive integer exponent, got ${show(r)}`, e.rhs.span);
         }
         return this.b.emit('pow', [l], { exponent: r.v }, e.span, "'^'");
@@ -723,12 +738,18 @@ class Evaluator {
   }
 }
 
+/** Parses `--set name=text` by the setting's declared type, else by its default's kind. */
 function parseSetting(p: Param, text: string, dflt: Value): Value {
   const bad = (what: string) =>
     fail('E0308', `setting '${p.name.name}' must be ${what}, got '${text}'`, p.span, [
       note(`declared here with default ${show(dflt)}`),
     ]);
-  switch (dflt.k) {
+  const declared = p.type?.name;
+  const kind =
+    declared === 'int' || declared === 'float' || declared === 'bool' || declared === 'str'
+      ? declared
+      : dflt.k;
+  switch (kind) {
     case 'int':
       return /^-?\d+$/.test(text) ? int(Number(text)) : bad('an integer');
     case 'float':

@@ -164,7 +164,7 @@ export function matchCheckpoint(
     throw new DiagnosticError([
       error(
         'E0607',
-        `checkpoint does not match the model: ${counts.join(', ')} (model has ${expected.length} parameters, ` +
+        `checkpoint does not match the model: ${counts.join(', ')} (model has ${expected.length} ${expected.length === 1 ? 'tensor' : 'tensors'}, ` +
           `checkpoint ${sd.size} tensors)`,
         undefined,
         [...missing, ...unexpected, ...mismatched].map((m) => note(m)),

@@ -3,6 +3,7 @@ import { polyLexer, polyParser } from '../../../grammars/poly.js';
 import { type Diagnostic, error } from '../diagnostics/diagnostic.js';
 import type { SourceFile } from './ast.js';
 import { cstToAst } from './cst-to-ast.js';
+import { decodeString } from './strings.js';
 
 export interface ParseResult {
   /** Null when there were syntax errors. */
@@ -22,6 +23,22 @@ export function parse(text: string, file: string): ParseResult {
       { file, line: e.line ?? 1, col: e.column ?? 1, length: unterminated ? 1 : e.length },
     );
   });
+  for (const t of lexed.tokens) {
+    if (t.tokenType.name === 'String' && decodeString(t.image) === null) {
+      diagnostics.push(
+        error(
+          'E0104',
+          `invalid escape in string literal ${t.image} (use \\\\, \\", \\n, \\t, \\r or \\u{hex})`,
+          {
+            file,
+            line: t.startLine ?? 1,
+            col: t.startColumn ?? 1,
+            length: t.image.length,
+          },
+        ),
+      );
+    }
+  }
   polyParser.input = lexed.tokens;
   const cst = polyParser.program();
   // After recovery, one mistake often yields more errors later on its line: report the first only.
