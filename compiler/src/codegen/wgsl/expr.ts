@@ -1,0 +1,317 @@
+import { InternalError } from '../../diagnostics/diagnostic.js';
+import type { Dim, Op, ValueId } from '../../ir/types.js';
+
+/**
+ * Writes WGSL functions that compute one element of an IR value: `fn v<id>(c: vec4<u32>) -> f32`
+ * returns the value at coordinates `c` (axis k in component k; unused components are 0). Each op
+ * becomes a small function calling its operands' functions at the coordinates it needs: elementwise
+ * ops at broadcast coordinates, convolutions and matmuls in loops over their reduction axes. A
+ * kernel is then "evaluate the root at this invocation's coordinates": everything in between stays
+ * in registers. Values are recomputed where they are used several times, which is cheap for the
+ * shapes fusion builds (elementwise epilogues, per-pixel statistics, small depthwise windows).
+ */
+
+/** Where an operand of the kernel lives: the activation arena or the weights buffer, at `params.off[slot]`. */
+export interface Source {
+  readonly buffer: 'arena' | 'weights';
+  /** Index into the step's offsets. */
+  readonly slot: number;
+}
+
+const AXES = ['x', 'y', 'z', 'w'] as const;
+
+/** The i-th offset passed to a step. */
+export function offsetExpr(slot: number): string {
+  return `params.off[${slot >> 2}].${AXES[slot & 3]}`;
+}
+
+/** An exact f32 literal (bit pattern), so constants survive codegen unchanged. */
+export function f32Literal(v: number): string {
+  const bits = new Uint32Array(Float32Array.of(v).buffer)[0]!;
+  return `bitcast<f32>(${bits}u)`;
+}
+
+/** A dimension's size: a constant, or the batch at run time. */
+function dimExpr(d: Dim): string {
+  return typeof d === 'number' ? `${d}u` : 'params.batch';
+}
+
+/** `vec4<u32>(a, b, c, d)` from up to four component expressions. */
+function vec(parts: readonly string[]): string {
+  const p = [...parts];
+  while (p.length < 4) p.push('0u');
+  return `vec4<u32>(${p.join(', ')})`;
+}
+
+/** Contiguous row-major strides (in elements) of a shape whose leading dim may be the batch. */
+export function strides(shape: readonly Dim[]): string[] {
+  const out: string[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    out[i] = `${acc}u`;
+    const d = shape[i];
+    if (i > 0 && typeof d !== 'number') throw new InternalError('the batch may only be axis 0');
+    if (typeof d === 'number') acc *= d;
+  }
+  return out;
+}
+
+/** Linear index of coordinates `c` in a contiguous tensor of `shape`. */
+function linear(shape: readonly Dim[], c: string): string {
+  const s = strides(shape);
+  if (shape.length === 0) return '0u';
+  return shape.map((_, i) => `${c}.${AXES[i]} * ${s[i]}`).join(' + ');
+}
+
+/** Coordinates of linear index `l` (a WGSL u32 expression) in `shape`. */
+function unlinear(shape: readonly Dim[], l: string): string {
+  const s = strides(shape);
+  return vec(shape.map((d, i) => (i === 0 ? `(${l}) / ${s[0]}` : `((${l}) / ${s[i]}) % ${dimExpr(d)}`)));
+}
+
+export class ExprWriter {
+  private readonly fns = new Map<ValueId, string>();
+  private readonly order: string[] = [];
+  private readonly byId: ReadonlyMap<ValueId, Op>;
+
+  constructor(
+    ops: readonly Op[],
+    /** The kernel operand behind each `arg` index. */
+    private readonly sources: readonly Source[],
+  ) {
+    this.byId = new Map(ops.map((o) => [o.id, o]));
+    for (const op of ops) {
+      if (op.type.shape.length > 4) throw new InternalError(`WGSL codegen supports rank <= 4, %${op.id} has rank ${op.type.shape.length}`);
+    }
+  }
+
+  /** The WGSL functions written so far, operands before users. */
+  functions(): string {
+    return this.order.join('\n\n');
+  }
+
+  op(id: ValueId): Op {
+    const op = this.byId.get(id);
+    if (!op) throw new InternalError(`no op %${id} in the kernel`);
+    return op;
+  }
+
+  /** The name of the function computing value `id`, writing it (and its operands') on first use. */
+  fn(id: ValueId): string {
+    const name = `v${id}`;
+    if (this.fns.has(id)) return name;
+    const op = this.op(id);
+    const body = this.body(op);
+    const text = `fn ${name}(c: vec4<u32>) -> f32 {\n${body}\n}`;
+    this.fns.set(id, text);
+    this.order.push(text);
+    return name;
+  }
+
+  /** Coordinates in operand `x` (of a broadcasting elementwise op of rank `rank`) for node coords `c`. */
+  private broadcast(x: ValueId, rank: number, c: string): string {
+    const shape = this.op(x).type.shape;
+    const lead = rank - shape.length;
+    return vec(shape.map((d, i) => (d === 1 ? '0u' : `${c}.${AXES[i + lead]}`)));
+  }
+
+  private call(x: ValueId, coords: string): string {
+    return `${this.fn(x)}(${coords})`;
+  }
+
+  private body(op: Op): string {
+    const rank = op.type.shape.length;
+    const [a, b] = op.operands;
+    const bin = (f: (p: string, q: string) => string) =>
+      `  return ${f(this.call(a!, this.broadcast(a!, rank, 'c')), this.call(b!, this.broadcast(b!, rank, 'c')))};`;
+    const un = (f: (p: string) => string) => `  let x = ${this.call(a!, 'c')};\n  return ${f('x')};`;
+    switch (op.op) {
+      case 'arg': {
+        const src = this.sources[op.attrs.index];
+        if (!src) throw new InternalError(`kernel has no operand ${op.attrs.index}`);
+        return `  return ${src.buffer}[${offsetExpr(src.slot)} + ${linear(op.type.shape, 'c')}];`;
+      }
+      case 'const':
+        return `  return ${f32Literal(op.attrs.value)};`;
+      case 'add':
+        return bin((p, q) => `${p} + ${q}`);
+      case 'sub':
+        return bin((p, q) => `${p} - ${q}`);
+      case 'mul':
+        return bin((p, q) => `${p} * ${q}`);
+      case 'div':
+        return bin((p, q) => `${p} / ${q}`);
+      case 'max':
+        return bin((p, q) => `max(${p}, ${q})`);
+      case 'neg':
+        return un((x) => `-${x}`);
+      case 'rsqrt':
+        return un((x) => `1.0 / sqrt(${x})`);
+      case 'sigmoid':
+        return un((x) => `1.0 / (1.0 + exp(-${x}))`);
+      case 'pow':
+        return `  let x = ${this.call(a!, 'c')};\n${powerBySquaring(op.attrs.exponent)}`;
+      case 'slice': {
+        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        const parts = AXES.slice(0, rank).map((ax, i) => (i === axis ? `c.${ax} + ${op.attrs.start}u` : `c.${ax}`));
+        return `  return ${this.call(a!, vec(parts))};`;
+      }
+      case 'flip': {
+        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        const n = op.type.shape[axis] as number;
+        const parts = AXES.slice(0, rank).map((ax, i) => (i === axis ? `${n - 1}u - c.${ax}` : `c.${ax}`));
+        return `  return ${this.call(a!, vec(parts))};`;
+      }
+      case 'reshape':
+        return `  return ${this.call(a!, unlinear(this.op(a!).type.shape, linear(op.type.shape, 'c')))};`;
+      case 'transpose': {
+        const parts: string[] = [];
+        op.attrs.perm.forEach((p, j) => {
+          parts[p] = `c.${AXES[j]}`;
+        });
+        return `  return ${this.call(a!, vec(parts))};`;
+      }
+      case 'conv2d':
+        return this.conv(op as Op & { op: 'conv2d' });
+      case 'matmul': {
+        const k = this.op(a!).type.shape[rank - 1] as number;
+        const lead = AXES.slice(0, rank - 2).map((ax) => `c.${ax}`);
+        const [i, j] = [AXES[rank - 2], AXES[rank - 1]];
+        return [
+          '  var acc = 0.0;',
+          `  for (var k = 0u; k < ${k}u; k++) {`,
+          `    acc += ${this.call(a!, vec([...lead, `c.${i}`, 'k']))} * ${this.call(b!, vec([...lead, 'k', `c.${j}`]))};`,
+          '  }',
+          '  return acc;',
+        ].join('\n');
+      }
+      case 'linear': {
+        const k = this.op(a!).type.shape[1] as number;
+        const bias = op.operands[2] === undefined ? '' : ` + ${this.call(op.operands[2], 'vec4<u32>(c.y, 0u, 0u, 0u)')}`;
+        return [
+          '  var acc = 0.0;',
+          `  for (var k = 0u; k < ${k}u; k++) {`,
+          `    acc += ${this.call(a!, 'vec4<u32>(c.x, k, 0u, 0u)')} * ${this.call(b!, 'vec4<u32>(c.y, k, 0u, 0u)')};`,
+          '  }',
+          `  return acc${bias};`,
+        ].join('\n');
+      }
+      case 'mean':
+      case 'sum':
+        return this.reduce(op as Op & { op: 'mean' | 'sum' });
+      case 'layernorm2d': {
+        const channels = op.type.shape[1] as number;
+        const gain = op.operands[1] === undefined ? '' : ` * ${this.call(op.operands[1], 'vec4<u32>(c.y, 0u, 0u, 0u)')}`;
+        return [
+          '  var s1 = 0.0;',
+          '  var s2 = 0.0;',
+          `  for (var k = 0u; k < ${channels}u; k++) {`,
+          `    let v = ${this.call(a!, 'vec4<u32>(c.x, k, c.z, c.w)')};`,
+          '    s1 += v;',
+          '    s2 += v * v;',
+          '  }',
+          `  let u = s1 / ${channels}.0;`,
+          `  let rstd = 1.0 / sqrt(max(s2 / ${channels}.0 - u * u, 0.0) + ${f32Literal(op.attrs.eps)});`,
+          `  return (${this.call(a!, 'c')} - u) * rstd${gain};`,
+        ].join('\n');
+      }
+      case 'channel_bn': {
+        const [x, gc, ghw, mean, variance] = op.operands as [number, number, number, number, number];
+        const hw = 'vec4<u32>(0u, 0u, c.z, c.w)';
+        return [
+          `  let rstd = 1.0 / sqrt(${this.call(variance, hw)} + ${f32Literal(op.attrs.eps)});`,
+          `  return (${this.call(x, 'c')} - ${this.call(mean, hw)}) * rstd * ${this.call(ghw, hw)} * ${this.call(gc, 'vec4<u32>(c.y, 0u, 0u, 0u)')};`,
+        ].join('\n');
+      }
+      case 'l1norm': {
+        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        const n = op.type.shape[axis] as number;
+        const at = vec(AXES.slice(0, rank).map((ax, i) => (i === axis ? 'k' : `c.${ax}`)));
+        return [
+          '  var s = 0.0;',
+          `  for (var k = 0u; k < ${n}u; k++) {`,
+          `    s += abs(${this.call(a!, at)});`,
+          '  }',
+          `  return ${this.call(a!, 'c')} / max(s, ${f32Literal(op.attrs.eps)});`,
+        ].join('\n');
+      }
+      case 'input':
+      case 'param':
+      case 'fused':
+        throw new InternalError(`'${op.op}' cannot appear inside a kernel`);
+    }
+  }
+
+  private conv(op: Op & { op: 'conv2d' }): string {
+    const [x, w] = op.operands as [number, number];
+    const [, , h, wd] = this.op(x).type.shape as [Dim, number, number, number];
+    const [cout, cinG, kh, kw] = this.op(w).type.shape as [number, number, number, number];
+    const { stride, pad, dilation, groups } = op.attrs;
+    const coutG = cout / groups;
+    return [
+      '  var acc = 0.0;',
+      `  let g = c.y / ${coutG}u;`,
+      `  for (var ky = 0u; ky < ${kh}u; ky++) {`,
+      `    let iy = i32(c.z * ${stride[0]}u + ky * ${dilation[0]}u) - ${pad[0]};`,
+      `    if (iy < 0 || iy >= ${h}) { continue; }`,
+      `    for (var kx = 0u; kx < ${kw}u; kx++) {`,
+      `      let ix = i32(c.w * ${stride[1]}u + kx * ${dilation[1]}u) - ${pad[1]};`,
+      `      if (ix < 0 || ix >= ${wd}) { continue; }`,
+      `      for (var ic = 0u; ic < ${cinG}u; ic++) {`,
+      `        acc += ${this.call(x, `vec4<u32>(c.x, g * ${cinG}u + ic, u32(iy), u32(ix))`)} * ${this.call(w, 'vec4<u32>(c.y, ic, ky, kx)')};`,
+      '      }',
+      '    }',
+      '  }',
+      '  return acc;',
+    ].join('\n');
+  }
+
+  private reduce(op: Op & { op: 'mean' | 'sum' }): string {
+    const x = op.operands[0]!;
+    const inShape = this.op(x).type.shape;
+    const rank = inShape.length;
+    const axes = op.attrs.axes.map((a) => (a < 0 ? a + rank : a));
+    // Coordinates in the input: reduced axes take loop variables, kept axes read the output coords.
+    let outAxis = 0;
+    const parts = inShape.map((_, i) => {
+      if (axes.includes(i)) {
+        if (op.attrs.keepdims) outAxis++;
+        return `r${i}`;
+      }
+      return `c.${AXES[outAxis++]}`;
+    });
+    const count = axes.reduce((n, i) => n * (inShape[i] as number), 1);
+    const loops = axes.map((i) => `for (var r${i} = 0u; r${i} < ${inShape[i]}u; r${i}++) {`);
+    return [
+      '  var acc = 0.0;',
+      ...loops.map((l, i) => `${'  '.repeat(i + 1)}${l}`),
+      `${'  '.repeat(axes.length + 1)}acc += ${this.call(x, vec(parts))};`,
+      ...axes.map((_, i) => `${'  '.repeat(axes.length - i)}}`),
+      op.op === 'mean' ? `  return acc / ${count}.0;` : '  return acc;',
+    ].join('\n');
+  }
+}
+
+/** `return x^e` by repeated squaring (x^4 is two multiplies, as balanced evaluation counts it). */
+function powerBySquaring(e: number): string {
+  const lines: string[] = [];
+  let result: string | null = null;
+  let base = 'x';
+  let k = e;
+  let n = 0;
+  while (k > 0) {
+    if (k & 1) {
+      const next = `p${n++}`;
+      lines.push(`  let ${next} = ${result === null ? base : `${result} * ${base}`};`);
+      result = next;
+    }
+    k >>= 1;
+    if (k > 0) {
+      const sq = `s${n++}`;
+      lines.push(`  let ${sq} = ${base} * ${base};`);
+      base = sq;
+    }
+  }
+  lines.push(`  return ${result ?? '1.0'};`);
+  return lines.join('\n');
+}

@@ -1,0 +1,134 @@
+import { InternalError } from '../../diagnostics/diagnostic.js';
+import { numel } from '../../ir/shapes.js';
+import type { Op, ValueId } from '../../ir/types.js';
+import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
+
+/**
+ * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
+ * kernel. Polynomial attention has its own template (one invocation per query row, one sweep over
+ * keys); everything else is rendered by the expression writer, one invocation per output element.
+ */
+
+/** One kernel's worth of IR: ops whose `arg` ops read `sources`, computing `result`. */
+export interface Unit {
+  readonly ops: readonly Op[];
+  readonly result: ValueId;
+  readonly sources: readonly Source[];
+  /** The kernel template family, for names ('gemm', 'attention', 'conv2d', …). */
+  readonly family: string;
+}
+
+export interface RenderedKernel {
+  readonly name: string;
+  readonly wgsl: string;
+  readonly workgroupSize: number;
+  readonly invocationsPerBatch: number;
+}
+
+export const WORKGROUP_SIZE = 64;
+
+const PRELUDE = `struct Params {
+  batch: u32,
+  total: u32,
+  _a: u32,
+  _b: u32,
+  off: array<vec4<u32>, 15>,
+}
+
+@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;`;
+
+const ENTRY = `@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${WORKGROUP_SIZE}u;
+  if (i >= params.total) {
+    return;
+  }`;
+
+export function renderKernel(unit: Unit): RenderedKernel {
+  return renderAttention(unit) ?? renderElementwise(unit);
+}
+
+function shapeName(op: Op): string {
+  return op.type.shape.filter((d) => typeof d === 'number').join('x');
+}
+
+/** One invocation per element of the result. */
+function renderElementwise(unit: Unit): RenderedKernel {
+  const w = new ExprWriter(unit.ops, unit.sources);
+  const root = w.op(unit.result);
+  const shape = root.type.shape;
+  const s = strides(shape);
+  const coords = shape.map((_, k) => (k === 0 ? `i / ${s[0]}` : `(i / ${s[k]}) % ${shape[k]}u`));
+  while (coords.length < 4) coords.push('0u');
+  const fn = w.fn(unit.result);
+  const wgsl = [
+    PRELUDE,
+    w.functions(),
+    `${ENTRY}\n  arena[${offsetExpr(0)} + i] = ${fn}(vec4<u32>(${coords.join(', ')}));\n}`,
+  ].join('\n\n');
+  return {
+    name: `${unit.family}_${shapeName(root)}`,
+    wgsl: `${wgsl}\n`,
+    workgroupSize: WORKGROUP_SIZE,
+    invocationsPerBatch: numel(shape.slice(1)),
+  };
+}
+
+/**
+ * `O = V @ transpose(Pn)` (optionally reshaped back to NCHW), where Pn is P or l1norm(P) over keys
+ * and P is any expression of (batch, head, query, key): one invocation per (batch, head, query)
+ * sweeps the keys once, accumulating sum |P| and P * V for every channel of the head in registers.
+ * P >= 0 for polynomial attention, and no max or exp is needed. Returns null if the unit does not
+ * have this shape.
+ */
+function renderAttention(unit: Unit): RenderedKernel | null {
+  const byId = new Map(unit.ops.map((o) => [o.id, o]));
+  let o = byId.get(unit.result);
+  if (o?.op === 'reshape') o = byId.get(o.operands[0]!);
+  if (o?.op !== 'matmul' || o.type.shape.length !== 4) return null;
+  const [v, t] = o.operands.map((x) => byId.get(x)) as [Op | undefined, Op | undefined];
+  if (!v || t?.op !== 'transpose' || t.attrs.perm.join(',') !== '0,1,3,2') return null;
+  const pn = byId.get(t.operands[0]!);
+  if (!pn) return null;
+  const l1 = pn.op === 'l1norm' && (pn.attrs.axis === 3 || pn.attrs.axis === -1) ? pn : null;
+  const p = l1 ? byId.get(l1.operands[0]!)! : pn;
+  const [, heads, d, n] = o.type.shape as [unknown, number, number, number];
+  if (d > 256) return null;
+  const w = new ExprWriter(unit.ops, unit.sources);
+  const pf = w.fn(p.id);
+  const vf = w.fn(v.id);
+  const os = strides(o.type.shape);
+  const scale = l1 ? `1.0 / max(rs, ${f32Literal(l1.attrs.eps)})` : '1.0';
+  const wgsl = [
+    PRELUDE,
+    w.functions(),
+    `${ENTRY}
+  let t = i % ${n}u;
+  let h = (i / ${n}u) % ${heads}u;
+  let b = i / ${n * heads}u;
+  var acc: array<f32, ${d}>;
+  var rs = 0.0;
+  for (var u = 0u; u < ${n}u; u++) {
+    let p = ${pf}(vec4<u32>(b, h, t, u));
+    rs += abs(p);
+    for (var k = 0u; k < ${d}u; k++) {
+      acc[k] += p * ${vf}(vec4<u32>(b, h, k, u));
+    }
+  }
+  let scale = ${scale};
+  let base = ${offsetExpr(0)} + b * ${os[0]} + h * ${os[1]} + t;
+  for (var k = 0u; k < ${d}u; k++) {
+    arena[base + k * ${os[2]}] = acc[k] * scale;
+  }
+}`,
+  ].join('\n\n');
+  if (unit.result !== o.id && byId.get(unit.result)?.op !== 'reshape') throw new InternalError('unexpected attention root');
+  return {
+    name: `attention_${heads}x${d}x${n}`,
+    wgsl: `${wgsl}\n`,
+    workgroupSize: WORKGROUP_SIZE,
+    invocationsPerBatch: heads * n,
+  };
+}

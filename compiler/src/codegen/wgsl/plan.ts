@@ -1,0 +1,194 @@
+import { PLAN_VERSION, type Plan, type PlanTensor, type Step } from '../../../../runtime/src/plan.js';
+import { constnessAnalysis } from '../../analysis/constness.js';
+import { InternalError } from '../../diagnostics/diagnostic.js';
+import { numel } from '../../ir/shapes.js';
+import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
+import { PassContext } from '../../passes/pass.js';
+import type { Source } from './expr.js';
+import { renderKernel, type Unit } from './kernels.js';
+import { placeTensors } from './memory.js';
+
+/**
+ * Turns an (optimised) module into a runtime Plan: one step per data-path op or fused op, views
+ * (slice, reshape, flip, transpose) folded into the kernels that read them, load-time constants
+ * packed into the weights buffer, activations placed in one arena by liveness.
+ */
+
+export interface ConstantSlot {
+  readonly id: ValueId;
+  /** Offset in the packed weights buffer, in floats. */
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface CompiledPlan {
+  readonly plan: Plan;
+  /** Which module values fill the weights buffer (evaluated from the checkpoint at load time). */
+  readonly constants: readonly ConstantSlot[];
+}
+
+const VIEWS = new Set(['slice', 'reshape', 'flip', 'transpose']);
+
+export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
+  const constant = new PassContext().get(constnessAnalysis, m);
+  const byId = new Map(m.ops.map((o) => [o.id, o]));
+  const outputs = new Set(m.outputs);
+  const isView = (op: Op) => VIEWS.has(op.op) && !constant.has(op.id) && !outputs.has(op.id);
+
+  // Load-time constants read by the data path, packed in first-use order.
+  const constants: ConstantSlot[] = [];
+  const constantOffset = new Map<ValueId, number>();
+  let weightFloats = 0;
+  const constantSlot = (id: ValueId): number => {
+    let offset = constantOffset.get(id);
+    if (offset === undefined) {
+      offset = weightFloats;
+      const size = numel(byId.get(id)!.type.shape);
+      constants.push({ id, offset, size });
+      constantOffset.set(id, offset);
+      weightFloats += Math.ceil(size / 4) * 4;
+    }
+    return offset;
+  };
+
+  interface PendingStep {
+    readonly unit: Unit;
+    readonly label: string;
+    readonly output: ValueId;
+    /** Per source slot (after the output): a materialised value or a constant. */
+    readonly reads: readonly { readonly id: ValueId; readonly constant: boolean }[];
+  }
+  const pending: PendingStep[] = [];
+
+  for (const op of m.ops) {
+    if (constant.has(op.id) || op.op === 'input' || isView(op)) continue;
+    const body: Op[] = [];
+    const reads: { id: ValueId; constant: boolean }[] = [];
+    const sources: Source[] = [];
+    const local = new Map<ValueId, ValueId>();
+    /** The body id standing for outer value `x`: a view is copied in, anything else is an arg. */
+    const ref = (x: ValueId): ValueId => {
+      const hit = local.get(x);
+      if (hit !== undefined) return hit;
+      const def = byId.get(x)!;
+      let id: ValueId;
+      if (isView(def)) {
+        const operand = ref(def.operands[0]!);
+        id = body.length;
+        body.push({ ...def, id, operands: [operand] } as Op);
+      } else {
+        id = body.length;
+        const isConst = constant.has(x);
+        body.push({ id, op: 'arg', operands: [], attrs: { index: reads.length }, type: def.type, loc: null, scope: '' });
+        sources.push({ buffer: isConst ? 'weights' : 'arena', slot: reads.length + 1 });
+        reads.push({ id: x, constant: isConst });
+      }
+      local.set(x, id);
+      return id;
+    };
+    let result: ValueId;
+    let family: string;
+    if (op.op === 'fused') {
+      const inner = new Map<ValueId, ValueId>();
+      for (const o of op.attrs.body.ops) {
+        if (o.op === 'arg') {
+          inner.set(o.id, ref(op.operands[o.attrs.index]!));
+          continue;
+        }
+        const id = body.length;
+        body.push({ ...o, id, operands: o.operands.map((x) => inner.get(x)!) } as Op);
+        inner.set(o.id, id);
+      }
+      result = inner.get(op.attrs.body.result)!;
+      family = op.attrs.kind;
+    } else {
+      const operands = op.operands.map(ref);
+      result = body.length;
+      body.push({ ...op, id: result, operands } as Op);
+      family = op.op;
+    }
+    pending.push({
+      unit: { ops: body, result, sources, family },
+      label: `${op.scope}/${op.op === 'fused' ? op.attrs.kind : op.op} %${op.id}`,
+      output: op.id,
+      reads,
+    });
+  }
+
+  // Liveness of materialised values (inputs and step outputs), in steps.
+  const inputs = m.ops.filter((o) => o.op === 'input');
+  const first = new Map<ValueId, number>(inputs.map((o) => [o.id, -1]));
+  const last = new Map<ValueId, number>();
+  pending.forEach((p, step) => {
+    first.set(p.output, step);
+    for (const r of p.reads) if (!r.constant) last.set(r.id, step);
+  });
+  for (const id of m.outputs) {
+    if (!first.has(id)) throw new InternalError(`output %${id} is not computed by any step`);
+    last.set(id, Number.POSITIVE_INFINITY);
+  }
+  const perBatch = (id: ValueId) => numel(byId.get(id)!.type.shape.slice(1));
+  const placement = placeTensors(
+    [...first.keys()].map((id) => ({
+      id,
+      size: perBatch(id) * maxBatch,
+      first: first.get(id)!,
+      last: last.get(id) ?? first.get(id)!,
+    })),
+  );
+  const arena = (id: ValueId) => placement.offsets.get(id)!;
+
+  // Kernels, deduplicated by their WGSL.
+  const kernels = new Map<string, Plan['kernels'][number]>();
+  const steps: Step[] = pending.map((p) => {
+    const k = renderKernel(p.unit);
+    const key = `${k.name}#${hash(k.wgsl)}`;
+    if (!kernels.has(key)) kernels.set(key, { name: k.name, key, wgsl: k.wgsl, workgroupSize: k.workgroupSize });
+    const dataBytes = [p.output, ...p.reads.filter((r) => !r.constant).map((r) => r.id)].reduce(
+      (s, id) => s + 4 * perBatch(id),
+      0,
+    );
+    return {
+      kernel: key,
+      label: p.label,
+      offsets: [arena(p.output), ...p.reads.map((r) => (r.constant ? constantSlot(r.id) : arena(r.id)))],
+      invocationsPerBatch: k.invocationsPerBatch,
+      bytesPerBatch: dataBytes,
+    };
+  });
+
+  const tensor = (id: ValueId, name: string): PlanTensor => ({
+    name,
+    shape: byId.get(id)!.type.shape.map((d: Dim) => (typeof d === 'number' ? d : 'batch')),
+    offset: arena(id),
+    perBatch: perBatch(id),
+  });
+  const plan: Plan = {
+    version: PLAN_VERSION,
+    name: m.name,
+    maxBatch,
+    arenaFloats: Math.max(4, placement.total),
+    weightFloats: Math.max(4, weightFloats),
+    inputs: inputs.map((o) => tensor(o.id, o.op === 'input' ? o.attrs.name : 'input')),
+    outputs: m.outputs.map((id, i) => tensor(id, m.outputs.length === 1 ? 'logits' : `output_${i}`)),
+    kernels: [...kernels.values()],
+    steps,
+    memory: {
+      plannedBytes: 4 * placement.total,
+      lowerBoundBytes: 4 * placement.lowerBound,
+      noReuseBytes: 4 * placement.noReuse,
+      weightBytes: 4 * weightFloats,
+    },
+  };
+  return { plan, constants };
+}
+
+/** FNV-1a of a string, as 8 hex digits: a short, stable pipeline cache key. */
+function hash(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
