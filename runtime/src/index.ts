@@ -1,1 +1,27 @@
+export {
+  type AcquiredDevice,
+  type AcquireOptions,
+  acquireDevice,
+  getGpu,
+  RuntimeError,
+  type RuntimeErrorCode,
+} from './device.js';
+export {
+  type ModelOptions,
+  type ModelStats,
+  planLimits,
+  splitWorkgroups,
+  validatePlan,
+  WebGpuModel,
+} from './executor.js';
+export {
+  type Kernel,
+  MAX_OFFSETS,
+  type MemoryReport,
+  PARAMS_BYTES,
+  PLAN_VERSION,
+  type Plan,
+  type PlanTensor,
+  type Step,
+} from './plan.js';
 export { type Scored, type Tensor, topk } from './tensor.js';

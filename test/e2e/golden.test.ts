@@ -18,10 +18,15 @@ const dir = mkdtempSync(join(tmpdir(), 'polyc-golden-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('polyc run reproduces the authors\u2019 logits', () => {
-  for (const c of CASES.flatMap((x) => ['default', 'none'].map((passes) => ({ ...x, passes })))) {
-    it(`${c.name} (--passes=${c.passes})`, async () => {
+  const variants = [
+    { passes: 'default', backend: 'interp' },
+    { passes: 'none', backend: 'interp' },
+    { passes: 'default', backend: 'webgpu' },
+  ];
+  for (const c of CASES.flatMap((x) => variants.map((v) => ({ ...x, ...v })))) {
+    it(`${c.name} (--backend ${c.backend} --passes=${c.passes})`, async () => {
       const meta = goldenMeta(c.name);
-      const out = join(dir, `${c.name}-${c.passes}.f32`);
+      const out = join(dir, `${c.name}-${c.passes}-${c.backend}.f32`);
       const r = await cli(
         'run',
         c.example,
@@ -35,12 +40,16 @@ describe('polyc run reproduces the authors\u2019 logits', () => {
         '--output',
         out,
         `--passes=${c.passes}`,
+        '--backend',
+        c.backend,
       );
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const expected = readF32File(`test/golden/${c.name}/expected.f32`);
       const err = relError(readF32File(out), expected);
-      console.log(`${c.name} (--passes=${c.passes}): max rel error ${err.toExponential(2)}`);
+      console.log(
+        `${c.name} (--backend ${c.backend} --passes=${c.passes}): max rel error ${err.toExponential(2)}`,
+      );
       expect(err).toBeLessThan(1e-4);
       expect(r.out.match(/^image \d+:/gm)).toHaveLength(meta.input_shape[0]!);
     });

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { RuntimeError } from '../../../runtime/src/index.js';
 import { cost } from '../analysis/cost.js';
 import { degreeReport, formatDegreeReport } from '../analysis/degree.js';
 import { checkOpset, exportOnnx, ONNX_OPSETS } from '../codegen/onnx/export.js';
@@ -9,6 +10,8 @@ import { renderDiagnostics } from '../diagnostics/render.js';
 import { buildModel, type FrontendResult } from '../driver/frontend.js';
 import { writeF32, writeNpy } from '../driver/npy.js';
 import { loadInput, loadWeights, runModel, syntheticWeights, topk } from '../driver/run.js';
+import { formatWebGpuStats, runOnWebGpu } from '../driver/webgpu.js';
+import type { Tensor } from '../ir/interpret.js';
 import { printModule } from '../ir/print.js';
 import { formatType } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
@@ -43,7 +46,7 @@ interface Command {
   readonly usage: string;
   readonly options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
   readonly help: string;
-  run(args: Parsed, io: CliIo): number;
+  run(args: Parsed, io: CliIo): number | Promise<number>;
 }
 
 interface Parsed {
@@ -139,6 +142,8 @@ const COMMANDS: Record<string, Command> = {
       'input-shape': { type: 'string' },
       output: { type: 'string', short: 'o' },
       top: { type: 'string' },
+      backend: { type: 'string' },
+      stats: { type: 'boolean' },
     },
     help: [
       SET_HELP,
@@ -148,8 +153,10 @@ const COMMANDS: Record<string, Command> = {
       '  --input-shape N,C,H,W  shape of a raw float32 input',
       '  --output, -o <file>  write the logits: .npy by extension, else raw float32',
       '  --top <k>            how many classes to print per image (default 5)',
+      '  --backend <b>        interp (the reference interpreter, default) or webgpu (WGSL kernels)',
+      '  --stats              with webgpu: print dispatches, submits, bytes moved and memory',
     ].join('\n'),
-    run: (a, io) => {
+    run: async (a, io) => {
       const weightsPath = str(a, 'weights');
       const inputPath = str(a, 'input');
       if (!weightsPath || !inputPath) return usageError(io, 'run', 'both --weights and --input are required');
@@ -167,7 +174,18 @@ const COMMANDS: Record<string, Command> = {
       const inputBytes = readBytes(inputPath);
       const weights = loadWeights(m.module, weightBytes, weightsPath);
       const input = loadInput(m.module, inputBytes, inputPath, shape);
-      const [logits] = runModel(m.module, input, weights);
+      const backend = str(a, 'backend') ?? 'interp';
+      if (backend !== 'interp' && backend !== 'webgpu') {
+        return usageError(io, 'run', `--backend must be interp or webgpu, got '${backend}'`);
+      }
+      let logits: Tensor | undefined;
+      if (backend === 'webgpu') {
+        const result = await runOnWebGpu(m.module, weights, input);
+        logits = result.outputs[0];
+        if (a.values.stats === true) io.err(formatWebGpuStats(result));
+      } else {
+        [logits] = runModel(m.module, input, weights);
+      }
       const out = str(a, 'output');
       if (out) {
         writeAtomic(
@@ -316,10 +334,14 @@ export async function runCli(argv: readonly string[], io: CliIo = nodeIo): Promi
     return EXIT_OK;
   }
   try {
-    return command.run(parsed, io);
+    return await command.run(parsed, io);
   } catch (e) {
     if (e instanceof DiagnosticError) {
       io.err(renderDiagnostics(e.diagnostics, lastSources));
+      return EXIT_USER;
+    }
+    if (e instanceof RuntimeError) {
+      io.err(renderDiagnostics([error('E0706', `WebGPU: ${e.message}`)], new Map()));
       return EXIT_USER;
     }
     io.err(`internal compiler error: ${(e as Error).stack ?? String(e)}`);

@@ -51,6 +51,7 @@ export const CODES = {
   E0703: 'input does not match the model',
   E0704: 'cannot write output file',
   E0705: 'unknown pass or malformed pipeline',
+  E0706: 'WebGPU unavailable or failed',
 
   E0801: 'malformed IR text',
   E0802: 'IR verification failed',

@@ -1,7 +1,8 @@
-import { buildPlan, type CompiledPlan } from '../codegen/wgsl/plan.js';
-import { interpret } from '../ir/interpret.js';
-import type { Module } from '../ir/types.js';
+import { type ModelStats, WebGpuModel } from '../../../runtime/src/index.js';
 import { constnessAnalysis } from '../analysis/constness.js';
+import { buildPlan, type CompiledPlan } from '../codegen/wgsl/plan.js';
+import { interpret, type Tensor } from '../ir/interpret.js';
+import type { Module } from '../ir/types.js';
 import { PassContext } from '../passes/pass.js';
 
 /**
@@ -13,7 +14,11 @@ export function compileForWebGpu(m: Module, maxBatch: number): CompiledPlan {
   return buildPlan(m, maxBatch);
 }
 
-export function packWeights(m: Module, compiled: CompiledPlan, weights: ReadonlyMap<string, Float32Array>): Float32Array {
+export function packWeights(
+  m: Module,
+  compiled: CompiledPlan,
+  weights: ReadonlyMap<string, Float32Array>,
+): Float32Array {
   const constant = new PassContext().get(constnessAnalysis, m);
   const prep: Module = {
     ...m,
@@ -26,4 +31,40 @@ export function packWeights(m: Module, compiled: CompiledPlan, weights: Readonly
     packed.set(values[i]!.data.subarray(0, c.size), c.offset);
   });
   return packed;
+}
+
+export interface WebGpuRun {
+  readonly outputs: Tensor[];
+  readonly stats: ModelStats;
+  readonly plan: CompiledPlan['plan'];
+}
+
+/** Compiles `m` for the input's batch, runs it once on WebGPU and releases the device's buffers. */
+export async function runOnWebGpu(
+  m: Module,
+  weights: ReadonlyMap<string, Float32Array>,
+  input: Tensor,
+): Promise<WebGpuRun> {
+  const batch = input.shape[0] ?? 1;
+  const compiled = compileForWebGpu(m, batch);
+  const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights));
+  try {
+    const outs = await model.run([input.data], batch);
+    const outputs = compiled.plan.outputs.map((o, i) => ({
+      shape: o.shape.map((d) => (d === 'batch' ? batch : d)),
+      data: outs[i]!,
+    }));
+    return { outputs, stats: model.stats, plan: compiled.plan };
+  } finally {
+    model.destroy();
+  }
+}
+
+export function formatWebGpuStats(r: WebGpuRun): string {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const m = r.plan.memory;
+  return [
+    `webgpu: ${r.stats.dispatches} dispatches, ${r.stats.submits} submit, ${r.plan.kernels.length} kernels, ${mb(r.stats.bytesMoved)} moved`,
+    `memory: activations ${mb(m.plannedBytes)} planned (lower bound ${mb(m.lowerBoundBytes)}, no reuse ${mb(m.noReuseBytes)}), weights ${mb(m.weightBytes)}, peak ${mb(r.stats.peakMemoryBytes)}`,
+  ].join('\n');
 }

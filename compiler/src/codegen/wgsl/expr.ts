@@ -81,7 +81,10 @@ export class ExprWriter {
   ) {
     this.byId = new Map(ops.map((o) => [o.id, o]));
     for (const op of ops) {
-      if (op.type.shape.length > 4) throw new InternalError(`WGSL codegen supports rank <= 4, %${op.id} has rank ${op.type.shape.length}`);
+      if (op.type.shape.length > 4)
+        throw new InternalError(
+          `WGSL codegen supports rank <= 4, %${op.id} has rank ${op.type.shape.length}`,
+        );
     }
   }
 
@@ -153,7 +156,9 @@ export class ExprWriter {
         return `  let x = ${this.call(a!, 'c')};\n${powerBySquaring(op.attrs.exponent)}`;
       case 'slice': {
         const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
-        const parts = AXES.slice(0, rank).map((ax, i) => (i === axis ? `c.${ax} + ${op.attrs.start}u` : `c.${ax}`));
+        const parts = AXES.slice(0, rank).map((ax, i) =>
+          i === axis ? `c.${ax} + ${op.attrs.start}u` : `c.${ax}`,
+        );
         return `  return ${this.call(a!, vec(parts))};`;
       }
       case 'flip': {
@@ -187,7 +192,8 @@ export class ExprWriter {
       }
       case 'linear': {
         const k = this.op(a!).type.shape[1] as number;
-        const bias = op.operands[2] === undefined ? '' : ` + ${this.call(op.operands[2], 'vec4<u32>(c.y, 0u, 0u, 0u)')}`;
+        const bias =
+          op.operands[2] === undefined ? '' : ` + ${this.call(op.operands[2], 'vec4<u32>(c.y, 0u, 0u, 0u)')}`;
         return [
           '  var acc = 0.0;',
           `  for (var k = 0u; k < ${k}u; k++) {`,
@@ -201,7 +207,8 @@ export class ExprWriter {
         return this.reduce(op as Op & { op: 'mean' | 'sum' });
       case 'layernorm2d': {
         const channels = op.type.shape[1] as number;
-        const gain = op.operands[1] === undefined ? '' : ` * ${this.call(op.operands[1], 'vec4<u32>(c.y, 0u, 0u, 0u)')}`;
+        const gain =
+          op.operands[1] === undefined ? '' : ` * ${this.call(op.operands[1], 'vec4<u32>(c.y, 0u, 0u, 0u)')}`;
         return [
           '  var s1 = 0.0;',
           '  var s2 = 0.0;',

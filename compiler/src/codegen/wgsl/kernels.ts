@@ -124,7 +124,8 @@ function renderAttention(unit: Unit): RenderedKernel | null {
   }
 }`,
   ].join('\n\n');
-  if (unit.result !== o.id && byId.get(unit.result)?.op !== 'reshape') throw new InternalError('unexpected attention root');
+  if (unit.result !== o.id && byId.get(unit.result)?.op !== 'reshape')
+    throw new InternalError('unexpected attention root');
   return {
     name: `attention_${heads}x${d}x${n}`,
     wgsl: `${wgsl}\n`,

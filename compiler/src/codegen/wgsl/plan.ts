@@ -79,7 +79,15 @@ export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
       } else {
         id = body.length;
         const isConst = constant.has(x);
-        body.push({ id, op: 'arg', operands: [], attrs: { index: reads.length }, type: def.type, loc: null, scope: '' });
+        body.push({
+          id,
+          op: 'arg',
+          operands: [],
+          attrs: { index: reads.length },
+          type: def.type,
+          loc: null,
+          scope: '',
+        });
         sources.push({ buffer: isConst ? 'weights' : 'arena', slot: reads.length + 1 });
         reads.push({ id: x, constant: isConst });
       }
@@ -143,7 +151,8 @@ export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
   const steps: Step[] = pending.map((p) => {
     const k = renderKernel(p.unit);
     const key = `${k.name}#${hash(k.wgsl)}`;
-    if (!kernels.has(key)) kernels.set(key, { name: k.name, key, wgsl: k.wgsl, workgroupSize: k.workgroupSize });
+    if (!kernels.has(key))
+      kernels.set(key, { name: k.name, key, wgsl: k.wgsl, workgroupSize: k.workgroupSize });
     const dataBytes = [p.output, ...p.reads.filter((r) => !r.constant).map((r) => r.id)].reduce(
       (s, id) => s + 4 * perBatch(id),
       0,

@@ -1,0 +1,186 @@
+/**
+ * Getting a WebGPU device, in a browser (`navigator.gpu`) or in Node (the `webgpu` package, Dawn).
+ * Browser-safe: the Node package is loaded with a dynamic `import()` of a variable specifier, so
+ * bundlers leave it alone and browsers never reach it. There is no CPU fallback: without WebGPU
+ * every entry point fails with a `RuntimeError` that says what to install or set.
+ */
+
+/** Stable codes of `RuntimeError`, for callers that branch on the kind of failure. */
+export type RuntimeErrorCode =
+  /** No WebGPU implementation: no `navigator.gpu`, and (in Node) the `webgpu` package is missing. */
+  | 'no-webgpu'
+  /** WebGPU exists but `requestAdapter()` found no adapter (no GPU and no software driver). */
+  | 'no-adapter'
+  /** The plan needs more than the adapter offers (the message names the limit, needed and available). */
+  | 'limit-exceeded'
+  /** The device was lost and could not be recreated. */
+  | 'device-lost'
+  /** `run` was called with a bad batch or bad inputs. */
+  | 'bad-input'
+  /** The plan is malformed (version, offsets, unknown kernels, sizes). */
+  | 'bad-plan'
+  /** A kernel's WGSL did not compile or its pipeline could not be created (the message names the kernel). */
+  | 'bad-kernel'
+  /** A GPU validation error while building or running (the message names the step when it can). */
+  | 'gpu-error'
+  /** The GPU ran out of memory allocating the model's buffers. */
+  | 'out-of-memory'
+  /** The model was used after `destroy()`. */
+  | 'destroyed';
+
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface AcquireOptions {
+  /** Use this device instead of creating one; its limits are still checked against `requiredLimits`. */
+  readonly device?: GPUDevice;
+  /** Limits to request, e.g. `{ maxStorageBufferBindingSize: 300e6 }`; each must fit the adapter's. */
+  readonly requiredLimits?: Readonly<Record<string, number>>;
+  /** Passed to `requestAdapter`. */
+  readonly powerPreference?: GPUPowerPreference;
+}
+
+export interface AcquiredDevice {
+  readonly device: GPUDevice;
+  /** One line describing the adapter, e.g. `google swiftshader (SwiftShader driver 5.0.0, fallback)`. */
+  readonly adapterInfo: string;
+}
+
+const NODE_HELP =
+  'In Node, install the `webgpu` package (Dawn: `npm i -D webgpu`); on Linux without a GPU also set ' +
+  "VK_ICD_FILENAMES to SwiftShader's Vulkan driver, which Debian's `chromium` package ships " +
+  '(VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json; Debian 12 also needs `libvulkan1`).';
+const BROWSER_HELP =
+  'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
+
+let nodeGpu: Promise<GPU | string> | undefined;
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+/** The Node `webgpu` package's GPU, created once per process, or why it could not be loaded. */
+async function loadNodeGpu(): Promise<GPU | string> {
+  nodeGpu ??= (async () => {
+    // A variable specifier: TypeScript does not resolve it and bundlers do not try to inline it.
+    const specifier = 'webgpu';
+    let mod: { create?: (flags: string[]) => GPU; globals?: Record<string, unknown> };
+    try {
+      mod = await import(/* @vite-ignore */ specifier);
+    } catch (e) {
+      return `importing it failed (${e instanceof Error ? e.message : String(e)})`;
+    }
+    if (typeof mod.create !== 'function') return 'it has no create() export';
+    // GPUBufferUsage, GPUShaderStage, GPUMapMode, ... for code that expects the browser's globals.
+    if (mod.globals) {
+      for (const [k, v] of Object.entries(mod.globals)) {
+        if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+      }
+    }
+    try {
+      return mod.create([]);
+    } catch (e) {
+      return `its create() failed (${e instanceof Error ? e.message : String(e)})`;
+    }
+  })();
+  return nodeGpu;
+}
+
+/** The platform's WebGPU entry point, or a `RuntimeError('no-webgpu')` explaining how to get one. */
+export async function getGpu(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (isNode()) {
+    const gpu = await loadNodeGpu();
+    if (typeof gpu !== 'string') return gpu;
+    throw new RuntimeError(
+      'no-webgpu',
+      `WebGPU is not available: the \`webgpu\` package: ${gpu}. ${NODE_HELP}`,
+    );
+  }
+  throw new RuntimeError('no-webgpu', `WebGPU is not available (no navigator.gpu). ${BROWSER_HELP}`);
+}
+
+function describeAdapter(adapterInfo: GPUAdapterInfo | undefined, adapter?: GPUAdapter): string {
+  const info = adapterInfo as Partial<GPUAdapterInfo> | undefined;
+  const fallback =
+    (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter;
+  const name = [info?.vendor, info?.architecture].filter((s) => s).join(' ') || 'unknown adapter';
+  const details = [info?.description || info?.device, fallback ? 'fallback' : ''].filter((s) => s);
+  return details.length > 0 ? `${name} (${details.join(', ')})` : name;
+}
+
+/** Limits whose name starts with `min` are alignments: smaller is stricter. */
+function fits(name: string, needed: number, available: number): boolean {
+  return name.startsWith('min') ? needed >= available : needed <= available;
+}
+
+function checkLimits(
+  limits: GPUSupportedLimits,
+  required: Readonly<Record<string, number>>,
+  what: string,
+): Record<string, number> {
+  const request: Record<string, number> = {};
+  for (const [name, needed] of Object.entries(required)) {
+    const available = (limits as unknown as Record<string, number | undefined>)[name];
+    if (available === undefined) {
+      throw new RuntimeError('limit-exceeded', `${what} does not know the limit ${name} (needed ${needed})`);
+    }
+    if (!fits(name, needed, available)) {
+      throw new RuntimeError(
+        'limit-exceeded',
+        `${what} limit ${name} is too small: needed ${needed}, available ${available}`,
+      );
+    }
+    // Asking for less than the default is allowed: the device then gets the default.
+    request[name] = needed;
+  }
+  return request;
+}
+
+/**
+ * A WebGPU device with at least `requiredLimits`. Throws `RuntimeError` with code 'no-webgpu',
+ * 'no-adapter' or 'limit-exceeded'; never falls back to the CPU.
+ */
+export async function acquireDevice(options: AcquireOptions = {}): Promise<AcquiredDevice> {
+  const required = options.requiredLimits ?? {};
+  if (options.device) {
+    checkLimits(options.device.limits, required, 'the given device');
+    // GPUDevice.adapterInfo is recent (Chrome 132): older browsers lack it.
+    const info = (options.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    return { device: options.device, adapterInfo: info ? describeAdapter(info) : 'caller-provided device' };
+  }
+  const gpu = await getGpu();
+  const adapter = await gpu.requestAdapter(
+    options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
+  );
+  if (!adapter) {
+    throw new RuntimeError(
+      'no-adapter',
+      `WebGPU found no adapter (no usable GPU or software driver). ${isNode() ? NODE_HELP : BROWSER_HELP}`,
+    );
+  }
+  const adapterInfo = describeAdapter(adapter.info, adapter);
+  const requiredLimits = checkLimits(adapter.limits, required, `the adapter ${adapterInfo}`);
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, label: 'polyc' });
+  } catch (e) {
+    throw new RuntimeError(
+      'limit-exceeded',
+      `requestDevice failed on ${adapterInfo} with limits ${JSON.stringify(requiredLimits)}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  return { device, adapterInfo };
+}

@@ -1,0 +1,84 @@
+/**
+ * Small models, one per kernel kind, with awkward sizes (channel counts that are not multiples of the
+ * workgroup size, 1x1 and 7x7 images). Each compiles with fusion on and off, so every fused kernel
+ * template and every standalone op kernel runs.
+ */
+const block = `
+block mlp(self: path, p: tensor, C: int, kind: str) {
+  t = pwconv(self.up, p, out=2 * C + 1)
+  m = t[:, :C] * t[:, C:2 * C]
+  n = if kind == "ln" then layernorm2d(self.ln, m) else batchnorm2d(self.bn, m)
+  return pwconv(self.down, n, out=C) * sigmoid(param(self.skip, [2]))[1] + p
+}
+
+block polyconv(self: path, p: tensor, C: int, d: int) {
+  b = pwconv(self.b, p, out=C)
+  m = dwconv(self.m, dwconv(self.a1, b, k=3, dilation=d) * flip(dwconv(self.a2, b, k=3)), k=3)
+  return layernorm2d(self.n, pwconv(self.o, m, out=C)) * sigmoid(param(self.r, [1])) + p
+}
+
+block attention(self: path, x: tensor, C: int, kind: str) {
+  heads = 2
+  A = heads * 32
+  batch, _, H, W = x.shape
+  N = H * W
+  qkv = pwconv(self.qkv, layernorm2d(self.pre, x), out=2 * A)
+  q = reshape(dwconv(self.q, qkv[:, :A], k=5), [batch, heads, 32, N])
+  k = reshape(dwconv(self.k, qkv[:, :A], k=5), [batch, heads, 32, N])
+  v = reshape(dwconv(self.v, qkv[:, A:], k=3), [batch, heads, 32, N])
+  P = (transpose(q, [0, 1, 3, 2]) @ k * sigmoid(param(self.scale, [1, heads, 1, 1])) + 1) ^ 4
+  if kind == "ln" {
+    P = l1norm(P, axis=3)
+  } else {
+    P = P / (buffer(self.denom, [1, heads, N, 1]) + 1e-6) * param(self.gamma, [1, heads, N, 1])
+  }
+  O = reshape(v @ transpose(P, [0, 1, 3, 2]), [batch, A, H, W])
+  return pwconv(self.proj, dwconv(self.f, O, k=3), out=C) + x
+}
+`;
+
+export const KERNEL_MODELS: Record<string, { source: string; size: number }> = {
+  'stem-and-downsample': {
+    size: 29,
+    source: `model m(x: f32[B, 3, 29, 29]) {
+  s = conv2d(self.stem, x, out=13, k=7, stride=4)
+  d = pwconv(self.pw, dwconv(self.dw, s, k=3, stride=2), out=67)
+  return conv2d(self.full, d, out=5, k=3, stride=2)
+}`,
+  },
+  'poly-mlp-ln-7x7': {
+    size: 7,
+    source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return mlp(self, x, 13, "ln")\n}`,
+  },
+  'poly-mlp-bn-1x1': {
+    size: 1,
+    source: `${block}\nmodel m(x: f32[B, 67, 1, 1]) {\n  return mlp(self, x, 67, "bn")\n}`,
+  },
+  'polyconv-7x7': {
+    size: 7,
+    source: `${block}\nmodel m(x: f32[B, 5, 7, 7]) {\n  return polyconv(self, x, 5, 2)\n}`,
+  },
+  'attention-l1-7x7': {
+    size: 7,
+    source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln")\n}`,
+  },
+  'attention-bn-1x1': {
+    size: 1,
+    source: `${block}\nmodel m(x: f32[B, 13, 1, 1]) {\n  return attention(self, x, 13, "bn")\n}`,
+  },
+  'cell-input-norm': {
+    size: 7,
+    source: `model m(x: f32[B, 13, 7, 7]) {
+  p = layernorm2d(self.post, scale(self.p0, x) + scale(self.p1, x * x))
+  return dwconv(self.d, p, k=3) + p
+}`,
+  },
+  head: {
+    size: 7,
+    source: `model m(x: f32[B, 13, 7, 7]) {
+  z = pwconv(self.proj, layernorm2d(self.norm, x), out=4 * 13)
+  l = z[:, :2 * 13]
+  return linear(self.fc, mean_hw(l + l * z[:, 2 * 13:]), out=67)
+}`,
+  },
+};

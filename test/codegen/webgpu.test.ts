@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { buildModel } from '../../compiler/src/driver/frontend.js';
+import { randomInput } from '../../compiler/src/driver/random-weights.js';
+import { syntheticWeights } from '../../compiler/src/driver/run.js';
+import { compileForWebGpu, packWeights } from '../../compiler/src/driver/webgpu.js';
+import { interpret } from '../../compiler/src/ir/interpret.js';
+import type { Module } from '../../compiler/src/ir/types.js';
+import { runPasses } from '../../compiler/src/passes/manager.js';
+import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
+import { WebGpuModel } from '../../runtime/src/index.js';
+import { buildExample, relError } from '../helpers.js';
+import { KERNEL_MODELS } from './kernel-models.js';
+
+/**
+ * polyc's WGSL kernels run on WebGPU (SwiftShader in CI: no skipping when it is missing, the runtime
+ * throws with instructions) and must agree with the interpreter: < 1e-5 relative for each kernel
+ * kind with awkward sizes, < 1e-4 for whole example models.
+ */
+
+async function runBoth(
+  m: Module,
+  passes: string,
+  batches: readonly number[],
+  size: number,
+): Promise<{ err: number; steps: number; submits: number }[]> {
+  const channels = m.ops.find((o) => o.op === 'input')!.type.shape[1] as number;
+  const weights = syntheticWeights(m);
+  const opt = runPasses(m, parsePipeline(passes), { verifyEach: true }).module;
+  const compiled = compileForWebGpu(opt, Math.max(...batches));
+  const model = await WebGpuModel.create(compiled.plan, packWeights(opt, compiled, weights));
+  try {
+    const results = [];
+    for (const batch of batches) {
+      const input = randomInput([batch, channels, size, size], 20 + batch);
+      const [ref] = interpret(m, [input], weights);
+      const [got] = await model.run([input.data], batch);
+      results.push({
+        err: relError(got!, ref!.data),
+        steps: compiled.plan.steps.length,
+        submits: model.stats.submits,
+      });
+    }
+    return results;
+  } finally {
+    model.destroy();
+  }
+}
+
+describe('every kernel kind against the interpreter (batch 1 and 5)', () => {
+  for (const [name, { source, size }] of Object.entries(KERNEL_MODELS)) {
+    for (const passes of ['default', 'none']) {
+      it(`${name}, ${passes === 'default' ? 'fused' : 'unfused'}`, async () => {
+        const r = buildModel('kernel.poly', { readFile: () => source });
+        expect(r.diagnostics).toEqual([]);
+        const results = await runBoth(r.model!.module, passes, [1, 5], size);
+        for (const x of results) expect(x.err).toBeLessThan(1e-5);
+        // One submit per inference, whatever the batch.
+        expect(results.map((x) => x.submits)).toEqual([1, 2]);
+      });
+    }
+  }
+});
+
+describe('example models on WebGPU (small settings)', () => {
+  for (const name of [
+    'cpolynext_t',
+    'cpolynext_s',
+    'cpolynext_b',
+    'cpolynext_l',
+    'apolynext_t',
+    'apolynext_s',
+    'apolynext_b',
+    'apolynext_l',
+    'cpolynext_lr',
+    'cpolynext_t_bn',
+    'apolynext_t_bn',
+    'cpolynext_s_bn',
+  ]) {
+    it(name, async () => {
+      const size = name === 'cpolynext_lr' ? 32 : 64;
+      const m = buildExample(`examples/${name}.poly`, {
+        init_channels: '16',
+        num_classes: '10',
+        image_size: String(size),
+      });
+      const [r] = await runBoth(m, 'default', [2], size);
+      expect(r!.err).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('CPolyNeXt-T at 224x224, batch 1', () => {
+  it('plans at most 250 dispatches and activation memory within 1.1x of the lower bound', () => {
+    const m = buildExample('examples/cpolynext_t.poly');
+    const fused = compileForWebGpu(runPasses(m, parsePipeline('default')).module, 1).plan;
+    const unfused = compileForWebGpu(m, 1).plan;
+    const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+    console.log(
+      `cpolynext_t 224x224 batch 1: ${fused.steps.length} dispatches fused, ${unfused.steps.length} unfused; ` +
+        `activations ${mib(fused.memory.plannedBytes)} MiB planned, lower bound ${mib(fused.memory.lowerBoundBytes)} MiB, ` +
+        `no reuse ${mib(fused.memory.noReuseBytes)} MiB`,
+    );
+    expect(fused.steps.length).toBeLessThanOrEqual(250);
+    expect(unfused.steps.length).toBeGreaterThan(fused.steps.length);
+    expect(fused.memory.plannedBytes).toBeLessThanOrEqual(1.1 * fused.memory.lowerBoundBytes);
+  });
+});
