@@ -52,7 +52,7 @@ interface Row {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function time(fn: () => Promise<Float32Array>): Promise<{ ms: number; out: Float32Array }> {
-  let out = new Float32Array();
+  let out: Float32Array = new Float32Array();
   for (let i = 0; i < warmup; i++) out = await fn();
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
