@@ -111,6 +111,60 @@ export class ExprWriter {
     return name;
   }
 
+  /**
+   * Statements computing value `id` at coordinates `c` (a WGSL vec4 variable) inside one function,
+   * returning the expression holding the result. Elementwise ops and views are written inline and
+   * every (value, coordinates) pair is computed once: a GEMM epilogue that reads the per-pixel mean
+   * three times computes it once. Other ops are calls to their `fn` functions.
+   */
+  inline(id: ValueId, c: string, out: string[], memo: Map<string, string> = new Map()): string {
+    const key = `${id}@${c}`;
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    const op = this.op(id);
+    const rank = op.type.shape.length;
+    const coordVar = (expr: string): string => {
+      const k = `coords@${expr}`;
+      let name = memo.get(k);
+      if (name === undefined) {
+        name = `c${memo.size}`;
+        out.push(`  let ${name} = ${expr};`);
+        memo.set(k, name);
+      }
+      return name;
+    };
+    const operand = (x: ValueId, coords: string) => this.inline(x, coordVar(coords), out, memo);
+    const [a, b] = op.operands;
+    let expr: string;
+    switch (op.op) {
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
+      case 'max': {
+        const p = operand(a!, this.broadcast(a!, rank, c));
+        const q = operand(b!, this.broadcast(b!, rank, c));
+        expr = op.op === 'max' ? `max(${p}, ${q})` : `${p} ${{ add: '+', sub: '-', mul: '*', div: '/' }[op.op]} ${q}`;
+        break;
+      }
+      case 'neg':
+        expr = `-${operand(a!, c)}`;
+        break;
+      case 'rsqrt':
+        expr = `1.0 / sqrt(${operand(a!, c)})`;
+        break;
+      case 'const':
+        expr = f32Literal(op.attrs.value);
+        break;
+      default:
+        expr = this.call(id, c);
+    }
+    const name = `t${memo.size}`;
+    out.push(`  let ${name} = ${expr};`);
+    memo.set(key, name);
+    return name;
+  }
+
   /** Coordinates in operand `x` (of a broadcasting elementwise op of rank `rank`) for node coords `c`. */
   private broadcast(x: ValueId, rank: number, c: string): string {
     const shape = this.op(x).type.shape;

@@ -62,11 +62,12 @@ function renderElementwise(unit: Unit): RenderedKernel {
   const s = strides(shape);
   const coords = shape.map((_, k) => (k === 0 ? `i / ${s[0]}` : `(i / ${s[k]}) % ${shape[k]}u`));
   while (coords.length < 4) coords.push('0u');
-  const fn = w.fn(unit.result);
+  const stmts = [`  let c = vec4<u32>(${coords.join(', ')});`];
+  const value = w.inline(unit.result, 'c', stmts);
   const wgsl = [
     PRELUDE,
     w.functions(),
-    `${ENTRY}\n  arena[${offsetExpr(0)} + i] = ${fn}(vec4<u32>(${coords.join(', ')}));\n}`,
+    `${ENTRY}\n${stmts.join('\n')}\n  arena[${offsetExpr(0)} + i] = ${value};\n}`,
   ].join('\n\n');
   return {
     name: `${unit.family}_${shapeName(root)}`,
