@@ -58,6 +58,8 @@ export const CODES = {
 
   E0901: 'unsupported ONNX opset',
   E0902: 'op has no ONNX form',
+
+  E1001: 'model not supported by polyc compile',
 } as const;
 
 export type Code = keyof typeof CODES;

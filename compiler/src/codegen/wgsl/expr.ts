@@ -144,7 +144,10 @@ export class ExprWriter {
       case 'max': {
         const p = operand(a!, this.broadcast(a!, rank, c));
         const q = operand(b!, this.broadcast(b!, rank, c));
-        expr = op.op === 'max' ? `max(${p}, ${q})` : `${p} ${{ add: '+', sub: '-', mul: '*', div: '/' }[op.op]} ${q}`;
+        expr =
+          op.op === 'max'
+            ? `max(${p}, ${q})`
+            : `${p} ${{ add: '+', sub: '-', mul: '*', div: '/' }[op.op]} ${q}`;
         break;
       }
       case 'neg':
