@@ -1,9 +1,20 @@
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RuntimeError } from '../../../runtime/src/index.js';
 import { cost } from '../analysis/cost.js';
 import { degreeReport, formatDegreeReport } from '../analysis/degree.js';
 import { checkOpset, exportOnnx, ONNX_OPSETS } from '../codegen/onnx/export.js';
+import { defaultPackageName, invalidPackageName } from '../codegen/package/manifest.js';
 import { CODES } from '../diagnostics/codes.js';
 import { type Diagnostic, DiagnosticError, error } from '../diagnostics/diagnostic.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
@@ -249,6 +260,72 @@ const COMMANDS: Record<string, Command> = {
       return EXIT_OK;
     },
   },
+  compile: {
+    summary: 'compile a model into a self-contained npm package (WebGPU and CPU kernels, typed API, weights)',
+    usage:
+      'polyc compile <model.poly> [--set k=v]... [--weights <ckpt>] -o <dir> [--name <npm-name>] [--max-batch N]',
+    options: {
+      ...MODEL_OPTIONS,
+      weights: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      name: { type: 'string' },
+      'max-batch': { type: 'string' },
+    },
+    help: [
+      SET_HELP,
+      PIPELINE_HELP,
+      '  --weights <file>     checkpoint to package; without it, deterministic random weights (seed 0)',
+      '  --output, -o <dir>   the package directory to write (replaced if it holds an earlier package)',
+      '  --name <npm-name>    the package name (default: the model name, e.g. cpolynext-lr)',
+      '  --max-batch <n>      the largest batch the package runs (default 8)',
+    ].join('\n'),
+    run: async (a, io) => {
+      const out = str(a, 'output');
+      if (!out) return usageError(io, 'compile', 'the output directory is required: -o <dir>');
+      const batchText = str(a, 'max-batch') ?? '8';
+      const maxBatch = Number(batchText);
+      if (!/^\d+$/.test(batchText) || maxBatch < 1 || maxBatch > 4096) {
+        return usageError(io, 'compile', `--max-batch must be an integer from 1 to 4096, got '${batchText}'`);
+      }
+      checkPackageDir(out);
+      const started = Date.now();
+      const progress = (message: string) =>
+        io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
+      // Built as written: the pipeline runs inside compile, after the cost and degree analyses.
+      const m = frontend({ ...a, values: { ...a.values, passes: 'none' } }, io);
+      if (!m) return EXIT_USER;
+      const name = str(a, 'name') ?? defaultPackageName(m.module.name);
+      const bad = invalidPackageName(name);
+      if (bad) return usageError(io, 'compile', `--name '${name}' is not a valid npm package name: ${bad}`);
+      const weightsPath = str(a, 'weights');
+      if (!weightsPath) {
+        io.err(
+          'warning: no --weights given: the package gets deterministic random weights (seed 0), not a trained model (its README says so)',
+        );
+      }
+      const checkpoint = weightsPath ? { file: weightsPath, bytes: readBytes(weightsPath) } : null;
+      const { compilePackage } = await import('../driver/compile.js');
+      const pkg = await compilePackage({
+        module: m.module,
+        checkpoint,
+        packageName: name,
+        maxBatch,
+        source: a.positionals[0]!,
+        settings: Object.fromEntries(Object.entries(m.settings).map(([k, v]) => [k, String(v)])),
+        polycVersion: VERSION,
+        pipeline: parsePipeline(str(a, 'passes') ?? 'default'),
+        progress,
+      });
+      progress(`writing ${pkg.files.size} files`);
+      writeDirAtomic(out, pkg.files);
+      const s = pkg.summary;
+      io.out(
+        `wrote ${out}: npm package '${name}', ${s.dispatches} WebGPU dispatches, ${s.cpuLoopNests} CPU loop nests, ` +
+          `weights ${(s.weightBytes / 1e6).toFixed(2)} MB${s.synthetic ? ' (RANDOM, not trained)' : ''}`,
+      );
+      return EXIT_OK;
+    },
+  },
   passes: {
     summary: 'list the optimisation passes and the default pipeline',
     usage: 'polyc passes',
@@ -446,6 +523,60 @@ function writeAtomic(path: string, bytes: Uint8Array): void {
   } catch (e) {
     if (existsSync(tmp)) rmSync(tmp, { force: true });
     throw new DiagnosticError([diag('E0704', `cannot write '${path}': ${(e as Error).message}`)]);
+  }
+}
+
+/** Refuses an output directory that exists and is neither empty nor an earlier polyc package. */
+function checkPackageDir(dir: string): void {
+  const fail = (why: string) => {
+    throw new DiagnosticError([diag('E0704', `cannot write '${dir}': ${why}`)]);
+  };
+  const parent = dirname(resolve(dir));
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) fail(`${parent} is not a directory`);
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) fail('it exists and is not a directory');
+  if (readdirSync(dir).length === 0) return;
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { polyc?: unknown };
+    if (pkg.polyc !== undefined) return;
+  } catch {
+    // not a package
+  }
+  fail('it exists and is not a package polyc wrote (remove it or choose another directory)');
+}
+
+/**
+ * Writes a directory atomically: the files go into a temporary sibling, which then replaces `dir`
+ * (an earlier package there is removed only once the new one is in place). On failure the
+ * temporary directory is removed and an earlier `dir` is left as it was.
+ */
+export function writeDirAtomic(dir: string, files: ReadonlyMap<string, Uint8Array>): void {
+  const target = resolve(dir);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
+  const old = `${tmp}-old`;
+  let moved = false;
+  try {
+    mkdirSync(tmp);
+    for (const [name, bytes] of files) {
+      const path = resolve(tmp, name);
+      if (!path.startsWith(tmp + sep)) throw new Error(`file name '${name}' leaves the directory`);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, bytes);
+    }
+    if (existsSync(target)) {
+      renameSync(target, old);
+      moved = true;
+    }
+    renameSync(tmp, target);
+    if (moved) rmSync(old, { recursive: true, force: true });
+  } catch (e) {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+      if (moved && !existsSync(target)) renameSync(old, target);
+    } catch {
+      // nothing was created, or nothing more can be done
+    }
+    throw new DiagnosticError([diag('E0704', `cannot write '${dir}': ${(e as Error).message}`)]);
   }
 }
 

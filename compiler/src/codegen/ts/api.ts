@@ -106,7 +106,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.TypeAlias,
         isExported: true,
         name: 'GPUDeviceLike',
-        docs: ["A WebGPU device: `GPUDevice` where WebGPU's types are loaded (e.g. @webgpu/types), else any object."],
+        docs: [
+          "A WebGPU device: `GPUDevice` where WebGPU's types are loaded (e.g. @webgpu/types), else any object.",
+        ],
         type: 'typeof globalThis extends { GPUDevice: { prototype: infer D } } ? D : object',
       },
       {

@@ -12,7 +12,12 @@ import type { CpuProgram } from './cpu.js';
  * `forward` calling them in order with the arena and weights offsets as literals, and `createCpu`.
  */
 
-const constant = (name: string, init: string, docs?: string, exported = false): VariableStatementStructure => ({
+const constant = (
+  name: string,
+  init: string,
+  docs?: string,
+  exported = false,
+): VariableStatementStructure => ({
   kind: StructureKind.VariableStatement,
   declarationKind: VariableDeclarationKind.Const,
   isExported: exported,
@@ -85,7 +90,11 @@ return {
         `Float32Array.of(${p.literals.map(String).join(', ')})`,
         'Scalar constants of fused regions (float32).',
       ),
-      constant('ACC', `new Float64Array(${p.scratch.acc})`, 'Float64 accumulator of one convolution output plane.'),
+      constant(
+        'ACC',
+        `new Float64Array(${p.scratch.acc})`,
+        'Float64 accumulator of one convolution output plane.',
+      ),
       constant('ROW', `new Float64Array(${p.scratch.row})`, 'Float64 accumulator of one matmul output row.'),
       constant('RED', `new Float64Array(${p.scratch.red})`, 'Float64 accumulators of one reduction.'),
       {

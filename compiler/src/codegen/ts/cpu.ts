@@ -21,7 +21,9 @@ import type { ConstantSlot } from '../wgsl/plan.js';
  */
 
 /** Where a value lives: the arena (placed later, by the root value it aliases), the weights, the literal table. */
-type Loc = { readonly buf: 'A'; readonly root: number } | { readonly buf: 'W' | 'K'; readonly offset: number };
+type Loc =
+  | { readonly buf: 'A'; readonly root: number }
+  | { readonly buf: 'W' | 'K'; readonly offset: number };
 
 interface FlatOp {
   readonly id: number;
@@ -100,7 +102,11 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[]): CpuP
       }
       return fresh(op.type.shape, label, loc.get(x)!);
     }
-    checkBatch(op, operands.map((x) => dims.get(x)!), label);
+    checkBatch(
+      op,
+      operands.map((x) => dims.get(x)!),
+      label,
+    );
     const id = fresh(op.type.shape, label, null);
     flat.push({ id, op, operands, label });
     return id;
@@ -119,7 +125,8 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[]): CpuP
     }
     const ref = (x: ValueId): number => {
       const id = outer.get(x);
-      if (id === undefined) throw new InternalError(`${label}: operand %${x} has no value (an unpacked constant?)`);
+      if (id === undefined)
+        throw new InternalError(`${label}: operand %${x} has no value (an unpacked constant?)`);
       return id;
     };
     if (op.op !== 'fused') {
@@ -242,7 +249,9 @@ function checkBatch(op: Op, operands: readonly (readonly Dim[])[], label: string
     default:
       for (const s of operands) {
         if (batched(s) && s.length !== op.type.shape.length) {
-          unsupported(`${label} broadcasts a batched operand of rank ${s.length} to rank ${op.type.shape.length}`);
+          unsupported(
+            `${label} broadcasts a batched operand of rank ${s.length} to rank ${op.type.shape.length}`,
+          );
         }
       }
   }
@@ -278,6 +287,8 @@ function index(base: string, terms: readonly (readonly [string, number])[]): str
   }
   return parts.length === 0 ? '0' : parts.join(' + ');
 }
+
+const times = (v: string, k: number) => (k === 1 ? v : `${v} * ${k}`);
 
 function strides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length).fill(1);
@@ -482,10 +493,11 @@ function conv2d(
     `stride ${stride.join('x')}, pad ${pad.join('x')}, dilation ${dilation.join('x')}, groups ${groups}`;
   c.for('oc', 0, cout);
   c.line(`ACC.fill(0, 0, ${plane});`);
-  c.line(groups === 1 ? 'const ic0 = 0;' : `const ic0 = Math.floor(oc / ${coutG}) * ${cinG};`);
+  // The group's first input channel.
+  const ic0 = groups === 1 ? '0' : times(coutG === 1 ? 'oc' : `Math.floor(oc / ${coutG})`, cinG);
   c.for('icg', 0, cinG);
-  c.line(`const plane = o0 + (ic0 + icg) * ${h * wd};`);
-  c.line(`const wb = o1 + (oc * ${cinG} + icg) * ${kh * kw};`);
+  c.line(`const plane = o0 + ${ic0 === '0' ? 'icg' : `(${ic0} + icg)`} * ${h * wd};`);
+  c.line(`const wb = o1 + ${cinG === 1 ? 'oc' : `(oc * ${cinG} + icg)`}${kh * kw === 1 ? '' : ` * ${kh * kw}`};`);
   const pointwise =
     kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1 && pad[0] === 0 && pad[1] === 0;
   if (pointwise) {
@@ -494,21 +506,35 @@ function conv2d(
     c.line(`for (let i = 0; i < ${plane}; i++) ACC[i] += wv * x0[plane + i];`);
     c.close();
   } else {
+    // The output rows (columns) whose input row (column) is inside the image, for this ky (kx):
+    // lo = ceil((pad - k*dilation) / stride), hi = floor((size - 1 + pad - k*dilation) / stride) + 1.
+    const range = (lo: string, hi: string, k: string, p: number, d: number, s: number, n: number, o: number) => {
+      const kd = times(k, d);
+      if (s === 1) {
+        c.line(`const ${lo} = Math.max(0, ${p} - ${kd});`);
+        c.line(`const ${hi} = Math.min(${o}, ${n + p} - ${kd});`);
+      } else {
+        c.line(`const ${lo} = Math.max(0, Math.ceil((${p} - ${kd}) / ${s}));`);
+        c.line(`const ${hi} = Math.min(${o}, Math.floor((${n - 1 + p} - ${kd}) / ${s}) + 1);`);
+      }
+    };
     c.for('ky', 0, kh);
-    // Output rows whose input row is inside the image, for this ky.
-    const dy = `ky * ${dilation[0]}`;
-    c.line(`const oy0 = Math.max(0, Math.ceil((${pad[0]} - ${dy}) / ${stride[0]}));`);
-    c.line(`const oy1 = Math.min(${oh}, Math.floor((${h - 1 + pad[0]} - ${dy}) / ${stride[0]}) + 1);`);
+    range('oy0', 'oy1', 'ky', pad[0], dilation[0], stride[0], h, oh);
     c.for('kx', 0, kw);
-    c.line(`const wv = x1[wb + ky * ${kw} + kx];`);
+    c.line(`const wv = x1[wb + ${times('ky', kw)} + kx];`);
     c.line('if (wv === 0) continue;');
-    const dx = `kx * ${dilation[1]}`;
-    c.line(`const ox0 = Math.max(0, Math.ceil((${pad[1]} - ${dx}) / ${stride[1]}));`);
-    c.line(`const ox1 = Math.min(${ow}, Math.floor((${wd - 1 + pad[1]} - ${dx}) / ${stride[1]}) + 1);`);
+    range('ox0', 'ox1', 'kx', pad[1], dilation[1], stride[1], wd, ow);
     c.for('oy', 'oy0', 'oy1');
-    c.line(`const row = plane + (oy * ${stride[0]} - ${pad[0]} + ${dy}) * ${wd} - ${pad[1]} + ${dx};`);
-    c.line(`const a = oy * ${ow};`);
-    c.line(`for (let ox = ox0; ox < ox1; ox++) ACC[a + ox] += wv * x0[${index('row', [['ox', stride[1]]])}];`);
+    c.line(
+      `const row = plane + (${times('oy', stride[0])} + ${times('ky', dilation[0])} - ${pad[0]}) * ${wd} + ${times(
+        'kx',
+        dilation[1],
+      )} - ${pad[1]};`,
+    );
+    c.line(`const a = ${times('oy', ow)};`);
+    c.line(
+      `for (let ox = ox0; ox < ox1; ox++) ACC[a + ox] += wv * x0[${index('row', [['ox', stride[1]]])}];`,
+    );
     c.close();
     c.close();
     c.close();
@@ -583,11 +609,7 @@ function transpose(perm: readonly number[], x: readonly number[], out: readonly 
   return { body: c.lines, doc: `y = transpose(x[${x.join(', ')}], [${perm.join(', ')}])` };
 }
 
-function matmul(
-  out: readonly number[],
-  x: readonly number[],
-  scratch: { row: number },
-): Body {
+function matmul(out: readonly number[], x: readonly number[], scratch: { row: number }): Body {
   const r = out.length;
   const m = out[r - 2]!;
   const n = out[r - 1]!;
@@ -640,9 +662,7 @@ function reduce(
   const target = l < 0 ? base : index(base, [[`i${l}`, loops[l]!.s]]);
   c.line(`RED[${target}] += x0[p++];`);
   for (let i = 0; i < loops.length; i++) c.close();
-  c.line(
-    `for (let i = 0; i < ${n}; i++) y[yo + i] = ${op.op === 'mean' ? `RED[i] / ${count}` : 'RED[i]'};`,
-  );
+  c.line(`for (let i = 0; i < ${n}; i++) y[yo + i] = ${op.op === 'mean' ? `RED[i] / ${count}` : 'RED[i]'};`);
   return { body: c.lines, doc: `y = ${op.op}(x[${x.join(', ')}], axes [${axes.join(', ')}])` };
 }
 

@@ -53,3 +53,18 @@ export function emitPackageCode(sources: GeneratedSources): EmittedCode {
   }
   return { files: out, sources: texts };
 }
+
+/** One generated module as JavaScript (no declarations), e.g. cpu.ts alone for tests. */
+export function emitJavaScript(structure: SourceFileStructure): string {
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    compilerOptions: { ...COMPILER_OPTIONS, declaration: false },
+  });
+  project.createSourceFile('/pkg/module.ts', structure);
+  const js = project
+    .emitToMemory()
+    .getFiles()
+    .find((f) => f.filePath.endsWith('.js'));
+  if (!js) throw new Error('ts-morph emitted no JavaScript');
+  return js.text;
+}

@@ -117,24 +117,19 @@ export class ExprWriter {
    * every (value, coordinates) pair is computed once: a GEMM epilogue that reads the per-pixel mean
    * three times computes it once. Other ops are calls to their `fn` functions.
    */
-  inline(id: ValueId, c: string, out: string[], memo: Map<string, string> = new Map()): string {
-    const key = `${id}@${c}`;
+  inline(id: ValueId, c: readonly string[], out: string[], memo: Map<string, string> = new Map()): string {
+    const key = `${id}@${c.join(',')}`;
     const hit = memo.get(key);
     if (hit !== undefined) return hit;
     const op = this.op(id);
     const rank = op.type.shape.length;
-    const coordVar = (expr: string): string => {
-      const k = `coords@${expr}`;
-      let name = memo.get(k);
-      if (name === undefined) {
-        name = `c${memo.size}`;
-        out.push(`  let ${name} = ${expr};`);
-        memo.set(k, name);
-      }
-      return name;
-    };
-    const operand = (x: ValueId, coords: string) => this.inline(x, coordVar(coords), out, memo);
     const [a, b] = op.operands;
+    /** Operand coordinates under NumPy broadcasting: size-1 axes read index 0. */
+    const bcast = (x: ValueId): string[] => {
+      const shape = this.op(x).type.shape;
+      const lead = rank - shape.length;
+      return shape.map((d, i) => (d === 1 ? '0u' : c[i + lead]!));
+    };
     let expr: string;
     switch (op.op) {
       case 'add':
@@ -142,8 +137,8 @@ export class ExprWriter {
       case 'mul':
       case 'div':
       case 'max': {
-        const p = operand(a!, this.broadcast(a!, rank, c));
-        const q = operand(b!, this.broadcast(b!, rank, c));
+        const p = this.inline(a!, bcast(a!), out, memo);
+        const q = this.inline(b!, bcast(b!), out, memo);
         expr =
           op.op === 'max'
             ? `max(${p}, ${q})`
@@ -151,16 +146,25 @@ export class ExprWriter {
         break;
       }
       case 'neg':
-        expr = `-${operand(a!, c)}`;
+        expr = `-${this.inline(a!, c, out, memo)}`;
         break;
       case 'rsqrt':
-        expr = `1.0 / sqrt(${operand(a!, c)})`;
+        expr = `1.0 / sqrt(${this.inline(a!, c, out, memo)})`;
         break;
+      case 'slice': {
+        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        return this.inline(
+          a!,
+          c.map((x, i) => (i === axis ? `(${x} + ${op.attrs.start}u)` : x)),
+          out,
+          memo,
+        );
+      }
       case 'const':
         expr = f32Literal(op.attrs.value);
         break;
       default:
-        expr = this.call(id, c);
+        expr = this.call(id, vec(c.slice(0, Math.max(rank, 1))));
     }
     const name = `t${memo.size}`;
     out.push(`  let ${name} = ${expr};`);

@@ -137,26 +137,58 @@ function shapeName(op: Op): string {
   return op.type.shape.filter((d) => typeof d === 'number').join('x');
 }
 
-/** One invocation per element of the result. */
+/** Output channels one GEMM invocation computes: they share the pixel's statistics and input reads. */
+const GEMM_CHANNELS = 4;
+
+/**
+ * One invocation per element of the result; for GEMMs (pointwise convs with their prologue and
+ * epilogue), per pixel and GEMM_CHANNELS consecutive output channels, so that per-pixel values (the
+ * LayerNorm statistics) are computed once for all of them.
+ */
 function renderElementwise(unit: Unit): RenderedKernel {
   const w = new ExprWriter(unit.ops, unit.sources);
   const root = w.op(unit.result);
   const shape = root.type.shape;
-  const s = strides(shape);
-  const coords = shape.map((_, k) => (k === 0 ? `i / ${s[0]}` : `(i / ${s[k]}) % ${shape[k]}u`));
-  while (coords.length < 4) coords.push('0u');
-  const stmts = [`  let c = vec4<u32>(${coords.join(', ')});`];
-  const value = w.inline(unit.result, 'c', stmts);
-  const wgsl = [
-    PRELUDE,
-    w.functions(),
-    `${ENTRY}\n${stmts.join('\n')}\n  arena[${offsetExpr(0)} + i] = ${value};\n}`,
-  ].join('\n\n');
+  const blocked = unit.family === 'gemm' && shape.length === 4 && (shape[1] as number) > 1;
+  const per = blocked ? GEMM_CHANNELS : 1;
+  const channels = blocked ? (shape[1] as number) : 1;
+  // The invocation grid: the result's shape with the channel axis divided into blocks of `per`.
+  const grid = blocked ? [shape[0]!, Math.ceil(channels / per), shape[2]!, shape[3]!] : [...shape];
+  const gs = strides(grid);
+  const names = ['b', 'q', 'y', 'x'];
+  const stmts = grid.map(
+    (d, k) => `  let ${names[k]} = ${k === 0 ? `i / ${gs[0]}` : `(i / ${gs[k]}) % ${d}u`};`,
+  );
+  const os = strides(shape);
+  const stores: string[] = [];
+  const memo = new Map<string, string>();
+  for (let j = 0; j < per; j++) {
+    let coords: string[];
+    let index: string;
+    let guard = '';
+    if (blocked) {
+      // Clamped so every statement stays at function scope (shared across channels); stored if in range.
+      const ch = `c${j}`;
+      stmts.push(`  let ${ch} = min(q * ${per}u + ${j}u, ${channels - 1}u);`);
+      coords = ['b', ch, 'y', 'x'];
+      index = `b * ${os[0]} + ${ch} * ${os[1]} + y * ${os[2]} + x`;
+      guard = `q * ${per}u + ${j}u < ${channels}u`;
+    } else {
+      coords = names.slice(0, shape.length);
+      index = 'i';
+    }
+    const value = w.inline(unit.result, coords.length > 0 ? coords : ['0u'], stmts, memo);
+    const store = `arena[${offsetExpr(0)} + ${index}] = ${value};`;
+    stores.push(guard ? `  if (${guard}) {\n    ${store}\n  }` : `  ${store}`);
+  }
+  const wgsl = [PRELUDE, w.functions(), `${ENTRY}\n${stmts.join('\n')}\n${stores.join('\n')}\n}`].join(
+    '\n\n',
+  );
   return {
     name: `${unit.family}_${shapeName(root)}`,
     wgsl: `${wgsl}\n`,
     workgroupSize: WORKGROUP_SIZE,
-    invocationsPerBatch: numel(shape.slice(1)),
+    invocationsPerBatch: numel(grid.slice(1)),
   };
 }
 

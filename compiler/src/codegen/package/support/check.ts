@@ -14,7 +14,11 @@ export function checkInput(
   const dims = `[${shape.join(', ')}]`;
   if (!(input instanceof Float32Array)) {
     const got =
-      input === null ? 'null' : typeof input === 'object' ? (input.constructor?.name ?? 'object') : typeof input;
+      input === null
+        ? 'null'
+        : typeof input === 'object'
+          ? (input.constructor?.name ?? 'object')
+          : typeof input;
     throw new ModelError('bad-input', `input must be a Float32Array (NCHW, ${dims} per image), got ${got}`);
   }
   let n: number;
@@ -69,7 +73,8 @@ export function topkRows(logits: Float32Array, classes: number, k: number): Pred
       }`,
     );
   }
-  if (!Number.isInteger(k) || k < 1) throw new ModelError('bad-input', `k must be a positive integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new ModelError('bad-input', `k must be a positive integer, got ${k}`);
   const rows = logits.length / classes;
   return Array.from({ length: rows }, (_, b) => {
     const row = Array.from(logits.subarray(b * classes, (b + 1) * classes), (value, index) => ({

@@ -1,4 +1,9 @@
-import { acquireDevice, PARAMS_BYTES, RuntimeError, splitWorkgroups } from '../../../../../runtime/src/index.js';
+import {
+  acquireDevice,
+  PARAMS_BYTES,
+  RuntimeError,
+  splitWorkgroups,
+} from '../../../../../runtime/src/index.js';
 
 /**
  * The device side of a generated package's WebGPU backend. The model-specific part (the kernels'
@@ -69,7 +74,10 @@ export function dispatch(pass: GPUComputePassEncoder, groups: number, maxDim: nu
 export function isGpuUnavailable(e: unknown): boolean {
   return (
     e instanceof RuntimeError &&
-    (e.code === 'no-webgpu' || e.code === 'no-adapter' || e.code === 'limit-exceeded' || e.code === 'out-of-memory')
+    (e.code === 'no-webgpu' ||
+      e.code === 'no-adapter' ||
+      e.code === 'limit-exceeded' ||
+      e.code === 'out-of-memory')
   );
 }
 
@@ -135,7 +143,11 @@ async function build(
     entries: [
       { binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' } },
       { binding: 1, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'read-only-storage' } },
-      { binding: 2, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'uniform', minBindingSize: PARAMS_BYTES } },
+      {
+        binding: 2,
+        visibility: SHADER_STAGE_COMPUTE,
+        buffer: { type: 'uniform', minBindingSize: PARAMS_BYTES },
+      },
     ],
   });
   const [validation, oom] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
@@ -175,8 +187,12 @@ async function build(
       const errors = (info?.messages ?? [])
         .filter((m) => m.type === 'error')
         .map((m) => `${m.lineNum}:${m.linePos}: ${m.message}`);
-      const detail = errors.length > 0 ? errors.join('; ') : message(scopeError ?? (result.ok ? '' : result.e));
-      fail(new RuntimeError('bad-kernel', `kernel ${shader.name} of ${program.name} failed: ${detail}`), buffers);
+      const detail =
+        errors.length > 0 ? errors.join('; ') : message(scopeError ?? (result.ok ? '' : result.e));
+      fail(
+        new RuntimeError('bad-kernel', `kernel ${shader.name} of ${program.name} failed: ${detail}`),
+        buffers,
+      );
     } else {
       pipelines.push(result.p);
     }
@@ -286,15 +302,22 @@ export class GpuEngine {
       const reason = `${old.lost?.reason}: ${old.lost?.message}`;
       release(old);
       if (!old.ownsDevice) {
-        throw new RuntimeError('device-lost', `the WebGPU device passed to Model.create was lost (${reason})`);
+        throw new RuntimeError(
+          'device-lost',
+          `the WebGPU device passed to Model.create was lost (${reason})`,
+        );
       }
       try {
         const acquired = await acquireDevice({ requiredLimits: this.program.limits });
         this.state = await build(this.program, this.weights, acquired.device, acquired.adapterInfo, true);
       } catch (e) {
-        throw new RuntimeError('device-lost', `the WebGPU device was lost (${reason}) and recreating it failed: ${message(e)}`, {
-          cause: e,
-        });
+        throw new RuntimeError(
+          'device-lost',
+          `the WebGPU device was lost (${reason}) and recreating it failed: ${message(e)}`,
+          {
+            cause: e,
+          },
+        );
       }
     }
     return this.execute(this.state, input, batch);
@@ -321,7 +344,10 @@ export class GpuEngine {
     if (validate) {
       const error = await device.popErrorScope();
       if (error) {
-        throw new RuntimeError('gpu-error', `the first run of ${program.name} failed GPU validation: ${error.message}`);
+        throw new RuntimeError(
+          'gpu-error',
+          `the first run of ${program.name} failed GPU validation: ${error.message}`,
+        );
       }
       state.validated = true;
     }

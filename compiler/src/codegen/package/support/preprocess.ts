@@ -99,12 +99,18 @@ export function resizedSize(width: number, height: number, resize: number): [num
 export function preprocessImage(image: RgbaImage, spec: PreprocessSpec): Float32Array {
   const { width, height, data } = image ?? ({} as Partial<RgbaImage>);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width! < 1 || height! < 1) {
-    throw new ModelError('bad-input', `preprocess: width and height must be positive integers, got ${width}x${height}`);
+    throw new ModelError(
+      'bad-input',
+      `preprocess: width and height must be positive integers, got ${width}x${height}`,
+    );
   }
   const w = width!;
   const h = height!;
   if (!(data instanceof Uint8ClampedArray || data instanceof Uint8Array)) {
-    throw new ModelError('bad-input', 'preprocess: data must be a Uint8ClampedArray or Uint8Array of RGBA or RGB bytes');
+    throw new ModelError(
+      'bad-input',
+      'preprocess: data must be a Uint8ClampedArray or Uint8Array of RGBA or RGB bytes',
+    );
   }
   const channels = data.length / (w * h);
   if (channels !== 4 && channels !== 3) {

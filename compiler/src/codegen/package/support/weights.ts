@@ -86,7 +86,10 @@ async function fetchBytes(
 ): Promise<Uint8Array> {
   const response = await fetch(url);
   if (!response.ok) {
-    throw new ModelError('bad-weights', `fetching ${what} failed: HTTP ${response.status} ${response.statusText}`);
+    throw new ModelError(
+      'bad-weights',
+      `fetching ${what} failed: HTTP ${response.status} ${response.statusText}`,
+    );
   }
   const total = spec.byteLength;
   const length = Number(response.headers.get('content-length') ?? Number.NaN);

@@ -1,0 +1,165 @@
+import type { Cost } from '../../analysis/cost.js';
+import type { DegreeReport } from '../../analysis/degree.js';
+
+/**
+ * README.md of a generated package: a model card (what the model is, its size and cost, its
+ * polynomial degree and depth, its input and preprocessing, where the weights come from) and usage.
+ */
+
+export interface CardInfo {
+  readonly packageName: string;
+  readonly model: string;
+  readonly source: string;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly polycVersion: string;
+  readonly cost: Cost;
+  readonly degree: DegreeReport;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly maxBatch: number;
+  readonly preprocess: { readonly size: number; readonly resize: number } | null;
+  readonly weights: {
+    readonly synthetic: boolean;
+    readonly checkpoint: string | null;
+    readonly checkpointSha256: string | null;
+    readonly byteLength: number;
+    readonly sha256: string;
+  };
+  readonly webgpu: {
+    readonly dispatches: number;
+    readonly kernels: number;
+    readonly arenaBytes: number;
+  };
+  readonly cpu: { readonly loopNests: number; readonly kernels: number; readonly arenaBytes: number };
+}
+
+const MIB = 2 ** 20;
+const mib = (b: number) => `${(b / MIB).toFixed(2)} MiB`;
+
+function degreeText(r: DegreeReport): string[] {
+  const depth = (f: { depthAsWritten: number; depthBalanced: number }) =>
+    `${f.depthAsWritten} as written, ${f.depthBalanced} balanced`;
+  if (r.polynomial) {
+    return r.outputs.map(
+      (o) =>
+        `| polynomial degree | ${o.degree} (log2 ≈ ${o.log2?.toFixed(1) ?? '-inf'}): the logits are a polynomial of the input |\n` +
+        `| multiplicative depth | ${depth(o)} |`,
+    );
+  }
+  const top = r.segments.reduce((a, s) => (BigInt(s.degree) > BigInt(a.degree) ? s : a));
+  const kinds = [...new Set(r.barriers.map((b) => b.kind))].join(', ');
+  return [
+    `| polynomial degree | not one polynomial: ${r.barriers.length} normalisations (${kinds}) split it into ` +
+      `${r.segments.length} polynomial segments of degree at most ${top.degree} |`,
+    `| multiplicative depth | at most ${Math.max(...r.segments.map((s) => s.depthAsWritten))} as written, ` +
+      `${Math.max(...r.segments.map((s) => s.depthBalanced))} balanced, per segment |`,
+  ];
+}
+
+export function modelCard(c: CardInfo): string {
+  const settings = Object.entries(c.settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const image = c.inputShape.join(' × ');
+  const classes = c.outputShape.reduce((a, b) => a * b, 1);
+  const w = c.weights;
+  const warning = w.synthetic
+    ? [
+        '> **Warning: random weights.** This package was compiled without `--weights`: it holds',
+        '> deterministic random weights (seed 0), not a trained model. Its predictions are meaningless;',
+        '> it is only good for testing the plumbing and measuring speed.',
+        '',
+      ]
+    : [];
+  const pre = c.preprocess;
+  const preprocessing = pre
+    ? [
+        'The input is a batch of RGB images as float32 NCHW, preprocessed as in the reference evaluation:',
+        '',
+        `1. resize so that the shorter side is ${pre.resize} pixels (bicubic; ${pre.resize} = ${pre.size} × 232/224),`,
+        `2. center crop ${pre.size} × ${pre.size},`,
+        '3. scale to [0, 1],',
+        '4. normalise each channel with mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).',
+        '',
+        '`preprocess(imageData)` does all of this on RGBA or RGB bytes (a canvas `ImageData` works);',
+        "its resize follows Pillow's antialiased bicubic resampling.",
+      ]
+    : [`The input is float32 NCHW, ${image} per image; there is no image preprocessing.`];
+  return [
+    `# ${c.packageName}`,
+    '',
+    `\`${c.model}\`, a PolyNeXt polynomial vision network, compiled by polyc ${c.polycVersion} into a`,
+    'self-contained package: generated WebGPU kernels (browsers; Node with the optional `webgpu`',
+    'package) and generated CPU kernels (anywhere), no dependencies.',
+    '',
+    ...warning,
+    '## Model card',
+    '',
+    '| | |',
+    '|---|---|',
+    `| model | \`${c.model}\` from \`${c.source}\`${settings ? ` with ${settings}` : ''} |`,
+    `| weights | ${
+      w.synthetic
+        ? '**deterministic random weights (seed 0), not trained**'
+        : `checkpoint \`${w.checkpoint}\`${w.checkpointSha256 ? ` (SHA-256 ${w.checkpointSha256})` : ''}`
+    } |`,
+    `| parameters | ${c.cost.params.toLocaleString('en-US')} (${(c.cost.params / 1e6).toFixed(2)} M)${
+      c.cost.buffers > 0 ? `, plus ${c.cost.buffers.toLocaleString('en-US')} running statistics` : ''
+    } |`,
+    `| FLOPs | ${(c.cost.flops / 1e9).toFixed(3)} G per image (a multiply-add counts 2) |`,
+    ...degreeText(c.degree),
+    `| input | float32 [batch, ${c.inputShape.join(', ')}] (NCHW), batch 1 to ${c.maxBatch} |`,
+    `| output | float32 [batch, ${c.outputShape.join(', ')}]: ${classes} logits per image |`,
+    `| WebGPU | ${c.webgpu.dispatches} dispatches in one submit, ${c.webgpu.kernels} distinct kernels, ${mib(
+      c.webgpu.arenaBytes,
+    )} of activations at batch ${c.maxBatch} |`,
+    `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${mib(c.cpu.arenaBytes)} of activations |`,
+    `| weights.bin | ${mib(w.byteLength)}, SHA-256 ${w.sha256} |`,
+    '',
+    '## Input',
+    '',
+    ...preprocessing,
+    '',
+    '## Usage',
+    '',
+    '```js',
+    `import { Model, preprocess, INPUT_SHAPE } from '${c.packageName}';`,
+    '',
+    "// 'auto' (default): WebGPU when available, else the generated CPU kernels.",
+    'const model = await Model.create({',
+    '  onProgress: (loaded, total) => console.log(`weights ${loaded} / ${total} bytes`),',
+    '});',
+    'console.log(model.backend, model.adapterInfo);',
+    '',
+    pre
+      ? 'const input = preprocess(imageData); // { data, width, height }, RGBA or RGB bytes'
+      : `const input = new Float32Array(${c.inputShape.reduce((a, b) => a * b, 1)}); // one image, ${image}`,
+    'const { logits } = await model.run(input, { batch: 1 });',
+    'console.log(model.topk(logits, 5)); // [[{ index, value }, ...]] per image',
+    'model.destroy();',
+    '```',
+    '',
+    "- `Model.create({ backend, device, weights, onProgress })`: `backend` is `'auto'`, `'webgpu'` or",
+    "  `'cpu'`; `device` a WebGPU device to use; `weights` a path (Node), a URL or the bytes of",
+    '  weights.bin (default: the one next to index.js, read with `fs` in Node and `fetch` in browsers).',
+    '  The weights are checked (length and SHA-256) before use.',
+    `- \`run(input, { batch })\`: \`input\` is a Float32Array of batch × ${image} floats; the batch`,
+    `  defaults to the number of whole images in it (1 to ${c.maxBatch}). Errors are \`ModelError\``,
+    "  (`code`: `'bad-input'`, `'bad-weights'`, `'bad-options'`) or, from WebGPU, `RuntimeError`.",
+    '- In Node, WebGPU needs the `webgpu` package (`npm i webgpu`, an optional peer dependency);',
+    '  without it `auto` runs on the CPU. In browsers, WebGPU needs a secure context (https or localhost).',
+    '- `INPUT_SHAPE`, `OUTPUT_SHAPE`, `NUM_CLASSES`, `MAX_BATCH`, `PREPROCESS` and `WEIGHTS` are exported constants.',
+    '',
+    '## Files',
+    '',
+    '| file | what |',
+    '|---|---|',
+    '| `index.js`, `index.d.ts` | the API (generated TypeScript, emitted with ts-morph) |',
+    '| `webgpu.js` | the WGSL kernels and the dispatch sequence as straight-line code |',
+    '| `cpu.js` | the model as specialised TypeScript loops |',
+    "| `runtime.js`, `runtime.d.ts` | polyc's WebGPU runtime and the package support code (bundled with esbuild) |",
+    '| `weights.bin`, `weights.json` | the weights (little-endian float32) and their manifest (length, SHA-256, layout) |',
+    '| `src/` | the generated TypeScript sources |',
+    '',
+  ].join('\n');
+}

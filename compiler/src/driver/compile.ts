@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import { cost } from '../analysis/cost.js';
+import { degreeReport } from '../analysis/degree.js';
+import { bundleRuntime } from '../codegen/package/bundle.js';
+import { modelCard } from '../codegen/package/card.js';
+import { packageJson, type WeightsManifest } from '../codegen/package/manifest.js';
+import { type ApiInfo, indexSource } from '../codegen/ts/api.js';
+import { buildCpuProgram } from '../codegen/ts/cpu.js';
+import { cpuSource } from '../codegen/ts/cpu-source.js';
+import { emitPackageCode } from '../codegen/ts/emit.js';
+import { webgpuSource } from '../codegen/ts/webgpu.js';
+import { fail } from '../diagnostics/diagnostic.js';
+import type { Module } from '../ir/types.js';
+import { runPasses } from '../passes/manager.js';
+import { type Pass, PassContext } from '../passes/pass.js';
+import { parsePipeline } from '../passes/pipeline.js';
+import { loadWeights, syntheticWeights } from './run.js';
+import { compileForWebGpu, packWeights } from './webgpu.js';
+
+/**
+ * `polyc compile`: a module (as written) and a checkpoint become the files of a self-contained npm
+ * package (see docs/package.md). Pure apart from esbuild reading runtime/src to bundle it: returns
+ * the files as bytes; the CLI writes them (atomically).
+ */
+
+export interface CompileRequest {
+  /** The verified module as written (the pipeline runs here). */
+  readonly module: Module;
+  /** The checkpoint, or null for deterministic random weights (seed 0). */
+  readonly checkpoint: { readonly file: string; readonly bytes: Uint8Array } | null;
+  readonly packageName: string;
+  readonly maxBatch: number;
+  /** The .poly file, for the model card. */
+  readonly source: string;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly polycVersion: string;
+  /** Default: the default pipeline. */
+  readonly pipeline?: readonly Pass[];
+  /** Called when a long step starts. */
+  readonly progress?: (message: string) => void;
+}
+
+export interface CompiledPackage {
+  /** Path inside the package directory -> contents. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+  readonly summary: {
+    readonly dispatches: number;
+    readonly kernels: number;
+    readonly cpuLoopNests: number;
+    readonly weightBytes: number;
+    readonly synthetic: boolean;
+  };
+}
+
+const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+function littleEndianBytes(data: Float32Array): Uint8Array {
+  const out = new Uint8Array(data.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
+  return out;
+}
+
+export async function compilePackage(req: CompileRequest): Promise<CompiledPackage> {
+  const progress = req.progress ?? (() => undefined);
+  const m = req.module;
+  if (!Number.isInteger(req.maxBatch) || req.maxBatch < 1) {
+    fail('E0701', `--max-batch must be a positive integer, got ${req.maxBatch}`);
+  }
+  const inputs = m.ops.filter((o) => o.op === 'input');
+  const input = inputs[0];
+  if (inputs.length !== 1 || m.outputs.length !== 1 || !input) {
+    fail('E1001', `model '${m.name}' has ${inputs.length} inputs and ${m.outputs.length} outputs; one of each is supported`);
+  }
+  const output = m.ops.find((o) => o.id === m.outputs[0])!;
+  const perImage = (shape: readonly (number | string)[], what: string): number[] => {
+    if (typeof shape[0] !== 'string' || shape.slice(1).some((d) => typeof d !== 'number')) {
+      fail('E1001', `the ${what} of '${m.name}' is [${shape.join(', ')}]: the batch must be its first dimension only`);
+    }
+    return shape.slice(1) as number[];
+  };
+  const inputShape = perImage(input.type.shape, 'input');
+  const outputShape = perImage(output.type.shape, 'output');
+
+  let weights: Map<string, Float32Array>;
+  if (req.checkpoint) {
+    progress(`importing weights from ${req.checkpoint.file} (${(req.checkpoint.bytes.length / 1e6).toFixed(1)} MB)`);
+    weights = loadWeights(m, req.checkpoint.bytes, req.checkpoint.file);
+  } else {
+    progress('generating deterministic random weights (seed 0)');
+    weights = syntheticWeights(m);
+  }
+  const modelCost = cost(m);
+  const degree = degreeReport(m, new PassContext());
+
+  progress('optimising (pass pipeline)');
+  const opt = runPasses(m, req.pipeline ?? parsePipeline('default')).module;
+
+  progress(`planning WebGPU kernels (max batch ${req.maxBatch}) and packing weights`);
+  const compiled = compileForWebGpu(opt, req.maxBatch);
+  const packed = packWeights(opt, compiled, weights);
+  const weightBytes = littleEndianBytes(packed);
+  const weightsSha = sha256(weightBytes);
+
+  progress('generating CPU kernels');
+  const cpu = buildCpuProgram(opt, compiled.constants);
+
+  const [channels, height, width] = inputShape;
+  const rgb = inputShape.length === 3 && channels === 3 && height === width && height !== undefined;
+  const preprocess = rgb
+    ? { size: height, resize: Math.round((height * 232) / 224), mean: IMAGENET_MEAN, std: IMAGENET_STD }
+    : null;
+  const api: ApiInfo = {
+    model: m.name,
+    inputShape,
+    outputShape,
+    maxBatch: req.maxBatch,
+    preprocess,
+    weights: {
+      file: 'weights.bin',
+      floats: packed.length,
+      byteLength: weightBytes.length,
+      sha256: weightsSha,
+      synthetic: req.checkpoint === null,
+    },
+  };
+
+  progress('generating TypeScript and emitting JavaScript (ts-morph)');
+  const emitted = emitPackageCode({
+    index: indexSource(api),
+    cpu: cpuSource(cpu, m.name),
+    webgpu: webgpuSource(compiled.plan),
+  });
+
+  progress('bundling the runtime (esbuild)');
+  const runtime = await bundleRuntime(
+    `// polyc ${req.polycVersion}: runtime/src and the package support code, bundled. Do not edit.`,
+  );
+
+  const plan = compiled.plan;
+  const dispatches = plan.steps.filter((s) => s.invocationsPerBatch > 0).length;
+  const kernels = new Set(plan.steps.filter((s) => s.invocationsPerBatch > 0).map((s) => s.kernel)).size;
+  const manifest: WeightsManifest = {
+    format: 'polyc-weights',
+    version: 1,
+    file: 'weights.bin',
+    dtype: 'float32',
+    byteOrder: 'little-endian',
+    length: packed.length,
+    byteLength: weightBytes.length,
+    sha256: weightsSha,
+    alignment: 16,
+    synthetic: req.checkpoint === null,
+    checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
+    tensors: compiled.constants.map((c) => ({ id: c.id, offset: c.offset, size: c.size })),
+  };
+  const text = new TextEncoder();
+  const files = new Map<string, Uint8Array>();
+  const addText = (name: string, s: string) => files.set(name, text.encode(s));
+  for (const [name, s] of emitted.files) addText(name, s);
+  addText('runtime.js', runtime);
+  files.set('weights.bin', weightBytes);
+  addText('weights.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  for (const [name, s] of emitted.sources) addText(`src/${name}`, s);
+  addText(
+    'README.md',
+    modelCard({
+      packageName: req.packageName,
+      model: m.name,
+      source: req.source,
+      settings: req.settings,
+      polycVersion: req.polycVersion,
+      cost: modelCost,
+      degree,
+      inputShape,
+      outputShape,
+      maxBatch: req.maxBatch,
+      preprocess,
+      weights: {
+        synthetic: req.checkpoint === null,
+        checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
+        checkpointSha256: req.checkpoint ? sha256(req.checkpoint.bytes) : null,
+        byteLength: weightBytes.length,
+        sha256: weightsSha,
+      },
+      webgpu: { dispatches, kernels, arenaBytes: plan.memory.plannedBytes },
+      cpu: { loopNests: cpu.calls.length, kernels: cpu.kernels.length, arenaBytes: cpu.arenaFloats * 4 },
+    }),
+  );
+  const shipped = [...files.keys()].filter((f) => !f.startsWith('src/')).concat('src/');
+  addText(
+    'package.json',
+    `${JSON.stringify(
+      packageJson({
+        name: req.packageName,
+        model: m.name,
+        description: `${m.name} (PolyNeXt) compiled by polyc: WebGPU and CPU inference, no dependencies${
+          req.checkpoint === null ? ' (RANDOM WEIGHTS, not trained)' : ''
+        }`,
+        polycVersion: req.polycVersion,
+        source: req.source,
+        settings: req.settings,
+        synthetic: req.checkpoint === null,
+        files: shipped.sort(),
+      }),
+      null,
+      2,
+    )}\n`,
+  );
+  return {
+    files,
+    summary: {
+      dispatches,
+      kernels,
+      cpuLoopNests: cpu.calls.length,
+      weightBytes: weightBytes.length,
+      synthetic: req.checkpoint === null,
+    },
+  };
+}
+
+function basename(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
