@@ -1,5 +1,6 @@
 import { numel } from '../ir/shapes.js';
 import type { Module, Op } from '../ir/types.js';
+import type { Analysis } from '../passes/pass.js';
 
 export interface Cost {
   /** Trainable parameters (buffers excluded), as PyTorch's `sum(p.numel() for p in parameters())`. */
@@ -59,6 +60,13 @@ export function opFlops(op: Op, scope: ReadonlyMap<number, Op>): number {
       return out;
   }
 }
+
+/** `cost` as a cached analysis. */
+export const costAnalysis: Analysis<Cost> = {
+  name: 'cost',
+  summary: 'parameters, buffer elements and FLOPs per image',
+  compute: (m) => cost(m),
+};
 
 export function cost(m: Module): Cost {
   let params = 0;
