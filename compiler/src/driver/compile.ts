@@ -73,12 +73,18 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   const inputs = m.ops.filter((o) => o.op === 'input');
   const input = inputs[0];
   if (inputs.length !== 1 || m.outputs.length !== 1 || !input) {
-    fail('E1001', `model '${m.name}' has ${inputs.length} inputs and ${m.outputs.length} outputs; one of each is supported`);
+    fail(
+      'E1001',
+      `model '${m.name}' has ${inputs.length} inputs and ${m.outputs.length} outputs; one of each is supported`,
+    );
   }
   const output = m.ops.find((o) => o.id === m.outputs[0])!;
   const perImage = (shape: readonly (number | string)[], what: string): number[] => {
     if (typeof shape[0] !== 'string' || shape.slice(1).some((d) => typeof d !== 'number')) {
-      fail('E1001', `the ${what} of '${m.name}' is [${shape.join(', ')}]: the batch must be its first dimension only`);
+      fail(
+        'E1001',
+        `the ${what} of '${m.name}' is [${shape.join(', ')}]: the batch must be its first dimension only`,
+      );
     }
     return shape.slice(1) as number[];
   };
@@ -87,7 +93,9 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
 
   let weights: Map<string, Float32Array>;
   if (req.checkpoint) {
-    progress(`importing weights from ${req.checkpoint.file} (${(req.checkpoint.bytes.length / 1e6).toFixed(1)} MB)`);
+    progress(
+      `importing weights from ${req.checkpoint.file} (${(req.checkpoint.bytes.length / 1e6).toFixed(1)} MB)`,
+    );
     weights = loadWeights(m, req.checkpoint.bytes, req.checkpoint.file);
   } else {
     progress('generating deterministic random weights (seed 0)');

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InternalError } from '../../diagnostics/diagnostic.js';
 
 /**
  * The package's runtime.js: runtime/src plus ./support, bundled by esbuild into one ES module.
@@ -25,6 +26,6 @@ export async function bundleRuntime(banner: string): Promise<string> {
     banner: { js: banner },
   });
   const file = result.outputFiles[0];
-  if (!file) throw new Error('esbuild produced no runtime bundle');
+  if (!file) throw new InternalError('esbuild produced no runtime bundle');
   return file.text;
 }

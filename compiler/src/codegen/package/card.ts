@@ -127,7 +127,7 @@ export function modelCard(c: CardInfo): string {
     '',
     "// 'auto' (default): WebGPU when available, else the generated CPU kernels.",
     'const model = await Model.create({',
-    '  onProgress: (loaded, total) => console.log(`weights ${loaded} / ${total} bytes`),',
+    "  onProgress: (loaded, total) => console.log('weights', loaded, '/', total, 'bytes'),",
     '});',
     'console.log(model.backend, model.adapterInfo);',
     '',

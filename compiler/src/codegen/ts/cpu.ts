@@ -437,7 +437,7 @@ function elementwise(
   const merged: typeof axes = [];
   for (const a of axes) {
     const prev = merged[merged.length - 1];
-    if (prev && prev.s.every((s, j) => s === a.s[j]! * a.d)) {
+    if (prev?.s.every((s, j) => s === a.s[j]! * a.d)) {
       merged[merged.length - 1] = { d: prev.d * a.d, s: a.s };
     } else {
       merged.push(a);
@@ -497,7 +497,9 @@ function conv2d(
   const ic0 = groups === 1 ? '0' : times(coutG === 1 ? 'oc' : `Math.floor(oc / ${coutG})`, cinG);
   c.for('icg', 0, cinG);
   c.line(`const plane = o0 + ${ic0 === '0' ? 'icg' : `(${ic0} + icg)`} * ${h * wd};`);
-  c.line(`const wb = o1 + ${cinG === 1 ? 'oc' : `(oc * ${cinG} + icg)`}${kh * kw === 1 ? '' : ` * ${kh * kw}`};`);
+  c.line(
+    `const wb = o1 + ${cinG === 1 ? 'oc' : `(oc * ${cinG} + icg)`}${kh * kw === 1 ? '' : ` * ${kh * kw}`};`,
+  );
   const pointwise =
     kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1 && pad[0] === 0 && pad[1] === 0;
   if (pointwise) {
@@ -508,7 +510,16 @@ function conv2d(
   } else {
     // The output rows (columns) whose input row (column) is inside the image, for this ky (kx):
     // lo = ceil((pad - k*dilation) / stride), hi = floor((size - 1 + pad - k*dilation) / stride) + 1.
-    const range = (lo: string, hi: string, k: string, p: number, d: number, s: number, n: number, o: number) => {
+    const range = (
+      lo: string,
+      hi: string,
+      k: string,
+      p: number,
+      d: number,
+      s: number,
+      n: number,
+      o: number,
+    ) => {
       const kd = times(k, d);
       if (s === 1) {
         c.line(`const ${lo} = Math.max(0, ${p} - ${kd});`);

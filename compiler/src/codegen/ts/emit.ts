@@ -1,4 +1,5 @@
 import { Project, type SourceFileStructure, ts } from 'ts-morph';
+import { InternalError } from '../../diagnostics/diagnostic.js';
 import { RUNTIME_DTS } from './runtime-dts.js';
 
 /**
@@ -49,7 +50,7 @@ export function emitPackageCode(sources: GeneratedSources): EmittedCode {
   }
   out.set('runtime.d.ts', RUNTIME_DTS);
   for (const name of ['index.js', 'index.d.ts', 'cpu.js', 'webgpu.js']) {
-    if (!out.has(name)) throw new Error(`ts-morph emitted no ${name}`);
+    if (!out.has(name)) throw new InternalError(`ts-morph emitted no ${name}`);
   }
   return { files: out, sources: texts };
 }
@@ -65,6 +66,6 @@ export function emitJavaScript(structure: SourceFileStructure): string {
     .emitToMemory()
     .getFiles()
     .find((f) => f.filePath.endsWith('.js'));
-  if (!js) throw new Error('ts-morph emitted no JavaScript');
+  if (!js) throw new InternalError('ts-morph emitted no JavaScript');
   return js.text;
 }

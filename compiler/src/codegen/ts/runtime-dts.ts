@@ -94,7 +94,7 @@ export interface GpuProgram {
   encode(pass: any, pipelines: readonly any[], groups: readonly any[], batch: number, maxDim: number): void;
 }
 export declare class GpuEngine {
-  private constructor();
+  private constructor(program: GpuProgram, weights: Float32Array, state: never);
   static create(program: GpuProgram, weights: Float32Array, device?: unknown): Promise<GpuEngine>;
   readonly adapterInfo: string;
   readonly device: unknown;

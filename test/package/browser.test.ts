@@ -1,0 +1,169 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { relError } from '../helpers.js';
+import { compileAndInstall, goldenExpected, goldenInput, PKG } from './setup.js';
+
+/**
+ * The installed package (polyc compile -> npm pack -> npm install) loaded by a page in headless
+ * Chromium, served from 127.0.0.1 (a secure context): index.js imports its runtime.js, fetches
+ * weights.bin next to itself (with progress and the SHA-256 check) and runs on navigator.gpu
+ * (SwiftShader without a GPU; flags as in test/browser/chromium.test.ts).
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+
+const PAGE = `<!doctype html><title>${PKG}</title>
+<script type="module">import * as pkg from '/pkg/index.js'; globalThis.polycPackage = pkg;</script>`;
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+  '.ts': 'text/plain',
+  '.md': 'text/markdown',
+};
+
+interface PageResult {
+  readonly results: { backend: string; adapterInfo: string; logits: number[]; progress: number }[];
+  readonly badInput: string;
+  readonly preprocessed: number;
+}
+
+/** The part of the package's API the page uses (its index.d.ts, in short). */
+interface PackageApi {
+  Model: {
+    create(options: { backend: 'webgpu' | 'cpu'; onProgress: () => void }): Promise<{
+      backend: string;
+      adapterInfo: string;
+      run(input: Float32Array, options?: { batch?: number }): Promise<{ logits: Float32Array }>;
+      destroy(): void;
+    }>;
+  };
+  preprocess(image: { data: Uint8ClampedArray; width: number; height: number }): Float32Array;
+}
+
+/** Runs in the page. */
+async function inPage(arg: { input: number[] }): Promise<PageResult> {
+  const pkg = (globalThis as unknown as { polycPackage: PackageApi }).polycPackage;
+  const input = Float32Array.from(arg.input);
+  const results = [];
+  let badInput = '';
+  for (const backend of ['webgpu', 'cpu'] as const) {
+    let progress = 0;
+    const model = await pkg.Model.create({ backend, onProgress: () => progress++ });
+    try {
+      const { logits } = await model.run(input, { batch: 3 });
+      results.push({
+        backend: model.backend,
+        adapterInfo: model.adapterInfo,
+        logits: Array.from(logits),
+        progress,
+      });
+      badInput ||= await model.run(new Float32Array(10)).then(
+        () => 'no error',
+        (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
+      );
+    } finally {
+      model.destroy();
+    }
+  }
+  const canvas = new OffscreenCanvas(48, 40);
+  const ctx = canvas.getContext('2d')!;
+  ctx.fillStyle = '#808080';
+  ctx.fillRect(0, 0, 48, 40);
+  const preprocessed = pkg.preprocess(ctx.getImageData(0, 0, 48, 40)).length;
+  return { results, badInput, preprocessed };
+}
+
+describe('the generated package in headless Chromium', () => {
+  const root = mkdtempSync(join(tmpdir(), 'polyc-package-browser-'));
+  let server: Server | undefined;
+  let context: BrowserContext | undefined;
+
+  afterAll(async () => {
+    await context?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('loads from 127.0.0.1, fetches its weights and matches the authors\u2019 logits on WebGPU', async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    }
+    const { pkgDir } = await compileAndInstall(root);
+    const requests: string[] = [];
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      requests.push(url.pathname);
+      if (url.pathname === '/') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+        return;
+      }
+      const rel = normalize(url.pathname.replace(/^\/pkg\//, ''));
+      const file = join(pkgDir, rel);
+      if (
+        !url.pathname.startsWith('/pkg/') ||
+        rel.startsWith('..') ||
+        !existsSync(file) ||
+        !statSync(file).isFile()
+      ) {
+        res.writeHead(404).end();
+        return;
+      }
+      const ext = file.slice(file.lastIndexOf('.'));
+      res
+        .writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream' })
+        .end(readFileSync(file));
+    });
+    const listening = server;
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    const profile = join(root, 'profile');
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(`http://127.0.0.1:${(listening.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => 'polycPackage' in globalThis, undefined, { timeout: 10_000 });
+    const result = await page.evaluate(inPage, { input: Array.from(goldenInput()) });
+    expect(consoleErrors).toEqual([]);
+    const expected = goldenExpected();
+    for (const r of result.results) {
+      const err = relError(Float32Array.from(r.logits), expected);
+      console.log(
+        `${PKG} in Chromium, backend ${r.backend} (${r.adapterInfo}): max rel error ${err.toExponential(2)}`,
+      );
+      expect(err).toBeLessThan(1e-4);
+      expect(r.progress).toBeGreaterThanOrEqual(2);
+    }
+    expect(result.results.map((r) => r.backend)).toEqual(['webgpu', 'cpu']);
+    expect(result.badInput).toMatch(/^bad-input: input has 10 floats/);
+    expect(result.preprocessed).toBe(3 * 32 * 32);
+    expect(requests).toEqual(
+      expect.arrayContaining([
+        '/pkg/index.js',
+        '/pkg/runtime.js',
+        '/pkg/webgpu.js',
+        '/pkg/cpu.js',
+        '/pkg/weights.bin',
+      ]),
+    );
+  });
+});

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkInput, topkRows } from '../../compiler/src/codegen/package/support/check.js';
+import { preprocessImage, resizedSize } from '../../compiler/src/codegen/package/support/preprocess.js';
+import { sha256, sha256Hex, toFloat32 } from '../../compiler/src/codegen/package/support/weights.js';
+
+/** The support code bundled into every package's runtime.js (browser-safe, no compiler imports). */
+
+const SUPPORT = 'compiler/src/codegen/package/support';
+const SPEC = { size: 32, resize: 33, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+describe('package support code', () => {
+  it('is browser-safe: no Node built-ins and no compiler imports', () => {
+    for (const f of readdirSync(SUPPORT)) {
+      const text = readFileSync(join(SUPPORT, f), 'utf8');
+      expect(text, f).not.toMatch(/from ['"](node:|fs|path|os|child_process|url|crypto)['"/]/);
+      for (const [, spec] of text.matchAll(/from '([^']+)'/g)) {
+        expect(spec, f).toMatch(/^\.\/|^(\.\.\/)+runtime\/src\//);
+      }
+    }
+  });
+
+  it('SHA-256: the JavaScript fallback agrees with node:crypto', async () => {
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 1000, 100_003]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255);
+      const want = createHash('sha256').update(bytes).digest('hex');
+      expect(Buffer.from(sha256(bytes)).toString('hex')).toBe(want);
+      expect(await sha256Hex(bytes)).toBe(want);
+    }
+  });
+
+  it('reads little-endian float32 onto an aligned buffer', () => {
+    const bytes = new Uint8Array(9);
+    new DataView(bytes.buffer).setFloat32(1, 1.5, true);
+    new DataView(bytes.buffer).setFloat32(5, -2, true);
+    expect(Array.from(toFloat32(bytes.subarray(1)))).toEqual([1.5, -2]);
+  });
+
+  it('preprocess: a flat colour stays flat; shorter side resized, center crop', () => {
+    const [w, h] = [50, 40];
+    const data = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < w * h; i++) data.set([200, 100, 50, 255], i * 4);
+    const out = preprocessImage({ data, width: w, height: h }, SPEC);
+    expect(out.length).toBe(3 * 32 * 32);
+    [200, 100, 50].forEach((v, c) => {
+      const want = (v / 255 - SPEC.mean[c]!) / SPEC.std[c]!;
+      for (let i = 0; i < 32 * 32; i++) expect(out[c * 1024 + i]).toBeCloseTo(want, 5);
+    });
+    expect(resizedSize(50, 40, 33)).toEqual([41, 33]);
+    expect(resizedSize(40, 50, 232)).toEqual([232, 290]);
+  });
+
+  it('preprocess: at the resize size the bicubic resize is the identity and the crop takes the centre', () => {
+    const n = 33;
+    const data = new Uint8Array(n * n * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 37) % 256;
+    const out = preprocessImage({ data, width: n, height: n }, SPEC);
+    // (33 - 32) / 2 = 0.5 rounds to 0 (Python rounds halves to even, as torchvision's CenterCrop).
+    for (const [y, x, c] of [
+      [0, 0, 0],
+      [5, 7, 1],
+      [31, 31, 2],
+    ] as const) {
+      const v = data[(y * n + x) * 3 + c]!;
+      expect(out[c * 1024 + y * 32 + x]).toBeCloseTo((v / 255 - SPEC.mean[c]!) / SPEC.std[c]!, 5);
+    }
+  });
+
+  it('preprocess rejects malformed images', () => {
+    expect(() => preprocessImage({ data: new Uint8Array(10), width: 2, height: 2 }, SPEC)).toThrow(
+      /10 bytes for 2x2 pixels is neither RGBA \(16\) nor RGB \(12\)/,
+    );
+    expect(() => preprocessImage({ data: new Uint8Array(0), width: 0, height: 2 }, SPEC)).toThrow(
+      /positive integers/,
+    );
+  });
+
+  it('checkInput and topkRows', () => {
+    const shape = [3, 2, 2];
+    expect(checkInput(new Float32Array(24), undefined, shape, 4)).toBe(2);
+    expect(() => checkInput(new Float32Array(24), 3, shape, 4)).toThrow(
+      'input has 24 floats; batch 3 of [3, 2, 2] needs 36 (12 per image)',
+    );
+    expect(() => checkInput(new Float32Array(12), 1.5, shape, 4)).toThrow(
+      'batch must be an integer, got 1.5',
+    );
+    expect(() => checkInput(new Float64Array(12), 1, shape, 4)).toThrow(
+      /must be a Float32Array .* got Float64Array/,
+    );
+    expect(topkRows(Float32Array.of(0.1, 0.5, 0.5, 3, 2, 1), 3, 2)).toEqual([
+      [
+        { index: 1, value: 0.5 },
+        { index: 2, value: 0.5 },
+      ],
+      [
+        { index: 0, value: 3 },
+        { index: 1, value: 2 },
+      ],
+    ]);
+  });
+});
