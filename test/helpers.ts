@@ -7,6 +7,35 @@ export const fsHost = {
   readFile: (p: string) => (existsSync(p) && statSync(p).isFile() ? readFileSync(p, 'utf8') : null),
 };
 
+/** The twelve released models in examples/. */
+export const EXAMPLE_MODELS = [
+  'cpolynext_t',
+  'cpolynext_s',
+  'cpolynext_b',
+  'cpolynext_l',
+  'apolynext_t',
+  'apolynext_s',
+  'apolynext_b',
+  'apolynext_l',
+  'cpolynext_lr',
+  'cpolynext_t_bn',
+  'apolynext_t_bn',
+  'cpolynext_s_bn',
+] as const;
+
+/** An example at small settings (16 channels, 10 classes, 64x64; LowRes at 32x32), for fast tests. */
+export function smallExample(name: string): { module: Module; size: number } {
+  const size = name === 'cpolynext_lr' ? 32 : 64;
+  return {
+    module: buildExample(`examples/${name}.poly`, {
+      init_channels: '16',
+      num_classes: '10',
+      image_size: String(size),
+    }),
+    size,
+  };
+}
+
 /** Builds an example model or fails the test with the rendered diagnostics. */
 export function buildExample(file: string, settings: Record<string, string> = {}): Module {
   const r = buildModel(file, fsHost, settings);

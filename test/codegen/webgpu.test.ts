@@ -8,7 +8,7 @@ import type { Module } from '../../compiler/src/ir/types.js';
 import { runPasses } from '../../compiler/src/passes/manager.js';
 import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../../runtime/src/index.js';
-import { buildExample, relError } from '../helpers.js';
+import { buildExample, EXAMPLE_MODELS, relError } from '../helpers.js';
 import { KERNEL_MODELS } from './kernel-models.js';
 
 /**
@@ -62,20 +62,7 @@ describe('every kernel kind against the interpreter (batch 1 and 5)', () => {
 });
 
 describe('example models on WebGPU (small settings)', () => {
-  for (const name of [
-    'cpolynext_t',
-    'cpolynext_s',
-    'cpolynext_b',
-    'cpolynext_l',
-    'apolynext_t',
-    'apolynext_s',
-    'apolynext_b',
-    'apolynext_l',
-    'cpolynext_lr',
-    'cpolynext_t_bn',
-    'apolynext_t_bn',
-    'cpolynext_s_bn',
-  ]) {
+  for (const name of EXAMPLE_MODELS) {
     it(name, async () => {
       const size = name === 'cpolynext_lr' ? 32 : 64;
       const m = buildExample(`examples/${name}.poly`, {

@@ -9,8 +9,16 @@ import { DiagnosticError } from '../../compiler/src/diagnostics/diagnostic.js';
 import { randomInput } from '../../compiler/src/driver/random-weights.js';
 import { loadWeights, syntheticWeights } from '../../compiler/src/driver/run.js';
 import { interpret } from '../../compiler/src/ir/interpret.js';
-import type { Module } from '../../compiler/src/ir/types.js';
-import { buildExample, cli, goldenMeta, goldenSettings, readF32File, relError } from '../helpers.js';
+import {
+  buildExample,
+  cli,
+  EXAMPLE_MODELS,
+  goldenMeta,
+  goldenSettings,
+  readF32File,
+  relError,
+  smallExample,
+} from '../helpers.js';
 
 /**
  * onnxruntime (CPU) is the independent executor: polyc's ONNX export of every example, run by it,
@@ -20,32 +28,7 @@ const { onnx } = onnxProto;
 const dir = mkdtempSync(join(tmpdir(), 'polyc-onnx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const EXAMPLES = [
-  'cpolynext_t',
-  'cpolynext_s',
-  'cpolynext_b',
-  'cpolynext_l',
-  'apolynext_t',
-  'apolynext_s',
-  'apolynext_b',
-  'apolynext_l',
-  'cpolynext_lr',
-  'cpolynext_t_bn',
-  'apolynext_t_bn',
-  'cpolynext_s_bn',
-];
-
-function small(name: string): { module: Module; size: number } {
-  const size = name === 'cpolynext_lr' ? 32 : 64;
-  return {
-    module: buildExample(`examples/${name}.poly`, {
-      init_channels: '16',
-      num_classes: '10',
-      image_size: String(size),
-    }),
-    size,
-  };
-}
+const small = smallExample;
 
 async function runOrt(
   bytes: Uint8Array,
@@ -59,7 +42,7 @@ async function runOrt(
 const opTypes = new Set<string>();
 
 describe('ONNX export agrees with the interpreter under onnxruntime', () => {
-  for (const name of EXAMPLES) {
+  for (const name of EXAMPLE_MODELS) {
     it(name, async () => {
       const { module, size } = small(name);
       const weights = syntheticWeights(module);

@@ -9,34 +9,20 @@ import { runPasses } from '../../compiler/src/passes/manager.js';
 import { PassContext } from '../../compiler/src/passes/pass.js';
 import { DEFAULT_PIPELINE, parsePipeline } from '../../compiler/src/passes/pipeline.js';
 import { PASSES } from '../../compiler/src/passes/registry.js';
-import { buildExample, relError } from '../helpers.js';
+import { buildExample, EXAMPLE_MODELS, relError } from '../helpers.js';
 
 /**
  * Translation validation: every pass of the default pipeline, applied in order to every example
  * model (small settings), leaves the interpreter's outputs unchanged on random inputs
  * (max|d|/max|ref| < 1e-5) and the IR verified.
  */
-const EXAMPLES = [
-  'cpolynext_t',
-  'cpolynext_s',
-  'cpolynext_b',
-  'cpolynext_l',
-  'apolynext_t',
-  'apolynext_s',
-  'apolynext_b',
-  'apolynext_l',
-  'cpolynext_lr',
-  'cpolynext_t_bn',
-  'apolynext_t_bn',
-  'cpolynext_s_bn',
-];
 
 it('the default pipeline uses every registered pass', () => {
   expect(new Set(DEFAULT_PIPELINE)).toEqual(new Set(PASSES.map((p) => p.name)));
 });
 
 describe('every pass preserves results on every example', () => {
-  for (const name of EXAMPLES) {
+  for (const name of EXAMPLE_MODELS) {
     it(name, () => {
       const size = name === 'cpolynext_lr' ? 32 : 64;
       const m = buildExample(`examples/${name}.poly`, {
