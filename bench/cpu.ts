@@ -16,7 +16,7 @@ import { exportOnnx } from '../compiler/src/codegen/onnx/export.js';
 import { buildModel } from '../compiler/src/driver/frontend.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
-import { writeSection } from './report.js';
+import { timeRuns, writeSection } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,19 +31,7 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 const size = Number(values.size);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function time(fn: () => Promise<Float32Array>): Promise<{ ms: number; out: Float32Array }> {
-  let out: Float32Array = new Float32Array();
-  for (let i = 0; i < warmup; i++) out = await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    out = await fn();
-    times.push(performance.now() - t0);
-  }
-  return { ms: median(times), out };
-}
+const time = (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs);
 
 interface CpuModel {
   run(input: Float32Array, options: { batch: number }): Promise<{ logits: Float32Array }>;

@@ -21,7 +21,7 @@ import type { Module } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
-import { writeSection } from './report.js';
+import { timeRuns, writeSection } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -51,19 +51,7 @@ interface Row {
   maxRelDiff: string;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function time(fn: () => Promise<Float32Array>): Promise<{ ms: number; out: Float32Array }> {
-  let out: Float32Array = new Float32Array();
-  for (let i = 0; i < warmup; i++) out = await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    out = await fn();
-    times.push(performance.now() - t0);
-  }
-  return { ms: median(times), out };
-}
+const time = (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs);
 
 function relDiff(a: Float32Array, b: Float32Array): number {
   let d = 0;
