@@ -61,6 +61,8 @@ interface Command {
 }
 
 interface Parsed {
+  /** The command being run, for usage messages. */
+  readonly command: string;
   readonly positionals: string[];
   readonly values: Record<string, string | boolean | string[] | undefined>;
 }
@@ -397,12 +399,13 @@ export async function runCli(argv: readonly string[], io: CliIo = nodeIo): Promi
   }
   let parsed: Parsed;
   try {
-    parsed = parseArgs({
+    const { positionals, values } = parseArgs({
       args: [...rest],
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
-    }) as Parsed;
+    });
+    parsed = { command: name, positionals, values: values as Parsed['values'] };
   } catch (e) {
     return usageError(io, name, (e as Error).message);
   }
@@ -448,7 +451,7 @@ function frontend(
   if (a.positionals.length !== 1) {
     usageError(
       io,
-      'check',
+      a.command,
       `expected one model file, got ${a.positionals.length === 0 ? 'none' : a.positionals.join(' ')}`,
     );
     return null;
@@ -458,7 +461,7 @@ function frontend(
   for (const s of (a.values.set as string[] | undefined) ?? []) {
     const eq = s.indexOf('=');
     if (eq <= 0) {
-      usageError(io, 'check', `--set expects name=value, got '${s}'`);
+      usageError(io, a.command, `--set expects name=value, got '${s}'`);
       return null;
     }
     settings[s.slice(0, eq).trim()] = s.slice(eq + 1).trim();
