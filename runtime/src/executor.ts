@@ -8,16 +8,15 @@
 
 import { type AcquireOptions, acquireDevice, RuntimeError } from './device.js';
 import { type Kernel, MAX_OFFSETS, PARAMS_BYTES, PLAN_VERSION, type Plan, type Step } from './plan.js';
-
-// WebGPU's flag values (fixed by the spec), so the executor works even where the GPU* globals are
-// missing (a caller-provided device in Node without the `webgpu` package's globals installed).
-const BUFFER_MAP_READ = 0x1;
-const BUFFER_COPY_SRC = 0x4;
-const BUFFER_COPY_DST = 0x8;
-const BUFFER_UNIFORM = 0x40;
-const BUFFER_STORAGE = 0x80;
-const SHADER_STAGE_COMPUTE = 0x4;
-const MAP_MODE_READ = 0x1;
+import {
+  type BufferSizes,
+  compilePipelines,
+  createBuffers,
+  createStepBindGroups,
+  type DeviceBuffers,
+  MAP_MODE_READ,
+  message,
+} from './resources.js';
 
 /** WebGPU caps each dispatch dimension at maxComputeWorkgroupsPerDimension (65535 by default). */
 const MAX_WORKGROUPS_X = 65535;
@@ -59,14 +58,7 @@ interface GpuState {
   validated: boolean;
 }
 
-interface Sizes {
-  readonly arenaBytes: number;
-  readonly weightBytes: number;
-  readonly uniformBytes: number;
-  readonly readbackBytes: number;
-}
-
-function sizes(plan: Plan): Sizes {
+function sizes(plan: Plan): BufferSizes {
   // Zero-sized buffers cannot be bound: every buffer gets at least one f32.
   const readbackFloats = plan.outputs.reduce((n, t) => n + t.perBatch * plan.maxBatch, 0);
   return {
@@ -172,8 +164,6 @@ function mergeLimits(
   return out;
 }
 
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
 const delay = (ms: number) => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
 
 export class WebGpuModel {
@@ -182,7 +172,7 @@ export class WebGpuModel {
   /** `Params` for every step with batch = total = 0; `run` fills in batch and total. */
   private readonly params: Uint32Array<ArrayBuffer>;
   private readonly limits: Record<string, number>;
-  private readonly sizes: Sizes;
+  private readonly sizes: BufferSizes;
   private destroyed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private dispatches = 0;
@@ -388,103 +378,38 @@ export class WebGpuModel {
     adapterInfo: string,
     ownsDevice: boolean,
   ): Promise<GpuState> {
-    const s = sizes(plan);
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    const buffer = (label: string, size: number, usage: number) =>
-      device.createBuffer({ label: `${plan.name}/${label}`, size, usage });
-    const arena = buffer('arena', s.arenaBytes, BUFFER_STORAGE | BUFFER_COPY_DST | BUFFER_COPY_SRC);
-    const weightBuf = buffer('weights', s.weightBytes, BUFFER_STORAGE | BUFFER_COPY_DST);
-    const uniforms = buffer('params', s.uniformBytes, BUFFER_UNIFORM | BUFFER_COPY_DST);
-    const readback = buffer('readback', s.readbackBytes, BUFFER_MAP_READ | BUFFER_COPY_DST);
-    if (weights.length > 0) device.queue.writeBuffer(weightBuf, 0, weights as Float32Array<ArrayBuffer>);
-    const layout = device.createBindGroupLayout({
-      label: `${plan.name}/layout`,
-      entries: [
-        { binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' } },
-        { binding: 1, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'read-only-storage' } },
-        {
-          binding: 2,
-          visibility: SHADER_STAGE_COMPUTE,
-          buffer: { type: 'uniform', minBindingSize: PARAMS_BYTES },
-        },
-      ],
-    });
-    const bufferErrors = Promise.all([device.popErrorScope(), device.popErrorScope()]);
-    const fail = (e: unknown): never => {
-      for (const b of [arena, weightBuf, uniforms, readback]) b.destroy();
-      if (ownsDevice) device.destroy();
-      throw e;
-    };
-    const [validation, oom] = await bufferErrors;
-    if (oom) {
-      fail(
-        new RuntimeError(
-          'out-of-memory',
-          `allocating ${s.arenaBytes + s.weightBytes + s.uniformBytes + s.readbackBytes} bytes for ` +
-            `"${plan.name}" on ${adapterInfo} failed: ${oom.message}`,
-        ),
-      );
-    }
-    if (validation) {
-      fail(
-        new RuntimeError('gpu-error', `creating the buffers of "${plan.name}" failed: ${validation.message}`),
-      );
-    }
-
+    let buffers: DeviceBuffers | undefined;
     try {
+      buffers = await createBuffers(device, plan.name, sizes(plan), weights, adapterInfo);
       // Grids grow with the batch: if maxBatch fits, every batch does.
       dispatchGrids(plan, new Map(plan.kernels.map((k) => [k.key, k])), plan.maxBatch, device);
-    } catch (e) {
-      fail(e);
-    }
-
-    const pipelineLayout = device.createPipelineLayout({
-      label: `${plan.name}/layout`,
-      bindGroupLayouts: [layout],
-    });
-    let pipelines: Map<string, GPUComputePipeline>;
-    try {
-      pipelines = await compileKernels(plan, device, pipelineLayout);
-    } catch (e) {
-      return fail(e);
-    }
-
-    device.pushErrorScope('validation');
-    const bindGroups = plan.steps.map((step, i) =>
-      device.createBindGroup({
-        label: step.label,
-        layout,
-        entries: [
-          { binding: 0, resource: { buffer: arena } },
-          { binding: 1, resource: { buffer: weightBuf } },
-          { binding: 2, resource: { buffer: uniforms, offset: i * PARAMS_BYTES, size: PARAMS_BYTES } },
-        ],
-      }),
-    );
-    const groupError = await device.popErrorScope();
-    if (groupError) {
-      fail(
-        new RuntimeError(
-          'gpu-error',
-          `creating the bind groups of "${plan.name}" failed: ${groupError.message}`,
-        ),
+      const pipelines = await compileKernels(plan, device, buffers.pipelineLayout);
+      const bindGroups = await createStepBindGroups(
+        device,
+        plan.name,
+        buffers,
+        plan.steps.map((step) => step.label),
       );
+      const { arena, weights: weightBuf, uniforms, readback } = buffers;
+      return {
+        device,
+        adapterInfo,
+        ownsDevice,
+        arena,
+        weights: weightBuf,
+        uniforms,
+        readback,
+        pipelines,
+        bindGroups,
+        lost: undefined,
+        lastBatch: undefined,
+        validated: false,
+      };
+    } catch (e) {
+      buffers?.destroy();
+      if (ownsDevice) device.destroy();
+      throw e;
     }
-    return {
-      device,
-      adapterInfo,
-      ownsDevice,
-      arena,
-      weights: weightBuf,
-      uniforms,
-      readback,
-      pipelines,
-      bindGroups,
-      lost: undefined,
-      lastBatch: undefined,
-      validated: false,
-    };
   }
 
   private async execute(
@@ -595,34 +520,14 @@ async function compileKernels(
   const used = new Map<string, Step>();
   for (const s of plan.steps) if (!used.has(s.kernel)) used.set(s.kernel, s);
   const kernels = [...new Map(plan.kernels.map((k) => [k.key, k])).values()].filter((k) => used.has(k.key));
-  // Push, create and pop synchronously per kernel so the error scopes nest; await them together.
-  const pending = kernels.map((kernel) => {
-    device.pushErrorScope('validation');
-    const module = device.createShaderModule({ label: kernel.name, code: kernel.wgsl });
-    // No entryPoint: a kernel module has exactly one compute entry point, whatever its name.
-    const pipeline = device
-      .createComputePipelineAsync({ label: kernel.name, layout, compute: { module } })
-      .then(
-        (p) => ({ ok: true as const, p }),
-        (e: unknown) => ({ ok: false as const, e }),
-      );
-    return { kernel, module, pipeline, scope: device.popErrorScope() };
-  });
-  const pipelines = new Map<string, GPUComputePipeline>();
-  for (const { kernel, module, pipeline, scope } of pending) {
-    const where = `kernel ${kernel.name} (key ${kernel.key}, first used by step "${used.get(kernel.key)?.label}")`;
-    const [result, scopeError] = await Promise.all([pipeline, scope]);
-    if (scopeError || !result.ok) {
-      const info = await module.getCompilationInfo().catch(() => undefined);
-      const errors = (info?.messages ?? [])
-        .filter((m) => m.type === 'error')
-        .map((m) => `${m.lineNum}:${m.linePos}: ${m.message}`);
-      const cause = scopeError ?? (result.ok ? undefined : result.e);
-      const detail = errors.length > 0 ? errors.join('; ') : message(scopeError ?? cause);
-      const what = errors.length > 0 ? 'failed to compile' : 'cannot be made into a pipeline';
-      throw new RuntimeError('bad-kernel', `${where} ${what}: ${detail}`, { cause });
-    }
-    pipelines.set(kernel.key, result.p);
-  }
-  return pipelines;
+  const pipelines = await compilePipelines(
+    device,
+    layout,
+    kernels.map((k) => ({
+      name: k.name,
+      code: k.wgsl,
+      where: `kernel ${k.name} (key ${k.key}, first used by step "${used.get(k.key)?.label}")`,
+    })),
+  );
+  return new Map(kernels.map((k, i) => [k.key, pipelines[i]!]));
 }

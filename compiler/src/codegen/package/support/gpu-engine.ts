@@ -4,6 +4,14 @@ import {
   RuntimeError,
   splitWorkgroups,
 } from '../../../../../runtime/src/index.js';
+import {
+  compilePipelines,
+  createBuffers,
+  createStepBindGroups,
+  type DeviceBuffers,
+  MAP_MODE_READ,
+  message,
+} from '../../../../../runtime/src/resources.js';
 
 /**
  * The device side of a generated package's WebGPU backend. The model-specific part (the kernels'
@@ -14,14 +22,6 @@ import {
  * weights buffer, one 256-byte uniform slice per step.
  */
 
-// WebGPU's flag values (fixed by the spec), so this works without the GPU* globals.
-const BUFFER_MAP_READ = 0x1;
-const BUFFER_COPY_SRC = 0x4;
-const BUFFER_COPY_DST = 0x8;
-const BUFFER_UNIFORM = 0x40;
-const BUFFER_STORAGE = 0x80;
-const SHADER_STAGE_COMPUTE = 0x4;
-const MAP_MODE_READ = 0x1;
 const MAX_WORKGROUPS_X = 65535;
 const PARAMS_WORDS = PARAMS_BYTES / 4;
 
@@ -97,8 +97,6 @@ interface State {
   validated: boolean;
 }
 
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
 async function build(
   program: GpuProgram,
   weights: Float32Array,
@@ -107,8 +105,7 @@ async function build(
   ownsDevice: boolean,
 ): Promise<State> {
   const maxDim = Math.min(MAX_WORKGROUPS_X, device.limits.maxComputeWorkgroupsPerDimension);
-  const fail = (e: unknown, buffers: readonly GPUBuffer[] = []): never => {
-    for (const b of buffers) b.destroy();
+  const fail = (e: unknown): never => {
     if (ownsDevice) device.destroy();
     throw e;
   };
@@ -121,100 +118,46 @@ async function build(
       ),
     );
   }
-  const arenaBytes = Math.max(1, program.arenaFloats) * 4;
-  const weightBytes = Math.max(1, program.weightFloats) * 4;
-  const uniformBytes = Math.max(1, program.steps) * PARAMS_BYTES;
-  const readbackBytes = Math.max(1, program.output.perImage * program.maxBatch) * 4;
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  const buffer = (label: string, size: number, usage: number) =>
-    device.createBuffer({ label: `${program.name}/${label}`, size, usage });
-  const arena = buffer('arena', arenaBytes, BUFFER_STORAGE | BUFFER_COPY_DST | BUFFER_COPY_SRC);
-  const weightBuffer = buffer('weights', weightBytes, BUFFER_STORAGE | BUFFER_COPY_DST);
-  const uniforms = buffer('params', uniformBytes, BUFFER_UNIFORM | BUFFER_COPY_DST);
-  const readback = buffer('readback', readbackBytes, BUFFER_MAP_READ | BUFFER_COPY_DST);
-  const buffers = [arena, weightBuffer, uniforms, readback];
-  if (weights.length > 0) device.queue.writeBuffer(weightBuffer, 0, weights as Float32Array<ArrayBuffer>);
-  const params = new Uint32Array(uniformBytes / 4);
-  program.initParams(params);
-  device.queue.writeBuffer(uniforms, 0, params);
-  const layout = device.createBindGroupLayout({
-    label: `${program.name}/layout`,
-    entries: [
-      { binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' } },
-      { binding: 1, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'read-only-storage' } },
+  let resources: DeviceBuffers | undefined;
+  let pipelines: GPUComputePipeline[];
+  let groups: GPUBindGroup[];
+  try {
+    resources = await createBuffers(
+      device,
+      program.name,
       {
-        binding: 2,
-        visibility: SHADER_STAGE_COMPUTE,
-        buffer: { type: 'uniform', minBindingSize: PARAMS_BYTES },
+        arenaBytes: Math.max(1, program.arenaFloats) * 4,
+        weightBytes: Math.max(1, program.weightFloats) * 4,
+        uniformBytes: Math.max(1, program.steps) * PARAMS_BYTES,
+        readbackBytes: Math.max(1, program.output.perImage * program.maxBatch) * 4,
       },
-    ],
-  });
-  const [validation, oom] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
-  if (oom) {
-    fail(
-      new RuntimeError(
-        'out-of-memory',
-        `allocating ${arenaBytes + weightBytes + uniformBytes + readbackBytes} bytes for ${program.name} ` +
-          `on ${adapterInfo} failed: ${oom.message}`,
-      ),
-      buffers,
+      weights,
+      adapterInfo,
     );
-  }
-  if (validation) {
-    fail(
-      new RuntimeError('gpu-error', `creating the buffers of ${program.name} failed: ${validation.message}`),
-      buffers,
+    const params = new Uint32Array(Math.max(1, program.steps) * PARAMS_WORDS);
+    program.initParams(params);
+    device.queue.writeBuffer(resources.uniforms, 0, params);
+    pipelines = await compilePipelines(
+      device,
+      resources.pipelineLayout,
+      program.shaders.map((shader) => ({
+        name: shader.name,
+        code: shader.code,
+        where: `kernel ${shader.name} of ${program.name}`,
+      })),
     );
-  }
-  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-  const pending = program.shaders.map((shader) => {
-    device.pushErrorScope('validation');
-    const module = device.createShaderModule({ label: shader.name, code: shader.code });
-    const pipeline = device
-      .createComputePipelineAsync({ label: shader.name, layout: pipelineLayout, compute: { module } })
-      .then(
-        (p) => ({ ok: true as const, p }),
-        (e: unknown) => ({ ok: false as const, e }),
-      );
-    return { shader, module, pipeline, scope: device.popErrorScope() };
-  });
-  const pipelines: GPUComputePipeline[] = [];
-  for (const { shader, module, pipeline, scope } of pending) {
-    const [result, scopeError] = await Promise.all([pipeline, scope]);
-    if (scopeError || !result.ok) {
-      const info = await module.getCompilationInfo().catch(() => undefined);
-      const errors = (info?.messages ?? [])
-        .filter((m) => m.type === 'error')
-        .map((m) => `${m.lineNum}:${m.linePos}: ${m.message}`);
-      const detail =
-        errors.length > 0 ? errors.join('; ') : message(scopeError ?? (result.ok ? '' : result.e));
-      fail(
-        new RuntimeError('bad-kernel', `kernel ${shader.name} of ${program.name} failed: ${detail}`),
-        buffers,
-      );
-    } else {
-      pipelines.push(result.p);
-    }
-  }
-  const groups: GPUBindGroup[] = [];
-  device.pushErrorScope('validation');
-  for (let i = 0; i < program.steps; i++) {
-    groups.push(
-      device.createBindGroup({
-        layout,
-        entries: [
-          { binding: 0, resource: { buffer: arena } },
-          { binding: 1, resource: { buffer: weightBuffer } },
-          { binding: 2, resource: { buffer: uniforms, offset: i * PARAMS_BYTES, size: PARAMS_BYTES } },
-        ],
-      }),
+    groups = await createStepBindGroups(
+      device,
+      program.name,
+      resources,
+      Array.from({ length: program.steps }, (_, i) => `${program.name}/step ${i}`),
     );
+  } catch (e) {
+    resources?.destroy();
+    return fail(e);
   }
-  const groupError = await device.popErrorScope();
-  if (groupError) {
-    fail(new RuntimeError('gpu-error', `creating the bind groups failed: ${groupError.message}`), buffers);
-  }
+  const { arena, uniforms, readback } = resources;
+  const buffers = [arena, resources.weights, uniforms, readback];
   const state: State = {
     device,
     adapterInfo,
