@@ -15,29 +15,37 @@ import type { Dim, Module, Op, TensorType } from './types.js';
  * `scope` print nothing. `readModule` (read.ts) parses exactly this back, so the printer must stay
  * lossless: attrs print in object key order, numbers so that `Number(text)` gives them back.
  */
-export function printModule(m: Module): string {
+export function printModule(m: Module, options: PrintOptions = {}): string {
   const lines = [`module ${printName(m.name)} batch ${printName(m.batch)} {`];
-  for (const op of m.ops) lines.push(...printOpLines(op, '  '));
+  for (const op of m.ops) lines.push(...printOpLines(op, '  ', options));
   for (const key of m.ignoredKeys) lines.push(`  ignore ${JSON.stringify(key)}`);
   lines.push(m.outputs.length === 0 ? '  return' : `  return ${m.outputs.map(printId).join(', ')}`);
   lines.push('}');
   return `${lines.join('\n')}\n`;
 }
 
+export interface PrintOptions {
+  /**
+   * Print each op's `loc(...)` and `scope "..."` (default true). Without them the text still reads
+   * back, with null locations and empty scopes: what `polyc opt --strip-locations` prints.
+   */
+  readonly locations?: boolean;
+}
+
 /** An op and, for a fused op, its region: `{`, the body one level deeper, `yield %r`, `}`. */
-function printOpLines(op: Op, indent: string): string[] {
-  if (op.op !== 'fused') return [`${indent}${printOp(op)}`];
+function printOpLines(op: Op, indent: string, options: PrintOptions): string[] {
+  if (op.op !== 'fused') return [`${indent}${printOp(op, options)}`];
   const body = op.attrs.body;
   return [
-    `${indent}${printOp(op)} {`,
-    ...body.ops.flatMap((o) => printOpLines(o, `${indent}  `)),
+    `${indent}${printOp(op, options)} {`,
+    ...body.ops.flatMap((o) => printOpLines(o, `${indent}  `, options)),
     `${indent}  yield ${printId(body.result)}`,
     `${indent}}`,
   ];
 }
 
 /** One op on one line; a fused op's region is printed by `printModule` after it. */
-export function printOp(op: Op): string {
+export function printOp(op: Op, options: PrintOptions = {}): string {
   let s = `${printId(op.id)} = ${op.op}`;
   if (op.operands.length > 0) s += `(${op.operands.map(printId).join(', ')})`;
   const attrs = Object.entries(op.attrs as Record<string, unknown>).filter(
@@ -45,6 +53,7 @@ export function printOp(op: Op): string {
   );
   if (attrs.length > 0) s += ` {${attrs.map(([k, v]) => `${printName(k)}=${printValue(v)}`).join(', ')}}`;
   s += ` : ${printType(op.type)}`;
+  if (options.locations === false) return s;
   if (op.loc !== null) s += ` ${printLoc(op.loc)}`;
   if (op.scope !== '') s += ` scope ${JSON.stringify(op.scope)}`;
   return s;
