@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeDirAtomic } from '../../compiler/src/cli/main.js';
+import { writeDirAtomic } from '../../compiler/src/cli/files.js';
 import { DiagnosticError } from '../../compiler/src/diagnostics/diagnostic.js';
 import { cli } from '../helpers.js';
 

@@ -1,0 +1,83 @@
+import { defaultPackageName, invalidPackageName } from '../../codegen/package/manifest.js';
+import { parsePipeline } from '../../passes/pipeline.js';
+import { type Command, EXIT_OK, EXIT_USER, str, usageError, VERSION } from '../command.js';
+import { checkPackageDir, readBytes, writeDirAtomic } from '../files.js';
+import { loadModel } from '../model.js';
+import { MODEL_OPTIONS, outputOption, PIPELINE_OPTIONS } from '../options.js';
+
+export const compile: Command = {
+  name: 'compile',
+  summary: 'compile a model into a self-contained npm package (WebGPU and CPU kernels, typed API, weights)',
+  operands: '<model.poly>',
+  options: [
+    ...MODEL_OPTIONS,
+    ...PIPELINE_OPTIONS,
+    {
+      name: 'weights',
+      type: 'string',
+      value: '<file>',
+      description: 'checkpoint to package; without it, deterministic random weights (seed 0)',
+    },
+    outputOption('<dir>', 'the package directory to write (replaced if it holds an earlier package)', true),
+    {
+      name: 'name',
+      type: 'string',
+      value: '<npm-name>',
+      description: 'the package name (default: the model name, e.g. cpolynext-lr)',
+    },
+    {
+      name: 'max-batch',
+      type: 'string',
+      value: '<n>',
+      description: 'the largest batch the package runs (default 8)',
+    },
+  ],
+  run: async (inv) => {
+    const { io, command } = inv;
+    const out = str(inv, 'output');
+    if (!out) return usageError(io, command, 'the output directory is required: -o <dir>');
+    const batchText = str(inv, 'max-batch') ?? '8';
+    const maxBatch = Number(batchText);
+    if (!/^\d+$/.test(batchText) || maxBatch < 1 || maxBatch > 4096) {
+      return usageError(io, command, `--max-batch must be an integer from 1 to 4096, got '${batchText}'`);
+    }
+    checkPackageDir(out);
+    const started = Date.now();
+    const progress = (message: string) =>
+      io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
+    // Built as written: the pipeline runs inside compile, after the cost and degree analyses.
+    const m = loadModel({ ...inv, values: { ...inv.values, passes: 'none' } });
+    if (!m) return EXIT_USER;
+    const name = str(inv, 'name') ?? defaultPackageName(m.module.name);
+    const bad = invalidPackageName(name);
+    if (bad) return usageError(io, command, `--name '${name}' is not a valid npm package name: ${bad}`);
+    const weightsPath = str(inv, 'weights');
+    if (!weightsPath) {
+      io.err(
+        'warning: no --weights given: the package gets deterministic random weights (seed 0), not a trained model (its README says so)',
+      );
+    }
+    const checkpoint = weightsPath ? { file: weightsPath, bytes: readBytes(weightsPath) } : null;
+    // Loaded on demand: ts-morph and esbuild are slow to import and only this command needs them.
+    const { compilePackage } = await import('../../driver/compile.js');
+    const pkg = await compilePackage({
+      module: m.module,
+      checkpoint,
+      packageName: name,
+      maxBatch,
+      source: inv.positionals[0]!,
+      settings: Object.fromEntries(Object.entries(m.settings).map(([k, v]) => [k, String(v)])),
+      polycVersion: VERSION,
+      pipeline: parsePipeline(str(inv, 'passes') ?? 'default'),
+      progress,
+    });
+    progress(`writing ${pkg.files.size} files`);
+    writeDirAtomic(out, pkg.files);
+    const s = pkg.summary;
+    io.out(
+      `wrote ${out}: npm package '${name}', ${s.dispatches} WebGPU dispatches, ${s.cpuLoopNests} CPU loop nests, ` +
+        `weights ${(s.weightBytes / 1e6).toFixed(2)} MB${s.synthetic ? ' (RANDOM, not trained)' : ''}`,
+    );
+    return EXIT_OK;
+  },
+};

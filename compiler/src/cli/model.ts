@@ -1,0 +1,66 @@
+import { renderDiagnostics } from '../diagnostics/render.js';
+import { prepareModel } from '../driver/prepare.js';
+import type { Elaborated } from '../frontend/elaborate.js';
+import type { RunOptions } from '../passes/manager.js';
+import { formatTiming, type PassRecord } from '../passes/manager.js';
+import { flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
+import { fileHost } from './files.js';
+
+/**
+ * `--passes`, `--print-ir-after` and `--verify-each` as pass-manager options, with IR dumps going
+ * to stderr: shared by the model-building commands and `polyc opt`.
+ */
+export function pipelineOptions(inv: Invocation, defaultPasses: string): RunOptions & { passes: string } {
+  const after = str(inv, 'print-ir-after');
+  return {
+    passes: str(inv, 'passes') ?? defaultPasses,
+    verifyEach: flag(inv, 'verify-each'),
+    ...(after === undefined
+      ? {}
+      : {
+          printIrAfter:
+            after === 'all' || after === 'changed' ? after : after.split(',').map((x) => x.trim()),
+        }),
+    dump: (pass, ir) => inv.io.err(`// ----- IR after ${pass} -----\n${ir.trimEnd()}`),
+  };
+}
+
+/** `--timing`: the pass records on stderr. */
+export function reportTiming(inv: Invocation, records: readonly PassRecord[]): void {
+  if (flag(inv, 'timing')) inv.io.err(formatTiming(records));
+}
+
+/**
+ * Builds the model named on the command line and runs the pipeline chosen by `--passes` (or
+ * `defaultPasses`). Prints the diagnostics and returns null when there is no model.
+ */
+export function loadModel(inv: Invocation, defaultPasses = 'none'): Elaborated | null {
+  const entry = onlyOperand(inv, 'model file');
+  if (entry === null) return null;
+  const settings: Record<string, string> = {};
+  for (const s of list(inv, 'set')) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) {
+      usageError(inv.io, inv.command, `--set expects name=value, got '${s}'`);
+      return null;
+    }
+    settings[s.slice(0, eq).trim()] = s.slice(eq + 1).trim();
+  }
+  const modelName = str(inv, 'model');
+  const prepared = prepareModel(
+    {
+      entry,
+      settings,
+      ...(modelName === undefined ? {} : { modelName }),
+      ...pipelineOptions(inv, defaultPasses),
+    },
+    fileHost,
+  );
+  for (const [path, text] of prepared.sources) inv.sources.set(path, text);
+  if (!prepared.model) {
+    inv.io.err(renderDiagnostics(prepared.diagnostics, prepared.sources));
+    return null;
+  }
+  reportTiming(inv, prepared.records);
+  return prepared.model;
+}
