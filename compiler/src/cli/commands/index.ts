@@ -5,6 +5,7 @@ import { compile } from './compile.js';
 import { degree } from './degree.js';
 import { exportOnnxCommand } from './export-onnx.js';
 import { inspect } from './inspect.js';
+import { opt } from './opt.js';
 import { passes } from './passes.js';
 import { run } from './run.js';
 
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   run,
   exportOnnxCommand,
   compile,
+  opt,
   passes,
   codes,
 ];
