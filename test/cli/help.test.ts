@@ -22,7 +22,7 @@ describe('polyc --help', () => {
       expect(lines[0]).toBe(`polyc ${name}: ${c.summary}`);
       const required = c.options
         .filter((o) => o.type === 'string' && o.required)
-        .map((o) => `--${o.name} ${value(o)}`);
+        .map((o) => `${o.short === undefined ? `--${o.name}` : `-${o.short}`} ${value(o)}`);
       expect(lines).toContain(
         ['usage: polyc', name, c.operands, ...required, '[options]'].filter((p) => p).join(' '),
       );

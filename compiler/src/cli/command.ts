@@ -67,9 +67,11 @@ export function onlyOperand(inv: Invocation, what: string): string | null {
   return null;
 }
 
-/** `polyc run <model.poly> --weights <file> --input <file> [options]`. */
+/** `polyc compile <model.poly> -o <dir> [options]`: the operands and the required options. */
 export function usage(c: Command): string {
-  const required = c.options.filter((o) => o.type === 'string' && o.required).map(optionSyntax);
+  const required = c.options
+    .filter((o) => o.type === 'string' && o.required)
+    .map((o) => optionSyntax(o, true));
   return ['polyc', c.name, c.operands, ...required, '[options]'].filter((p) => p !== '').join(' ');
 }
 

@@ -1,8 +1,7 @@
 import { renderDiagnostics } from '../diagnostics/render.js';
 import { prepareModel } from '../driver/prepare.js';
 import type { Elaborated } from '../frontend/elaborate.js';
-import type { RunOptions } from '../passes/manager.js';
-import { formatTiming, type PassRecord } from '../passes/manager.js';
+import { formatTiming, type PassRecord, type RunOptions } from '../passes/manager.js';
 import { flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
 import { fileHost } from './files.js';
 

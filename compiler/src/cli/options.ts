@@ -28,59 +28,58 @@ export interface ValueOption extends OptionCommon {
   readonly required?: boolean;
 }
 
-export const HELP_OPTION: FlagOption = {
-  name: 'help',
-  short: 'h',
-  type: 'boolean',
-  description: 'show this help',
-};
+export function booleanOption(name: string, description: string, more: { short?: string } = {}): FlagOption {
+  return { name, type: 'boolean', description, ...more };
+}
 
-/** How every model-building command names its model. */
-export const MODEL_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: 'set',
-    type: 'string',
-    value: '<name=value>',
-    multiple: true,
-    description: 'override a model setting, e.g. --set image_size=96',
-  },
-  {
-    name: 'model',
-    type: 'string',
-    value: '<name>',
-    description: 'the model to build when the file declares several',
-  },
-];
+export function stringOption(
+  name: string,
+  value: string,
+  description: string,
+  more: Partial<Pick<ValueOption, 'short' | 'multiple' | 'required'>> = {},
+): ValueOption {
+  return { name, type: 'string', value, description, ...more };
+}
+
+export const HELP_OPTION = booleanOption('help', 'show this help', { short: 'h' });
 
 /** The pass-manager options, shared by the model-building commands and `polyc opt`. */
 export const PIPELINE_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: 'passes',
-    type: 'string',
-    value: '<list>',
-    description:
-      'optimisation pipeline: pass names separated by commas, `default` or `none` (see `polyc passes`)',
-  },
-  {
-    name: 'print-ir-after',
-    type: 'string',
-    value: '<passes>',
-    description: 'print the IR after these passes (comma-separated), after `all`, or after those `changed`',
-  },
-  { name: 'verify-each', type: 'boolean', description: 'verify the IR after every pass' },
-  { name: 'timing', type: 'boolean', description: 'print the time each pass took' },
+  stringOption(
+    'passes',
+    '<list>',
+    'optimisation pipeline: pass names separated by commas, `default` or `none` (see `polyc passes`)',
+  ),
+  stringOption(
+    'print-ir-after',
+    '<passes>',
+    'print the IR after these passes (comma-separated), after `all`, or after those `changed`',
+  ),
+  booleanOption('verify-each', 'verify the IR after every pass'),
+  booleanOption('timing', 'print the time each pass took'),
 ];
+
+/** The options of every command that builds a model from a .poly file. */
+export const MODEL_OPTIONS: readonly OptionSpec[] = [
+  stringOption('set', '<name=value>', 'override a model setting, e.g. --set image_size=96', {
+    multiple: true,
+  }),
+  stringOption('model', '<name>', 'the model to build when the file declares several'),
+  ...PIPELINE_OPTIONS,
+];
+
+/** `--weights` for the commands that fall back to deterministic random weights without it. */
+export function optionalWeightsOption(purpose: string): ValueOption {
+  return stringOption(
+    'weights',
+    '<file>',
+    `checkpoint to ${purpose}; without it, deterministic random weights (seed 0)`,
+  );
+}
 
 /** `-o` for the commands that write one file or directory. */
 export function outputOption(value: string, description: string, required = false): ValueOption {
-  return {
-    name: 'output',
-    short: 'o',
-    type: 'string',
-    value,
-    description,
-    ...(required ? { required } : {}),
-  };
+  return stringOption('output', value, description, { short: 'o', ...(required ? { required } : {}) });
 }
 
 export function parseArgsOptions(specs: readonly OptionSpec[]): NonNullable<ParseArgsConfig['options']> {
@@ -96,9 +95,10 @@ export function parseArgsOptions(specs: readonly OptionSpec[]): NonNullable<Pars
   );
 }
 
-/** `--set <name=value>...`: an option as the usage line and help spell it. */
-export function optionSyntax(s: OptionSpec): string {
-  return s.type === 'boolean' ? `--${s.name}` : `--${s.name} ${s.value}${s.multiple ? '...' : ''}`;
+/** `--set <name=value>...`: an option as help spells it; `short` gives `-o <dir>` for usage lines. */
+export function optionSyntax(s: OptionSpec, short = false): string {
+  const flag = short && s.short !== undefined ? `-${s.short}` : `--${s.name}`;
+  return s.type === 'boolean' ? flag : `${flag} ${s.value}${s.multiple ? '...' : ''}`;
 }
 
 /** The options part of `--help`: one aligned line per option. */

@@ -2,13 +2,13 @@ import { cost } from '../../analysis/cost.js';
 import { formatType } from '../../ir/shapes.js';
 import { type Command, EXIT_OK, EXIT_USER } from '../command.js';
 import { loadModel } from '../model.js';
-import { MODEL_OPTIONS, PIPELINE_OPTIONS } from '../options.js';
+import { MODEL_OPTIONS } from '../options.js';
 
 export const check: Command = {
   name: 'check',
   summary: 'parse and verify a model; print its parameters and FLOPs',
   operands: '<model.poly>',
-  options: [...MODEL_OPTIONS, ...PIPELINE_OPTIONS],
+  options: MODEL_OPTIONS,
   run: (inv) => {
     const m = loadModel(inv);
     if (!m) return EXIT_USER;

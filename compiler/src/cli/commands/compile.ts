@@ -3,7 +3,7 @@ import { parsePipeline } from '../../passes/pipeline.js';
 import { type Command, EXIT_OK, EXIT_USER, str, usageError, VERSION } from '../command.js';
 import { checkPackageDir, readBytes, writeDirAtomic } from '../files.js';
 import { loadModel } from '../model.js';
-import { MODEL_OPTIONS, outputOption, PIPELINE_OPTIONS } from '../options.js';
+import { MODEL_OPTIONS, optionalWeightsOption, outputOption, stringOption } from '../options.js';
 
 export const compile: Command = {
   name: 'compile',
@@ -11,26 +11,10 @@ export const compile: Command = {
   operands: '<model.poly>',
   options: [
     ...MODEL_OPTIONS,
-    ...PIPELINE_OPTIONS,
-    {
-      name: 'weights',
-      type: 'string',
-      value: '<file>',
-      description: 'checkpoint to package; without it, deterministic random weights (seed 0)',
-    },
+    optionalWeightsOption('package'),
     outputOption('<dir>', 'the package directory to write (replaced if it holds an earlier package)', true),
-    {
-      name: 'name',
-      type: 'string',
-      value: '<npm-name>',
-      description: 'the package name (default: the model name, e.g. cpolynext-lr)',
-    },
-    {
-      name: 'max-batch',
-      type: 'string',
-      value: '<n>',
-      description: 'the largest batch the package runs (default 8)',
-    },
+    stringOption('name', '<npm-name>', 'the package name (default: the model name, e.g. cpolynext-lr)'),
+    stringOption('max-batch', '<n>', 'the largest batch the package runs (default 8)'),
   ],
   run: async (inv) => {
     const { io, command } = inv;

@@ -3,7 +3,7 @@ import { loadWeights, syntheticWeights } from '../../driver/run.js';
 import { type Command, EXIT_OK, EXIT_USER, str, usageError, VERSION } from '../command.js';
 import { readBytes, writeAtomic } from '../files.js';
 import { loadModel } from '../model.js';
-import { MODEL_OPTIONS, outputOption, PIPELINE_OPTIONS } from '../options.js';
+import { MODEL_OPTIONS, optionalWeightsOption, outputOption, stringOption } from '../options.js';
 
 export const exportOnnxCommand: Command = {
   name: 'export-onnx',
@@ -11,20 +11,13 @@ export const exportOnnxCommand: Command = {
   operands: '<model.poly>',
   options: [
     ...MODEL_OPTIONS,
-    ...PIPELINE_OPTIONS,
-    {
-      name: 'weights',
-      type: 'string',
-      value: '<file>',
-      description: 'checkpoint to embed; without it, deterministic random weights (seed 0)',
-    },
+    optionalWeightsOption('embed'),
     outputOption('<model.onnx>', 'the .onnx file to write', true),
-    {
-      name: 'opset',
-      type: 'string',
-      value: '<n>',
-      description: `ONNX opset, ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max} (default ${ONNX_OPSETS.default})`,
-    },
+    stringOption(
+      'opset',
+      '<n>',
+      `ONNX opset, ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max} (default ${ONNX_OPSETS.default})`,
+    ),
   ],
   run: (inv) => {
     const { io, command } = inv;

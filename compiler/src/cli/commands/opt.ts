@@ -2,7 +2,7 @@ import { optimizeText } from '../../driver/opt.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, onlyOperand, str } from '../command.js';
 import { readTextOrFail, writeAtomic } from '../files.js';
 import { pipelineOptions, reportTiming } from '../model.js';
-import { outputOption, PIPELINE_OPTIONS } from '../options.js';
+import { booleanOption, outputOption, PIPELINE_OPTIONS } from '../options.js';
 
 /** Like mlir-opt: textual IR in, passes, textual IR out; with no `--passes`, a round trip. */
 export const opt: Command = {
@@ -11,7 +11,7 @@ export const opt: Command = {
   operands: '<file.ir>',
   options: [
     ...PIPELINE_OPTIONS,
-    { name: 'strip-locations', type: 'boolean', description: 'print the IR without `loc(...)` and `scope`' },
+    booleanOption('strip-locations', 'print the IR without `loc(...)` and `scope`'),
     outputOption('<file>', 'write the IR to this file instead of stdout'),
   ],
   run: (inv) => {

@@ -5,7 +5,7 @@ import type { Tensor } from '../../ir/interpret.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError } from '../command.js';
 import { readBytes, writeAtomic } from '../files.js';
 import { loadModel } from '../model.js';
-import { MODEL_OPTIONS, outputOption, PIPELINE_OPTIONS } from '../options.js';
+import { booleanOption, MODEL_OPTIONS, outputOption, stringOption } from '../options.js';
 
 export const run: Command = {
   name: 'run',
@@ -13,45 +13,17 @@ export const run: Command = {
   operands: '<model.poly>',
   options: [
     ...MODEL_OPTIONS,
-    ...PIPELINE_OPTIONS,
-    {
-      name: 'weights',
-      type: 'string',
-      value: '<file>',
+    stringOption('weights', '<file>', 'PyTorch checkpoint (.pt/.pth, torch.save zip) or .safetensors', {
       required: true,
-      description: 'PyTorch checkpoint (.pt/.pth, torch.save zip) or .safetensors',
-    },
-    {
-      name: 'input',
-      type: 'string',
-      value: '<file>',
+    }),
+    stringOption('input', '<file>', 'input images: .npy (float32/float64) or raw little-endian float32', {
       required: true,
-      description: 'input images: .npy (float32/float64) or raw little-endian float32',
-    },
-    {
-      name: 'input-shape',
-      type: 'string',
-      value: 'N,C,H,W',
-      description: 'the shape of a raw float32 input',
-    },
+    }),
+    stringOption('input-shape', 'N,C,H,W', 'the shape of a raw float32 input'),
     outputOption('<file>', 'write the logits: .npy by extension, else raw float32'),
-    {
-      name: 'top',
-      type: 'string',
-      value: '<k>',
-      description: 'how many classes to print per image (default 5)',
-    },
-    {
-      name: 'backend',
-      type: 'string',
-      value: '<b>',
-      description: 'interp (the reference interpreter, default) or webgpu (WGSL kernels)',
-    },
-    {
-      name: 'stats',
-      type: 'boolean',
-      description: 'with webgpu: print dispatches, submits, bytes moved and memory',
-    },
+    stringOption('top', '<k>', 'how many classes to print per image (default 5)'),
+    stringOption('backend', '<b>', 'interp (the reference interpreter, default) or webgpu (WGSL kernels)'),
+    booleanOption('stats', 'with webgpu: print dispatches, submits, bytes moved and memory'),
   ],
   run: async (inv) => {
     const { io, command } = inv;
