@@ -323,7 +323,7 @@ void wrong;
     writeFileSync(
       join(pkgDir, 'src', 'check-support.ts'),
       `import type * as Declared from './runtime.js';
-import * as Implemented from '${resolve('compiler/src/codegen/package/support/index.ts')}';
+import * as Implemented from '${resolve('runtime/src/package/index.ts')}';
 export const check: typeof Declared = Implemented;
 `,
     );
