@@ -12,6 +12,7 @@ import {
   splitWorkgroups,
   WebGpuModel,
 } from '../../runtime/src/index.js';
+import { checkDeviceLossDuringRun } from './device-loss.js';
 import { addScaleInput, addScalePlan, iotaPlan, MAX_BATCH, N } from './tiny-plans.js';
 
 const HELP =
@@ -262,5 +263,15 @@ describe('WebGPU runtime (Node, Dawn)', () => {
     } finally {
       m.destroy();
     }
+  });
+
+  it('retries a run once after a device loss, then names the stage it was lost in', async () => {
+    await checkDeviceLossDuringRun({
+      create: async () => {
+        const m = await WebGpuModel.create(tiny.plan, tiny.weights);
+        const x = addScaleInput(2);
+        return { run: () => m.run([x], 2), destroy: () => m.destroy() };
+      },
+    });
   });
 });
