@@ -13,7 +13,7 @@ export type RuntimeErrorCode =
   | 'no-adapter'
   /** The plan needs more than the adapter offers (the message names the limit, needed and available). */
   | 'limit-exceeded'
-  /** The device was lost and could not be recreated. */
+  /** The device was lost and could not be recreated, or was lost again in the retried run. */
   | 'device-lost'
   /** `run` was called with a bad batch or bad inputs. */
   | 'bad-input'
@@ -28,15 +28,20 @@ export type RuntimeErrorCode =
   /** The model was used after `destroy()`. */
   | 'destroyed';
 
-export class RuntimeError extends Error {
-  override readonly name = 'RuntimeError';
+/** An error with a stable code to branch on (`RuntimeError`, a package's `ModelError`). */
+export class CodedError<Code extends string> extends Error {
   constructor(
-    readonly code: RuntimeErrorCode,
+    readonly code: Code,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
   }
+}
+
+/** A WebGPU failure: no WebGPU, no adapter, a limit too small, a lost device, a GPU error. */
+export class RuntimeError extends CodedError<RuntimeErrorCode> {
+  override readonly name = 'RuntimeError';
 }
 
 export interface AcquireOptions {

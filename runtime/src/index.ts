@@ -7,10 +7,20 @@ export {
   type RuntimeErrorCode,
 } from './device.js';
 export {
+  dispatch,
+  type EngineStats,
+  GpuEngine,
+  type GpuProgram,
+  type GpuShader,
+  isGpuUnavailable,
+  type ProgramTensor,
+  splitWorkgroups,
+} from './engine.js';
+export {
   type ModelOptions,
   type ModelStats,
   planLimits,
-  splitWorkgroups,
+  planProgram,
   validatePlan,
   WebGpuModel,
 } from './executor.js';

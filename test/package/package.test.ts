@@ -2,10 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWeights } from '../../compiler/src/driver/run.js';
 import { interpret } from '../../compiler/src/ir/interpret.js';
 import { buildExample, goldenMeta, relError } from '../helpers.js';
+import { checkDeviceLossDuringRun } from '../runtime/device-loss.js';
 import {
   CASE,
   compileAndInstall,
@@ -255,6 +257,27 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(r.auto).toBe('webgpu');
   });
 
+  it('retries a run once after a device loss, then names the stage it was lost in (as polyc run does)', async () => {
+    const { out } = await setup();
+    // The package in this process (its runtime.js finds the GPU on navigator.gpu, which the check replaces).
+    const pkg = (await import(pathToFileURL(join(out, 'index.js')).href)) as {
+      IMAGE_FLOATS: number;
+      Model: {
+        create(options: { backend: 'webgpu' }): Promise<{
+          run(input: Float32Array): Promise<{ logits: Float32Array }>;
+          destroy(): void;
+        }>;
+      };
+    };
+    const input = goldenInput().slice(0, pkg.IMAGE_FLOATS);
+    await checkDeviceLossDuringRun({
+      create: async () => {
+        const m = await pkg.Model.create({ backend: 'webgpu' });
+        return { run: async () => Array.from((await m.run(input)).logits), destroy: () => m.destroy() };
+      },
+    });
+  });
+
   it('typechecks a TypeScript consumer; wrong calls fail to typecheck', async () => {
     const { consumer, pkgDir } = await setup();
     writeFileSync(
@@ -323,7 +346,7 @@ void wrong;
     writeFileSync(
       join(pkgDir, 'src', 'check-support.ts'),
       `import type * as Declared from './runtime.js';
-import * as Implemented from '${resolve('compiler/src/codegen/package/support/index.ts')}';
+import * as Implemented from '${resolve('runtime/src/package/index.ts')}';
 export const check: typeof Declared = Implemented;
 `,
     );

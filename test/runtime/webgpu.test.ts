@@ -12,6 +12,7 @@ import {
   splitWorkgroups,
   WebGpuModel,
 } from '../../runtime/src/index.js';
+import { checkDeviceLossDuringRun } from './device-loss.js';
 import { addScaleInput, addScalePlan, iotaPlan, MAX_BATCH, N } from './tiny-plans.js';
 
 const HELP =
@@ -205,6 +206,21 @@ describe('WebGPU runtime (Node, Dawn)', () => {
     );
   });
 
+  it('names the step whose dispatch fails validation on the first run', async () => {
+    // A fixed-size arena larger than the arena buffer: the binding is too small, which WebGPU
+    // checks at dispatch (the layout's minBindingSize is 0).
+    const k = tiny.plan.kernels[1]!;
+    const big = { ...k, wgsl: k.wgsl.replace('array<f32>;', 'array<f32, 100000>;') };
+    const m = await WebGpuModel.create({ ...tiny.plan, kernels: [tiny.plan.kernels[0]!, big] }, tiny.weights);
+    try {
+      const e = await rejection(m.run([addScaleInput(1)], 1));
+      expect(e.code).toBe('gpu-error');
+      expect(e.message).toMatch(/failed GPU validation at step "main\/z = y \* s" \(kernel scale\): /);
+    } finally {
+      m.destroy();
+    }
+  });
+
   it('splits dispatches wider than 65535 workgroups into x and y', async () => {
     expect(splitWorkgroups(10, 65535)).toEqual([10, 1]);
     expect(splitWorkgroups(65536, 65535)).toEqual([32768, 2]);
@@ -262,5 +278,15 @@ describe('WebGPU runtime (Node, Dawn)', () => {
     } finally {
       m.destroy();
     }
+  });
+
+  it('retries a run once after a device loss, then names the stage it was lost in', async () => {
+    await checkDeviceLossDuringRun({
+      create: async () => {
+        const m = await WebGpuModel.create(tiny.plan, tiny.weights);
+        const x = addScaleInput(2);
+        return { run: () => m.run([x], 2), destroy: () => m.destroy() };
+      },
+    });
   });
 });

@@ -61,6 +61,12 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         ],
       },
       {
+        kind: StructureKind.ImportDeclaration,
+        moduleSpecifier: './runtime.js',
+        isTypeOnly: true,
+        namedImports: ['Prediction', 'RgbaImage'],
+      },
+      {
         kind: StructureKind.ExportDeclaration,
         moduleSpecifier: './runtime.js',
         namedExports: ['ModelError', 'RuntimeError'],
@@ -69,7 +75,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.ExportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
-        namedExports: ['ModelErrorCode', 'RuntimeErrorCode'],
+        namedExports: ['ModelErrorCode', 'Prediction', 'RgbaImage', 'RuntimeErrorCode'],
       },
       exported('MODEL_NAME', `${JSON.stringify(info.model)} as const`, 'The model this package runs.'),
       exported('INPUT_SHAPE', tuple(info.inputShape), 'Shape of one input image (NCHW without the batch).'),
@@ -173,26 +179,6 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             type: 'Float32Array',
             docs: [`batch x ${classes} values, image after image.`],
           },
-        ],
-      },
-      {
-        kind: StructureKind.Interface,
-        isExported: true,
-        name: 'Prediction',
-        properties: [
-          { name: 'index', isReadonly: true, type: 'number', docs: ['Class index.'] },
-          { name: 'value', isReadonly: true, type: 'number', docs: ['Its logit.'] },
-        ],
-      },
-      {
-        kind: StructureKind.Interface,
-        isExported: true,
-        name: 'RgbaImage',
-        docs: ['Pixels, row-major, 4 (RGBA, e.g. a canvas ImageData) or 3 (RGB) bytes each.'],
-        properties: [
-          { name: 'data', isReadonly: true, type: 'Uint8ClampedArray | Uint8Array' },
-          { name: 'width', isReadonly: true, type: 'number' },
-          { name: 'height', isReadonly: true, type: 'number' },
         ],
       },
       {

@@ -1,6 +1,6 @@
 import { Project, type SourceFileStructure, ts } from 'ts-morph';
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import { RUNTIME_DTS } from './runtime-dts.js';
+import { runtimeDeclarations } from '../package/runtime-dts.js';
 
 /**
  * Turns the generated TypeScript (ts-morph structures for index.ts, cpu.ts and webgpu.ts) into
@@ -39,16 +39,17 @@ export function emitPackageCode(sources: GeneratedSources): EmittedCode {
     project.createSourceFile('/pkg/cpu.ts', sources.cpu),
     project.createSourceFile('/pkg/webgpu.ts', sources.webgpu),
   ];
-  project.createSourceFile('/pkg/runtime.d.ts', RUNTIME_DTS);
+  const runtimeDts = runtimeDeclarations();
+  project.createSourceFile('/pkg/runtime.d.ts', runtimeDts);
   const texts = new Map<string, string>(files.map((f) => [f.getBaseName(), f.getFullText()]));
-  texts.set('runtime.d.ts', RUNTIME_DTS);
+  texts.set('runtime.d.ts', runtimeDts);
   const emitted = project.emitToMemory();
   const out = new Map<string, string>();
   for (const f of emitted.getFiles()) {
     const name = f.filePath.slice(f.filePath.lastIndexOf('/') + 1);
     if (name.endsWith('.js') || name === 'index.d.ts') out.set(name, f.text);
   }
-  out.set('runtime.d.ts', RUNTIME_DTS);
+  out.set('runtime.d.ts', runtimeDts);
   for (const name of ['index.js', 'index.d.ts', 'cpu.js', 'webgpu.js']) {
     if (!out.has(name)) throw new InternalError(`ts-morph emitted no ${name}`);
   }

@@ -13,7 +13,7 @@ import { PARAMS_BYTES } from '../../../../runtime/src/plan.js';
  * and the plan's steps as straight-line code: `initParams` writes each step's operand offsets,
  * `writeParams` each step's batch and invocation count, `encode` one block per step (pipeline,
  * bind group, workgroup count as a literal expression of the batch). The device side (buffers,
- * pipelines, submit, readback) is the bundled runtime's `GpuEngine`.
+ * pipelines, submit, readback, device loss) is the bundled runtime's engine (runtime/src/engine.ts).
  */
 
 const WORDS = PARAMS_BYTES / 4;
@@ -31,15 +31,13 @@ export function webgpuSource(plan: Plan): SourceFileStructure {
   for (const s of used) if (!kernelIndex.has(s.kernel)) kernelIndex.set(s.kernel, kernelIndex.size);
   const byKey = new Map(plan.kernels.map((k) => [k.key, k]));
   const shaders = [...kernelIndex.keys()].map((key) => byKey.get(key)!);
-  const input = plan.inputs[0]!;
-  const output = plan.outputs[0]!;
+  const tensor = (t: Plan['inputs'][number]) => `{ offset: ${t.offset}, perImage: ${t.perBatch} }`;
   let maxWorkgroups = 0;
-  for (const s of used) {
-    maxWorkgroups = Math.max(
-      maxWorkgroups,
-      Math.ceil((s.invocationsPerBatch * plan.maxBatch) / byKey.get(s.kernel)!.workgroupSize),
-    );
-  }
+  let widestStep = 0;
+  plan.steps.forEach((s, i) => {
+    const n = Math.ceil((s.invocationsPerBatch * plan.maxBatch) / byKey.get(s.kernel)!.workgroupSize);
+    if (n > maxWorkgroups) [maxWorkgroups, widestStep] = [n, i];
+  });
 
   const initParams: FunctionDeclarationStructure = {
     kind: StructureKind.Function,
@@ -103,7 +101,12 @@ export function webgpuSource(plan: Plan): SourceFileStructure {
       {
         kind: StructureKind.ImportDeclaration,
         moduleSpecifier: './runtime.js',
-        namedImports: ['dispatch', 'GpuEngine', { name: 'GpuProgram', isTypeOnly: true }],
+        namedImports: [
+          { name: 'Backend', isTypeOnly: true },
+          'createGpuBackend',
+          'dispatch',
+          { name: 'GpuProgram', isTypeOnly: true },
+        ],
       },
       {
         kind: StructureKind.VariableStatement,
@@ -139,9 +142,10 @@ export function webgpuSource(plan: Plan): SourceFileStructure {
   maxBatch: ${plan.maxBatch},
   arenaFloats: ${plan.arenaFloats},
   weightFloats: ${plan.weightFloats},
-  input: { offset: ${input.offset}, perImage: ${input.perBatch} },
-  output: { offset: ${output.offset}, perImage: ${output.perBatch} },
+  inputs: [${plan.inputs.map(tensor).join(', ')}],
+  outputs: [${plan.outputs.map(tensor).join(', ')}],
   maxWorkgroups: ${maxWorkgroups},
+  widestStep: ${widestStep},
   initParams,
   writeParams,
   encode,
@@ -159,8 +163,8 @@ export function webgpuSource(plan: Plan): SourceFileStructure {
           { name: 'weights', type: 'Float32Array' },
           { name: 'device', type: 'unknown', hasQuestionToken: true },
         ],
-        returnType: 'Promise<GpuEngine>',
-        statements: ['return GpuEngine.create(PROGRAM, weights, device as GPUDevice | undefined);'],
+        returnType: 'Promise<Backend>',
+        statements: ['return createGpuBackend(PROGRAM, weights, device);'],
       },
     ],
   };

@@ -1,6 +1,7 @@
+import { CodedError } from '../device.js';
+
 /**
  * Errors of a generated model package (besides the runtime's `RuntimeError` for WebGPU failures).
- * Browser-safe: no Node imports (this directory is bundled into the package's `runtime.js`).
  */
 
 export type ModelErrorCode =
@@ -11,13 +12,7 @@ export type ModelErrorCode =
   /** `Model.create` got an unknown option value (e.g. `backend: 'tpu'`). */
   | 'bad-options';
 
-export class ModelError extends Error {
+/** A bad input to run/preprocess, bad weights (length, checksum, unreadable) or a bad option. */
+export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
-  constructor(
-    readonly code: ModelErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

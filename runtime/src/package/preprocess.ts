@@ -10,6 +10,7 @@ import { ModelError } from './errors.js';
  * images. Only the cropped window is computed. Alpha is ignored, as `Image.convert('RGB')` does.
  */
 
+/** Pixels, row-major, 4 (RGBA, e.g. a canvas ImageData) or 3 (RGB) bytes each. */
 export interface RgbaImage {
   /** Row-major pixels: 4 bytes (RGBA, e.g. ImageData) or 3 bytes (RGB) per pixel. */
   readonly data: Uint8ClampedArray | Uint8Array;

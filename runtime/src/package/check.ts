@@ -58,8 +58,11 @@ export function checkInput(
   return n;
 }
 
+/** One of an image's top classes. */
 export interface Prediction {
+  /** Class index. */
   readonly index: number;
+  /** Its logit. */
   readonly value: number;
 }
 
