@@ -25,7 +25,8 @@ export const foldLayernormWeight: Pass = {
             u.op === 'conv2d' &&
             u.operands[0] === id &&
             u.operands[1] !== id &&
-            (u.attrs.groups === 1 || u.attrs.groups === channels),
+            // Depthwise only without a channel multiplier (see scaleConvInput's weight layout).
+            (u.attrs.groups === 1 || (u.attrs.groups === channels && u.type.shape[1] === channels)),
         )
       );
     };

@@ -69,7 +69,10 @@ export const foldScales: Pass = {
           return false;
         const channels = input.type.shape[1] as number;
         const length = channelScaleLength(f.def(input.operands[1]!).type.shape, channels);
-        if (length === null || (op.attrs.groups !== 1 && op.attrs.groups !== channels)) return false;
+        // Depthwise only without a channel multiplier: with one, output channel o reads input
+        // channel o / k and the scale would have to be repeated k times along the weight.
+        const depthwise = op.attrs.groups === channels && op.type.shape[1] === channels;
+        if (length === null || (op.attrs.groups !== 1 && !depthwise)) return false;
         const w = scaleConvInput(rw, op, rw.get(op.operands[1]!), rw.get(input.operands[1]!), length, o);
         rw.bind(op.id, rw.emit('conv2d', [rw.get(input.operands[0]!), w], op.attrs, o));
         return true;

@@ -9,11 +9,14 @@ import type { Module } from '../../../compiler/src/ir/types.js';
 import { balanceProducts } from '../../../compiler/src/passes/balance-products.js';
 import { PassContext } from '../../../compiler/src/passes/pass.js';
 import { buildExample, relError } from '../../helpers.js';
-import { checkPassGolden, goldenInputs } from '../harness.js';
+import { discoverIrTests, stripComments } from '../ir-test.js';
+
+/**
+ * balance-products beyond its test files (which ir-files.test.ts runs): multiplicative depth
+ * before and after, on those files and on a source-level product tree.
+ */
 
 const DIR = 'test/passes/balance-products';
-
-checkPassGolden('balance-products', DIR);
 
 /** A deterministic input in [-1, 1) for the module's input, batch 2. */
 function randomInput(m: Module, seed: number): Tensor {
@@ -48,7 +51,10 @@ function sourceTree(): Module {
 
 describe('balance-products keeps results and lowers depth', () => {
   const modules: [string, Module][] = [
-    ...goldenInputs(DIR).map((f): [string, Module] => [f, readModule(readFileSync(f, 'utf8'), f)]),
+    ...discoverIrTests(DIR).map((f): [string, Module] => [
+      f,
+      readModule(stripComments(readFileSync(f, 'utf8')), f),
+    ]),
     ['t.poly', sourceTree()],
   ];
 
