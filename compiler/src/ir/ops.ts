@@ -79,11 +79,6 @@ export function isElementwise(op: Op): op is ElementwiseOp {
   return isElementwiseKind(op.op);
 }
 
-/** The scalar semantics of an elementwise op, typed for its attrs. */
-export function scalarOf<K extends ElementwiseKind>(op: { readonly op: K }): ScalarOp<K> {
-  return ELEMENTWISE[op.op] as ScalarOp<K>;
-}
-
 /**
  * An elementwise op as a float64 function of its operands (`y` is ignored by unary ops), with its
  * `attrs` bound.
@@ -168,8 +163,10 @@ export interface OpInfo<K extends OpKind> {
 
 const zero = () => 0;
 const perElement = (c: { readonly out: number }) => c.out;
-const elementwise = <K extends OpKind>(operands: readonly string[], onnx?: string): OpInfo<K> => ({
-  operands,
+/** Operand roles of an elementwise op, from its arity. */
+const scalarRoles = (kind: ElementwiseKind) => (ELEMENTWISE[kind].arity === 2 ? ['a', 'b'] : ['x']);
+const elementwise = <K extends ElementwiseKind>(kind: K, onnx?: string): OpInfo<K> => ({
+  operands: scalarRoles(kind),
   attrs: {} as OpInfo<K>['attrs'],
   flops: perElement,
   ...(onnx === undefined ? {} : { onnx }),
@@ -183,21 +180,21 @@ export const OPS: { readonly [K in OpKind]: OpInfo<K> } = {
     flops: zero,
   },
   const: { operands: [], attrs: { value: NUM }, flops: zero },
-  add: elementwise(['a', 'b'], 'Add'),
-  sub: elementwise(['a', 'b'], 'Sub'),
-  mul: elementwise(['a', 'b'], 'Mul'),
-  div: elementwise(['a', 'b'], 'Div'),
-  max: elementwise(['a', 'b'], 'Max'),
-  neg: elementwise(['x'], 'Neg'),
+  add: elementwise('add', 'Add'),
+  sub: elementwise('sub', 'Sub'),
+  mul: elementwise('mul', 'Mul'),
+  div: elementwise('div', 'Div'),
+  max: elementwise('max', 'Max'),
+  neg: elementwise('neg', 'Neg'),
   pow: {
-    operands: ['x'],
+    operands: scalarRoles('pow'),
     // Any number here: that it is a positive integer is the polynomial rule, reported on its own.
     attrs: { exponent: NUM },
     // Repeated squaring.
     flops: (c) => c.out * Math.ceil(Math.log2(c.attrs.exponent)),
   },
-  rsqrt: { operands: ['x'], attrs: {}, flops: (c) => 2 * c.out },
-  sigmoid: elementwise(['x'], 'Sigmoid'),
+  rsqrt: { operands: scalarRoles('rsqrt'), attrs: {}, flops: (c) => 2 * c.out },
+  sigmoid: elementwise('sigmoid', 'Sigmoid'),
   conv2d: {
     operands: ['x', 'weight'],
     attrs: {
