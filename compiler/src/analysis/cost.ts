@@ -1,3 +1,4 @@
+import { opInfo } from '../ir/ops.js';
 import { numel } from '../ir/shapes.js';
 import type { Module, Op } from '../ir/types.js';
 import type { Analysis } from '../passes/pass.js';
@@ -12,53 +13,22 @@ export interface Cost {
 }
 
 /**
- * FLOPs of one op for batch 1, given the ops its operands may refer to. Parameter-only ops (e.g.
- * sigmoid of a scale) are counted too; a fused op costs what its region costs.
+ * FLOPs of one op for batch 1 (per op kind in ir/ops.ts), given the ops its operands may refer to.
+ * Parameter-only ops (e.g. sigmoid of a scale) are counted too.
  */
 export function opFlops(op: Op, scope: ReadonlyMap<number, Op>): number {
-  const out = numel(op.type.shape);
   const operand = (i: number) => scope.get(op.operands[i]!)!;
-  switch (op.op) {
-    case 'fused': {
-      const body = new Map(op.attrs.body.ops.map((o) => [o.id, o]));
-      return op.attrs.body.ops.reduce((sum, o) => sum + opFlops(o, body), 0);
-    }
-    case 'input':
-    case 'param':
-    case 'const':
-    case 'arg':
-    case 'slice':
-    case 'flip':
-    case 'reshape':
-    case 'transpose':
-      return 0;
-    case 'conv2d': {
-      const w = operand(1).type.shape as number[];
-      return 2 * out * w[1]! * w[2]! * w[3]!;
-    }
-    case 'matmul': {
-      const a = operand(0).type.shape;
-      return 2 * out * (a[a.length - 1] as number);
-    }
-    case 'linear': {
-      const w = operand(1).type.shape as number[];
-      return 2 * out * w[1]! + (op.operands.length > 2 ? out : 0);
-    }
-    case 'pow':
-      return out * Math.ceil(Math.log2(op.attrs.exponent));
-    case 'rsqrt':
-      return 2 * out;
-    case 'layernorm2d':
-    case 'channel_bn':
-      return 6 * out;
-    case 'l1norm':
-      return 3 * out;
-    case 'mean':
-    case 'sum':
-      return numel(operand(0).type.shape);
-    default:
-      return out;
-  }
+  return opInfo(op.op).flops({
+    attrs: op.attrs,
+    out: numel(op.type.shape),
+    operands: op.operands.length,
+    operandShape: (i) => operand(i).type.shape,
+    operandNumel: (i) => numel(operand(i).type.shape),
+    regionFlops: (body) => {
+      const inner = new Map(body.ops.map((o) => [o.id, o]));
+      return body.ops.reduce((sum, o) => sum + opFlops(o, inner), 0);
+    },
+  });
 }
 
 /** `cost` as a cached analysis. */

@@ -1,4 +1,5 @@
 import { fail, note, type Span } from '../diagnostics/diagnostic.js';
+import { normAxis } from '../ir/ops.js';
 import type { Dim } from '../ir/types.js';
 import type { IrBuilder, TensorValue } from './builder.js';
 import { bool, describeKind, float, int, show, type Value } from './values.js';
@@ -404,7 +405,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
         const x = tensor(a, 'x', ctx);
         const n = integer(a, 'n', ctx, 1);
         const axis = integer(a, 'axis', ctx);
-        const size = x.type.shape[axis < 0 ? axis + x.type.shape.length : axis];
+        const size = x.type.shape[normAxis(axis, x.type.shape.length)];
         if (typeof size !== 'number' || size % n !== 0) {
           fail('E0402', `cannot chunk axis ${axis} of ${show(x)} into ${n} equal parts`, ctx.span, [
             note('the tensor was produced here', x.origin),

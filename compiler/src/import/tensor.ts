@@ -1,4 +1,5 @@
 import { fail } from '../diagnostics/diagnostic.js';
+import { walkStrided } from '../ir/layout.js';
 
 /** Element types polyc can import. Everything is converted to float32 on the way in. */
 export type Dtype = 'f32' | 'f16' | 'bf16' | 'f64' | 'i64' | 'i32';
@@ -67,15 +68,7 @@ export function numelOf(shape: readonly number[]): number {
   return n;
 }
 
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const stride = new Array<number>(shape.length);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    stride[d] = s;
-    s *= shape[d]!;
-  }
-  return stride;
-}
+export { contiguousStrides } from '../ir/layout.js';
 
 /** A strided view of a raw storage, as PyTorch describes a tensor. Offsets and strides count elements. */
 export interface StridedLayout {
@@ -122,20 +115,10 @@ export function gather(
   if (n === 0) return out;
   const view = new DataView(storage.buffer, storage.byteOffset, storage.byteLength);
   const read = READERS[dtype];
-  // Walk the index space in C order like an odometer, keeping the storage position in step, so
-  // transposed or expanded (stride 0) views come out in the same order PyTorch would print them.
-  const rank = shape.length;
-  const idx = new Array<number>(rank).fill(0);
-  let pos = offset;
-  for (let i = 0; i < n; i++) {
-    out[i] = read(view, pos * itemSize, littleEndian);
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      pos += stride[d]!;
-      if (idx[d]! < shape[d]!) break;
-      pos -= stride[d]! * shape[d]!;
-      idx[d] = 0;
-    }
-  }
+  // C order, keeping the storage position in step, so transposed or expanded (stride 0) views come
+  // out in the same order PyTorch would print them.
+  walkStrided(shape, [stride], [offset], (i, pos) => {
+    out[i] = read(view, pos[0]! * itemSize, littleEndian);
+  });
   return out;
 }

@@ -1,4 +1,6 @@
 import { assertNever, InternalError } from '../diagnostics/diagnostic.js';
+import { broadcastStrides, contiguousStrides, walkStrided } from './layout.js';
+import { type ElementwiseOp, isElementwise, normAxis, scalarFn } from './ops.js';
 import { broadcastShapes } from './shapes.js';
 import type { Dim, Module, Op, OpOfKind } from './types.js';
 
@@ -78,13 +80,12 @@ function size(shape: readonly number[]): number {
 
 function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights: Weights): Float32Array {
   const x = a[0]!;
+  if (isElementwise(op)) return elementwise(op, a, shape);
   switch (op.op) {
     case 'input':
     case 'arg':
     case 'fused':
       throw new InternalError(`'${op.op}' is bound by the evaluation loop`);
-    case 'rsqrt':
-      return x.data.map((v) => 1 / Math.sqrt(v));
     case 'param': {
       const w = weights.get(op.attrs.key);
       if (!w || w.length !== size(shape))
@@ -93,24 +94,6 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
     }
     case 'const':
       return Float32Array.of(op.attrs.value);
-    case 'add':
-      return broadcast(x, a[1]!, shape, (p, q) => p + q);
-    case 'sub':
-      return broadcast(x, a[1]!, shape, (p, q) => p - q);
-    case 'mul':
-      return broadcast(x, a[1]!, shape, (p, q) => p * q);
-    case 'div':
-      return broadcast(x, a[1]!, shape, (p, q) => p / q);
-    case 'max':
-      return broadcast(x, a[1]!, shape, Math.max);
-    case 'neg':
-      return x.data.map((v) => -v);
-    case 'pow': {
-      const e = op.attrs.exponent;
-      return x.data.map((v) => v ** e);
-    }
-    case 'sigmoid':
-      return x.data.map((v) => 1 / (1 + Math.exp(-v)));
     case 'conv2d':
       return conv2d(op, x, a[1]!, shape);
     case 'layernorm2d':
@@ -139,53 +122,23 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
   }
 }
 
-function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
-}
-
-function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
-  return s;
-}
-
-/** NumPy-broadcast elementwise op. Fast path when both operands already have the output shape. */
-function broadcast(
-  x: Tensor,
-  y: Tensor,
-  shape: readonly number[],
-  f: (p: number, q: number) => number,
-): Float32Array {
+/** An elementwise op (ir/ops.ts), its binary forms with NumPy broadcasting. */
+function elementwise(op: ElementwiseOp, a: readonly Tensor[], shape: readonly number[]): Float32Array {
+  const f = scalarFn(op.op, op.attrs);
+  const x = a[0]!;
+  if (a.length === 1) return x.data.map((v) => f(v, 0));
+  const y = a[1]!;
   const n = size(shape);
   const out = new Float32Array(n);
+  // Fast path: both operands already have the output shape.
   if (x.data.length === n && y.data.length === n) {
     for (let i = 0; i < n; i++) out[i] = f(x.data[i]!, y.data[i]!);
     return out;
   }
   if (!broadcastShapes(x.shape, y.shape)) throw new InternalError('operands do not broadcast');
-  const rank = shape.length;
-  const bStrides = (t: Tensor) => {
-    const own = strides(t.shape);
-    const off = rank - t.shape.length;
-    return shape.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : own[i - off]!));
-  };
-  const sx = bStrides(x);
-  const sy = bStrides(y);
-  const idx = new Array<number>(rank).fill(0);
-  let ox = 0;
-  let oy = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = f(x.data[ox]!, y.data[oy]!);
-    for (let d = rank - 1; d >= 0; d--) {
-      idx[d]!++;
-      ox += sx[d]!;
-      oy += sy[d]!;
-      if (idx[d]! < shape[d]!) break;
-      ox -= sx[d]! * shape[d]!;
-      oy -= sy[d]! * shape[d]!;
-      idx[d] = 0;
-    }
-  }
+  walkStrided(shape, [broadcastStrides(x.shape, shape), broadcastStrides(y.shape, shape)], [0, 0], (i, p) => {
+    out[i] = f(x.data[p[0]!]!, y.data[p[1]!]!);
+  });
   return out;
 }
 
@@ -296,22 +249,11 @@ function flip(x: Tensor, axis: number): Float32Array {
 }
 
 function transpose(x: Tensor, perm: readonly number[], shape: readonly number[]): Float32Array {
-  const inStrides = strides(x.shape);
-  const s = perm.map((p) => inStrides[p]!);
-  const n = size(shape);
-  const out = new Float32Array(n);
-  const idx = new Array<number>(shape.length).fill(0);
-  let off = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = x.data[off]!;
-    for (let d = shape.length - 1; d >= 0; d--) {
-      idx[d]!++;
-      off += s[d]!;
-      if (idx[d]! < shape[d]!) break;
-      off -= s[d]! * shape[d]!;
-      idx[d] = 0;
-    }
-  }
+  const inStrides = contiguousStrides(x.shape);
+  const out = new Float32Array(size(shape));
+  walkStrided(shape, [perm.map((p) => inStrides[p]!)], [0], (i, p) => {
+    out[i] = x.data[p[0]!]!;
+  });
   return out;
 }
 
@@ -360,7 +302,7 @@ function reduce(x: Tensor, op: OpOfKind<'mean'> | OpOfKind<'sum'>, shape: readon
   const rank = x.shape.length;
   const axes = op.attrs.axes.map((a) => normAxis(a, rank));
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const keptStrides = strides(kept);
+  const keptStrides = contiguousStrides(kept);
   const acc = new Float64Array(size(shape));
   const idx = new Array<number>(rank).fill(0);
   for (let i = 0; i < x.data.length; i++) {

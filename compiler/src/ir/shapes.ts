@@ -1,8 +1,10 @@
+import { arity as arityOf, ELEMENTWISE, isElementwiseKind, normAxis } from './ops.js';
 import type { Dim, OpAttrs, OpKind, TensorType } from './types.js';
 
 /**
  * Result-type inference for every op kind: the single definition of what shapes an op accepts.
- * The front end uses it to build the IR, the verifier to check it.
+ * The front end uses it to build the IR, the verifier to check it. Arity and the elementwise rule
+ * (binary ops broadcast, unary ops keep the shape) come from the op table (ops.ts).
  */
 
 export type Inferred = { ok: true; type: TensorType } | { ok: false; message: string };
@@ -39,8 +41,9 @@ export function numel(shape: readonly Dim[], batch = 1): number {
   return n;
 }
 
-function normAxis(axis: number, rank: number): number | null {
-  const a = axis < 0 ? axis + rank : axis;
+/** `axis` as an index into a rank-`rank` shape, or null when out of range. */
+function axisIn(axis: number, rank: number): number | null {
+  const a = normAxis(axis, rank);
   return a >= 0 && a < rank ? a : null;
 }
 
@@ -60,40 +63,32 @@ export function inferType<K extends OpKind>(
   attrs: OpAttrs[K],
 ): Inferred {
   const s = operands.map((t) => t.shape);
-  const arity = ARITY[kind];
+  const arity = arityOf(kind);
   if (s.length < arity[0] || s.length > arity[1]) {
     return bad(
       `'${kind}' takes ${arity[0]}${arity[1] !== arity[0] ? `..${arity[1]}` : ''} operands, got ${s.length}`,
     );
   }
   const x = s[0] ?? [];
+  if (kind === 'pow') {
+    const e = (attrs as OpAttrs['pow']).exponent;
+    if (!(Number.isInteger(e) && e >= 1)) return bad(`power must be a positive integer, got ${e}`);
+  }
+  if (isElementwiseKind(kind)) {
+    if (ELEMENTWISE[kind].arity === 1) return ok(x);
+    const out = broadcastShapes(x, s[1]!);
+    return out ? ok(out) : bad(`shapes ${formatShape(x)} and ${formatShape(s[1]!)} do not broadcast`);
+  }
   switch (kind) {
     case 'input':
     case 'param':
     case 'const':
     case 'arg':
       return bad(`'${kind}' has no operands; its type is declared`);
-    case 'rsqrt':
-      return ok(x);
     case 'fused': {
       const body = (attrs as OpAttrs['fused']).body;
       const result = body.ops.find((o) => o.id === body.result);
       return result ? ok(result.type.shape) : bad(`fused region result %${body.result} is not defined`);
-    }
-    case 'add':
-    case 'sub':
-    case 'mul':
-    case 'div':
-    case 'max': {
-      const out = broadcastShapes(x, s[1]!);
-      return out ? ok(out) : bad(`shapes ${formatShape(x)} and ${formatShape(s[1]!)} do not broadcast`);
-    }
-    case 'neg':
-    case 'sigmoid':
-      return ok(x);
-    case 'pow': {
-      const e = (attrs as OpAttrs['pow']).exponent;
-      return Number.isInteger(e) && e >= 1 ? ok(x) : bad(`power must be a positive integer, got ${e}`);
     }
     case 'conv2d': {
       const a = attrs as OpAttrs['conv2d'];
@@ -142,7 +137,7 @@ export function inferType<K extends OpKind>(
     }
     case 'slice': {
       const a = attrs as OpAttrs['slice'];
-      const axis = normAxis(a.axis, x.length);
+      const axis = axisIn(a.axis, x.length);
       if (axis === null) return bad(`slice axis ${a.axis} out of range for ${formatShape(x)}`);
       const n = x[axis]!;
       if (typeof n !== 'number') return bad(`cannot slice the symbolic batch dimension`);
@@ -155,7 +150,7 @@ export function inferType<K extends OpKind>(
     }
     case 'flip': {
       const a = attrs as OpAttrs['flip'];
-      return normAxis(a.axis, x.length) === null ? bad(`flip axis ${a.axis} out of range`) : ok(x);
+      return axisIn(a.axis, x.length) === null ? bad(`flip axis ${a.axis} out of range`) : ok(x);
     }
     case 'reshape': {
       const target = (attrs as OpAttrs['reshape']).shape;
@@ -193,12 +188,12 @@ export function inferType<K extends OpKind>(
     }
     case 'l1norm': {
       const a = attrs as OpAttrs['l1norm'];
-      return normAxis(a.axis, x.length) === null ? bad(`l1norm axis ${a.axis} out of range`) : ok(x);
+      return axisIn(a.axis, x.length) === null ? bad(`l1norm axis ${a.axis} out of range`) : ok(x);
     }
     case 'mean':
     case 'sum': {
       const a = attrs as OpAttrs['mean'];
-      const axes = a.axes.map((ax) => normAxis(ax, x.length));
+      const axes = a.axes.map((ax) => axisIn(ax, x.length));
       if (axes.some((ax) => ax === null)) return bad(`reduction axes [${a.axes.join(', ')}] out of range`);
       const out: Dim[] = [];
       x.forEach((d, i) => {
@@ -223,33 +218,3 @@ export function inferType<K extends OpKind>(
   }
   return bad(`unknown op '${kind as string}'`);
 }
-
-/** [min, max] operand counts per op kind. */
-export const ARITY: Record<OpKind, readonly [number, number]> = {
-  input: [0, 0],
-  param: [0, 0],
-  const: [0, 0],
-  add: [2, 2],
-  sub: [2, 2],
-  mul: [2, 2],
-  div: [2, 2],
-  neg: [1, 1],
-  pow: [1, 1],
-  sigmoid: [1, 1],
-  conv2d: [2, 2],
-  layernorm2d: [1, 2],
-  channel_bn: [5, 5],
-  slice: [1, 1],
-  flip: [1, 1],
-  reshape: [1, 1],
-  transpose: [1, 1],
-  matmul: [2, 2],
-  l1norm: [1, 1],
-  mean: [1, 1],
-  sum: [1, 1],
-  linear: [2, 3],
-  max: [2, 2],
-  rsqrt: [1, 1],
-  arg: [0, 0],
-  fused: [0, Number.POSITIVE_INFINITY],
-};

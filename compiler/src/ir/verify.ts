@@ -1,15 +1,7 @@
 import { type Diagnostic, error, InternalError } from '../diagnostics/diagnostic.js';
-import { ARITY, formatType, inferType } from './shapes.js';
-import {
-  FUSED_KINDS,
-  type Module,
-  OP_KINDS,
-  type Op,
-  type OpKind,
-  type Region,
-  type TensorType,
-  type ValueId,
-} from './types.js';
+import { type AttrRule, arity, opInfo } from './ops.js';
+import { formatType, inferType } from './shapes.js';
+import { type Module, OP_KINDS, type Op, type TensorType, type ValueId } from './types.js';
 
 /**
  * Checks the IR invariants every pass relies on and returns one E0802 diagnostic per problem (empty
@@ -66,7 +58,7 @@ function verifyOps(
     if (typeOk) typed.add(op.id);
     const attrsOk = checkAttrs(op, (msg) => report(op, msg));
 
-    const [min, max] = ARITY[op.op];
+    const [min, max] = arity(op.op);
     const arityOk = op.operands.length >= min && op.operands.length <= max;
     if (!arityOk) {
       const want = min === max ? `${min}` : `${min} to ${max}`;
@@ -207,81 +199,13 @@ function checkType(t: TensorType, batch: string, report: (msg: string) => void):
   return ok;
 }
 
-interface AttrRule {
-  readonly test: (v: unknown) => boolean;
-  /** What `test` accepts, for messages. */
-  readonly what: string;
-}
-
-const isInt = (v: unknown): v is number => Number.isInteger(v);
-const rule = (what: string, test: (v: unknown) => boolean): AttrRule => ({ test, what });
-const arrayOf = (v: unknown, test: (x: unknown) => boolean): boolean => Array.isArray(v) && v.every(test);
-
-const STR = rule('a string', (v) => typeof v === 'string');
-const NUM = rule('a finite number', (v) => typeof v === 'number' && Number.isFinite(v));
-const INT = rule('an integer', isInt);
-const BOOL = rule('a boolean', (v) => typeof v === 'boolean');
-const INTS = rule('an array of integers', (v) => arrayOf(v, isInt));
-const DIMS = rule('an array of dimensions', (v) => arrayOf(v, (d) => isInt(d) || typeof d === 'string'));
-const pair = (what: string, min: number): AttrRule =>
-  rule(
-    `a pair of ${what} integers`,
-    (v) => arrayOf(v, (x) => isInt(x) && x >= min) && (v as unknown[]).length === 2,
-  );
-
-/** The attrs each op kind must carry (exactly these keys), mirroring `OpAttrs` in types.ts. */
-const ATTRS: Record<OpKind, Readonly<Record<string, AttrRule>>> = {
-  input: { name: STR },
-  param: { key: STR, role: rule(`'param' or 'buffer'`, (v) => v === 'param' || v === 'buffer') },
-  const: { value: NUM },
-  add: {},
-  sub: {},
-  mul: {},
-  div: {},
-  neg: {},
-  // Any number here: that it is a positive integer is the polynomial rule, reported on its own.
-  pow: { exponent: NUM },
-  sigmoid: {},
-  conv2d: {
-    stride: pair('positive', 1),
-    pad: pair('non-negative', 0),
-    dilation: pair('positive', 1),
-    groups: rule('a positive integer', (v) => isInt(v) && v >= 1),
-  },
-  layernorm2d: { eps: NUM },
-  channel_bn: { eps: NUM },
-  slice: { axis: INT, start: INT, end: INT },
-  flip: { axis: INT },
-  reshape: { shape: DIMS },
-  transpose: { perm: INTS },
-  matmul: {},
-  l1norm: { axis: INT, eps: NUM },
-  mean: { axes: INTS, keepdims: BOOL },
-  sum: { axes: INTS, keepdims: BOOL },
-  linear: {},
-  max: {},
-  rsqrt: {},
-  arg: { index: rule('a non-negative integer', (v) => isInt(v) && v >= 0) },
-  fused: {
-    kind: rule(`one of ${FUSED_KINDS.join(', ')}`, (v) => (FUSED_KINDS as readonly unknown[]).includes(v)),
-    body: rule(
-      'a region { ops, result }',
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        Array.isArray((v as Region).ops) &&
-        isInt((v as Region).result),
-    ),
-  },
-};
-
 function checkAttrs(op: Op, report: (msg: string) => void): boolean {
   const attrs = op.attrs as unknown;
   if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
     report('attrs must be an object');
     return false;
   }
-  const schema = ATTRS[op.op];
+  const schema: Readonly<Record<string, AttrRule>> = opInfo(op.op).attrs;
   const given = attrs as Record<string, unknown>;
   let ok = true;
   for (const [key, r] of Object.entries(schema)) {

@@ -1,4 +1,5 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
+import { type ElementwiseKind, isElementwiseKind, normAxis, scalarFn } from '../ir/ops.js';
 import { inferType } from '../ir/shapes.js';
 import type { Dim, Module, OpAttrs, OpKind, TensorType, ValueId } from '../ir/types.js';
 import type { Pass } from './pass.js';
@@ -14,8 +15,8 @@ import { type Rewriter, rewrite } from './rewriter.js';
  * - a slice covering its whole axis -> `x`; `flip(flip(x))` on the same axis -> `x`;
  * - `transpose(transpose(x))` -> one transpose, and a transpose by the identity permutation -> `x`;
  * - `neg(neg(x))` -> `x`;
- * - add, sub, mul, div and neg of scalar `const` ops fold to a `const` (arithmetic in float64;
- *   not folded when the result would not be finite).
+ * - elementwise ops of scalar `const` ops fold to a `const` (their float64 semantics from
+ *   ir/ops.ts; not folded when the result would not be finite).
  * Expressions of params are otherwise left alone (folding them is the job of the folding passes).
  * Fused ops are opaque. Ops that a simplification leaves unused stay: `dce` removes them.
  */
@@ -79,10 +80,6 @@ function sameShape(a: readonly Dim[], b: readonly Dim[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
-}
-
 class Canon {
   constructor(
     private readonly rw: Rewriter,
@@ -128,12 +125,16 @@ class Canon {
     }
     const ca = a === undefined ? null : this.constValue(a);
     const cb = b === undefined ? null : this.constValue(b);
+    const kind = node.kind;
+    if (isElementwiseKind(kind)) {
+      const values = node.operands.map((x) => this.constValue(x));
+      if (values.every((v) => v !== null)) return foldConst(kind, attrs, values as number[]);
+    }
     switch (node.kind) {
       case 'add':
       case 'sub':
       case 'mul':
       case 'div': {
-        if (ca !== null && cb !== null) return foldConst(node.kind, ca, cb);
         const identity = node.kind === 'add' || node.kind === 'sub' ? 0 : 1;
         if (cb === identity && this.sameTypeAs(node, a)) return a;
         if ((node.kind === 'add' || node.kind === 'mul') && ca === identity && this.sameTypeAs(node, b)) {
@@ -142,7 +143,6 @@ class Canon {
         return null;
       }
       case 'neg': {
-        if (ca !== null) return foldConst('neg', ca, 0);
         const inner = this.def(a, 'neg');
         return inner ? inner.operands[0]! : null;
       }
@@ -181,9 +181,8 @@ class Canon {
   }
 }
 
-/** A scalar `const` node for `a op b`, or null when the result is not a finite number. */
-function foldConst(kind: 'add' | 'sub' | 'mul' | 'div' | 'neg', a: number, b: number): Node | null {
-  const value =
-    kind === 'add' ? a + b : kind === 'sub' ? a - b : kind === 'mul' ? a * b : kind === 'div' ? a / b : -a;
+/** A scalar `const` node for an elementwise op of constants, or null when the result is not finite. */
+function foldConst(kind: ElementwiseKind, attrs: Node['attrs'], values: readonly number[]): Node | null {
+  const value = scalarFn(kind, attrs)(values[0]!, values[1] ?? 0);
   return Number.isFinite(value) ? { kind: 'const', attrs: { value }, operands: [] } : null;
 }

@@ -1,5 +1,6 @@
+import { isElementwise } from '../ir/ops.js';
 import type { Module, Op } from '../ir/types.js';
-import { applyGroups, type Group, grow, isElementwise } from './fusion.js';
+import { applyGroups, type Group, grow } from './fusion.js';
 import type { Pass, PassContext } from './pass.js';
 import { Facts } from './patterns.js';
 

@@ -1,3 +1,4 @@
+import { isElementwise } from '../ir/ops.js';
 import type { FusedKind, Module, Op, Region, ValueId } from '../ir/types.js';
 import type { Facts } from './patterns.js';
 import { origin } from './patterns.js';
@@ -12,13 +13,6 @@ export interface Group {
   readonly kind: FusedKind;
   readonly members: ReadonlySet<ValueId>;
   readonly root: ValueId;
-}
-
-/** Ops an epilogue or prologue may hold: per-element maps and slices along channels. */
-const ELEMENTWISE = new Set(['add', 'sub', 'mul', 'div', 'max', 'neg', 'pow', 'rsqrt']);
-
-export function isElementwise(op: Op): boolean {
-  return ELEMENTWISE.has(op.op);
 }
 
 /** A reduction over the channel axis that keeps it: per-pixel statistics a kernel gathers as it reads. */

@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { fail, InternalError } from '../../diagnostics/diagnostic.js';
+import { normAxis, onnxOperator } from '../../ir/ops.js';
 import type { Module, Op } from '../../ir/types.js';
 
 const { onnx } = onnxProto;
@@ -255,6 +256,18 @@ class GraphBuilder {
       return out;
     };
     let result: string;
+    const standard = onnxOperator(op.op);
+    if (standard !== undefined) {
+      // One standard operator on the same inputs (ir/ops.ts).
+      this.names.set(
+        op.id,
+        single(
+          standard,
+          op.operands.map((_, i) => x(i)),
+        ),
+      );
+      return;
+    }
     switch (op.op) {
       case 'input':
         result = op.attrs.name;
@@ -282,29 +295,8 @@ class GraphBuilder {
       case 'const':
         result = this.constF(op.attrs.value);
         break;
-      case 'add':
-        result = single('Add', [x(0), x(1)]);
-        break;
-      case 'sub':
-        result = single('Sub', [x(0), x(1)]);
-        break;
-      case 'mul':
-        result = single('Mul', [x(0), x(1)]);
-        break;
-      case 'div':
-        result = single('Div', [x(0), x(1)]);
-        break;
-      case 'max':
-        result = single('Max', [x(0), x(1)]);
-        break;
-      case 'neg':
-        result = single('Neg', [x(0)]);
-        break;
       case 'pow':
         result = single('Pow', [x(0), this.constF(op.attrs.exponent)]);
-        break;
-      case 'sigmoid':
-        result = single('Sigmoid', [x(0)]);
         break;
       case 'conv2d': {
         const a = op.attrs;
@@ -369,7 +361,7 @@ class GraphBuilder {
         break;
       case 'flip': {
         const shape = this.typeOf(op.operands[0]!);
-        const axis = op.attrs.axis < 0 ? op.attrs.axis + shape.length : op.attrs.axis;
+        const axis = normAxis(op.attrs.axis, shape.length);
         const n = shape[axis] as number;
         result = single('Gather', [x(0), this.constI64(Array.from({ length: n }, (_, i) => n - 1 - i))], {
           axis: int('axis', axis),
@@ -385,9 +377,6 @@ class GraphBuilder {
         break;
       case 'transpose':
         result = single('Transpose', [x(0)], { perm: ints('perm', op.attrs.perm) });
-        break;
-      case 'matmul':
-        result = single('MatMul', [x(0), x(1)]);
         break;
       case 'l1norm': {
         const l1 = this.reduce(op, 'ReduceL1', x(0), [op.attrs.axis], true, 'l1');

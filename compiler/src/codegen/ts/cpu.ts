@@ -1,5 +1,7 @@
 import { constnessAnalysis } from '../../analysis/constness.js';
 import { fail, InternalError } from '../../diagnostics/diagnostic.js';
+import { broadcastStrides, contiguousStrides } from '../../ir/layout.js';
+import { type ElementwiseOp, isElementwise, normAxis, type ScalarLang, scalarExpr } from '../../ir/ops.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, OpOfKind, ValueId } from '../../ir/types.js';
 import { PassContext } from '../../passes/pass.js';
@@ -231,7 +233,7 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[]): CpuP
 function checkBatch(op: Op, operands: readonly (readonly Dim[])[], label: string): void {
   const x = operands[0];
   const rank = x?.length ?? 0;
-  const norm = (a: number) => (a < 0 ? a + rank : a);
+  const norm = (a: number) => normAxis(a, rank);
   const onBatch = x !== undefined && batched(x);
   switch (op.op) {
     case 'slice':
@@ -290,12 +292,6 @@ function index(base: string, terms: readonly (readonly [string, number])[]): str
 
 const times = (v: string, k: number) => (k === 1 ? v : `${v} * ${k}`);
 
-function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
-  return s;
-}
-
 /** A number as a JavaScript literal that reads back exactly. */
 const lit = (x: number): string => String(x);
 
@@ -306,7 +302,23 @@ function around(shape: readonly number[], axis: number): [number, number, number
   return [size(shape.slice(0, axis)), shape[axis]!, size(shape.slice(axis + 1))];
 }
 
-const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+/** Elementwise templates (ir/ops.ts) in TypeScript. */
+const TS: ScalarLang = {
+  num: lit,
+  max: (a, b) => `Math.max(${a}, ${b})`,
+  sqrt: (a) => `Math.sqrt(${a})`,
+  exp: (a) => `Math.exp(${a})`,
+  pow: (a, e) => `${a} ** ${e}`,
+};
+
+/** The same templates as kernel documentation (`y = max(a, b)`). */
+const DOC: ScalarLang = {
+  num: lit,
+  max: (a, b) => `max(${a}, ${b})`,
+  sqrt: (a) => `sqrt(${a})`,
+  exp: (a) => `exp(${a})`,
+  pow: (a, e) => `${a}^${e}`,
+};
 
 interface Body {
   readonly body: string[];
@@ -320,27 +332,8 @@ function kernelBody(
   scratch: { acc: number; row: number; red: number },
 ): Body {
   const x = ins[0]!;
+  if (isElementwise(op)) return elementwise(op, out, ins);
   switch (op.op) {
-    case 'add':
-      return elementwise(out, ins, ([a, b]) => `${a} + ${b}`, 'y = a + b');
-    case 'sub':
-      return elementwise(out, ins, ([a, b]) => `${a} - ${b}`, 'y = a - b');
-    case 'mul':
-      return elementwise(out, ins, ([a, b]) => `${a} * ${b}`, 'y = a * b');
-    case 'div':
-      return elementwise(out, ins, ([a, b]) => `${a} / ${b}`, 'y = a / b');
-    case 'max':
-      return elementwise(out, ins, ([a, b]) => `Math.max(${a}, ${b})`, 'y = max(a, b)');
-    case 'neg':
-      return elementwise(out, ins, ([a]) => `-${a}`, 'y = -x');
-    case 'pow': {
-      const e = op.attrs.exponent;
-      return elementwise(out, ins, ([a]) => `${a} ** ${e}`, `y = x^${e}`);
-    }
-    case 'rsqrt':
-      return elementwise(out, ins, ([a]) => `1 / Math.sqrt(${a})`, 'y = 1 / sqrt(x)');
-    case 'sigmoid':
-      return elementwise(out, ins, ([a]) => `1 / (1 + Math.exp(-${a}))`, 'y = sigmoid(x)');
     case 'conv2d':
       return conv2d(op, out, x, ins[1]!, scratch);
     case 'layernorm2d':
@@ -420,18 +413,10 @@ function kernelBody(
  * broadcast), axes of size 1 are dropped and adjacent axes merged where every operand allows, so
  * most ops become one flat loop.
  */
-function elementwise(
-  out: readonly number[],
-  ins: readonly (readonly number[])[],
-  f: (vals: string[]) => string,
-  doc: string,
-): Body {
-  const r = out.length;
-  const aligned = ins.map((s) => {
-    const own = strides(s);
-    const off = r - s.length;
-    return out.map((_, i) => (i < off || s[i - off] === 1 ? 0 : own[i - off]!));
-  });
+function elementwise(op: ElementwiseOp, out: readonly number[], ins: readonly (readonly number[])[]): Body {
+  const f = (vals: readonly string[]) => scalarExpr(op, vals, TS);
+  const doc = `y = ${scalarExpr(op, ins.length === 1 ? ['x'] : ['a', 'b'], DOC)}`;
+  const aligned = ins.map((s) => broadcastStrides(s, out));
   // Drop size-1 axes, then merge mergeable neighbours.
   let axes = out.map((d, i) => ({ d, s: aligned.map((a) => a[i]!) })).filter((a) => a.d !== 1);
   const merged: typeof axes = [];
@@ -598,7 +583,7 @@ function channelBn(eps: number, x: readonly number[]): Body {
 }
 
 function transpose(perm: readonly number[], x: readonly number[], out: readonly number[]): Body {
-  const inStrides = strides(x);
+  const inStrides = contiguousStrides(x);
   const axes = out.map((d, i) => ({ d, s: inStrides[perm[i]!]! })).filter((a) => a.d !== 1);
   const c = new Code();
   c.line('let p = yo;');
@@ -653,7 +638,7 @@ function reduce(
   const rank = x.length;
   const axes = op.attrs.axes.map((a) => normAxis(a, rank));
   const kept = x.map((d, i) => (axes.includes(i) ? 1 : d));
-  const keptStrides = strides(kept);
+  const keptStrides = contiguousStrides(kept);
   const n = size(out);
   scratch.red = Math.max(scratch.red, n);
   const count = size(x) / n;

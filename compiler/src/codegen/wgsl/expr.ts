@@ -1,4 +1,5 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
+import { isElementwise, normAxis, type ScalarLang, scalarExpr } from '../../ir/ops.js';
 import type { Dim, Op, ValueId } from '../../ir/types.js';
 
 /**
@@ -30,6 +31,25 @@ export function f32Literal(v: number): string {
   const bits = new Uint32Array(Float32Array.of(v).buffer)[0]!;
   return `bitcast<f32>(${bits}u)`;
 }
+
+/** Elementwise templates (ir/ops.ts) in WGSL. */
+export const WGSL: ScalarLang = {
+  num: (v) => (Number.isInteger(v) ? `${v}.0` : f32Literal(v)),
+  max: (a, b) => `max(${a}, ${b})`,
+  sqrt: (a) => `sqrt(${a})`,
+  exp: (a) => `exp(${a})`,
+  // WGSL's pow is undefined for negative bases: repeated squaring, x^4 being two multiplies as
+  // balanced evaluation counts it (WGSL compilers share the repeated subexpressions).
+  pow: (a, e) => {
+    let result: string | null = null;
+    let base = a;
+    for (let k = e; k > 0; k >>= 1) {
+      if (k & 1) result = result === null ? base : `${result} * ${base}`;
+      if (k > 1) base = `(${base} * ${base})`;
+    }
+    return result ?? '1.0';
+  },
+};
 
 /** A dimension's size: a constant, or the batch at run time. */
 function dimExpr(d: Dim): string {
@@ -123,7 +143,7 @@ export class ExprWriter {
     if (hit !== undefined) return hit;
     const op = this.op(id);
     const rank = op.type.shape.length;
-    const [a, b] = op.operands;
+    const a = op.operands[0];
     /** Operand coordinates under NumPy broadcasting: size-1 axes read index 0. */
     const bcast = (x: ValueId): string[] => {
       const shape = this.op(x).type.shape;
@@ -131,40 +151,22 @@ export class ExprWriter {
       return shape.map((d, i) => (d === 1 ? '0u' : c[i + lead]!));
     };
     let expr: string;
-    switch (op.op) {
-      case 'add':
-      case 'sub':
-      case 'mul':
-      case 'div':
-      case 'max': {
-        const p = this.inline(a!, bcast(a!), out, memo);
-        const q = this.inline(b!, bcast(b!), out, memo);
-        expr =
-          op.op === 'max'
-            ? `max(${p}, ${q})`
-            : `${p} ${{ add: '+', sub: '-', mul: '*', div: '/' }[op.op]} ${q}`;
-        break;
-      }
-      case 'neg':
-        expr = `-${this.inline(a!, c, out, memo)}`;
-        break;
-      case 'rsqrt':
-        expr = `1.0 / sqrt(${this.inline(a!, c, out, memo)})`;
-        break;
-      case 'slice': {
-        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
-        return this.inline(
-          a!,
-          c.map((x, i) => (i === axis ? `(${x} + ${op.attrs.start}u)` : x)),
-          out,
-          memo,
-        );
-      }
-      case 'const':
-        expr = f32Literal(op.attrs.value);
-        break;
-      default:
-        expr = this.call(id, vec(c.slice(0, Math.max(rank, 1))));
+    if (isElementwise(op)) {
+      // Binary operands are read at broadcast coordinates; a unary op's operand has its shape.
+      const args = op.operands.map((x) => this.inline(x, op.operands.length === 1 ? c : bcast(x), out, memo));
+      expr = scalarExpr(op, args, WGSL);
+    } else if (op.op === 'slice') {
+      const axis = normAxis(op.attrs.axis, rank);
+      return this.inline(
+        a!,
+        c.map((x, i) => (i === axis ? `(${x} + ${op.attrs.start}u)` : x)),
+        out,
+        memo,
+      );
+    } else if (op.op === 'const') {
+      expr = f32Literal(op.attrs.value);
+    } else {
+      expr = this.call(id, vec(c.slice(0, Math.max(rank, 1))));
     }
     const name = `t${memo.size}`;
     out.push(`  let ${name} = ${expr};`);
@@ -186,9 +188,12 @@ export class ExprWriter {
   private body(op: Op): string {
     const rank = op.type.shape.length;
     const [a, b] = op.operands;
-    const bin = (f: (p: string, q: string) => string) =>
-      `  return ${f(this.call(a!, this.broadcast(a!, rank, 'c')), this.call(b!, this.broadcast(b!, rank, 'c')))};`;
-    const un = (f: (p: string) => string) => `  let x = ${this.call(a!, 'c')};\n  return ${f('x')};`;
+    if (isElementwise(op)) {
+      if (op.operands.length === 1)
+        return `  let x = ${this.call(a!, 'c')};\n  return ${scalarExpr(op, ['x'], WGSL)};`;
+      const args = op.operands.map((x) => this.call(x, this.broadcast(x, rank, 'c')));
+      return `  return ${scalarExpr(op, args, WGSL)};`;
+    }
     switch (op.op) {
       case 'arg': {
         const src = this.sources[op.attrs.index];
@@ -197,33 +202,15 @@ export class ExprWriter {
       }
       case 'const':
         return `  return ${f32Literal(op.attrs.value)};`;
-      case 'add':
-        return bin((p, q) => `${p} + ${q}`);
-      case 'sub':
-        return bin((p, q) => `${p} - ${q}`);
-      case 'mul':
-        return bin((p, q) => `${p} * ${q}`);
-      case 'div':
-        return bin((p, q) => `${p} / ${q}`);
-      case 'max':
-        return bin((p, q) => `max(${p}, ${q})`);
-      case 'neg':
-        return un((x) => `-${x}`);
-      case 'rsqrt':
-        return un((x) => `1.0 / sqrt(${x})`);
-      case 'sigmoid':
-        return un((x) => `1.0 / (1.0 + exp(-${x}))`);
-      case 'pow':
-        return `  let x = ${this.call(a!, 'c')};\n${powerBySquaring(op.attrs.exponent)}`;
       case 'slice': {
-        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        const axis = normAxis(op.attrs.axis, rank);
         const parts = AXES.slice(0, rank).map((ax, i) =>
           i === axis ? `c.${ax} + ${op.attrs.start}u` : `c.${ax}`,
         );
         return `  return ${this.call(a!, vec(parts))};`;
       }
       case 'flip': {
-        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        const axis = normAxis(op.attrs.axis, rank);
         const n = op.type.shape[axis] as number;
         const parts = AXES.slice(0, rank).map((ax, i) => (i === axis ? `${n - 1}u - c.${ax}` : `c.${ax}`));
         return `  return ${this.call(a!, vec(parts))};`;
@@ -292,7 +279,7 @@ export class ExprWriter {
         ].join('\n');
       }
       case 'l1norm': {
-        const axis = op.attrs.axis < 0 ? op.attrs.axis + rank : op.attrs.axis;
+        const axis = normAxis(op.attrs.axis, rank);
         const n = op.type.shape[axis] as number;
         const at = vec(AXES.slice(0, rank).map((ax, i) => (i === axis ? 'k' : `c.${ax}`)));
         return [
@@ -338,7 +325,7 @@ export class ExprWriter {
     const x = op.operands[0]!;
     const inShape = this.op(x).type.shape;
     const rank = inShape.length;
-    const axes = op.attrs.axes.map((a) => (a < 0 ? a + rank : a));
+    const axes = op.attrs.axes.map((a) => normAxis(a, rank));
     // Coordinates in the input: reduced axes take loop variables, kept axes read the output coords.
     let outAxis = 0;
     const parts = inShape.map((_, i) => {
@@ -358,28 +345,4 @@ export class ExprWriter {
       op.op === 'mean' ? `  return acc / ${count}.0;` : '  return acc;',
     ].join('\n');
   }
-}
-
-/** `return x^e` by repeated squaring (x^4 is two multiplies, as balanced evaluation counts it). */
-function powerBySquaring(e: number): string {
-  const lines: string[] = [];
-  let result: string | null = null;
-  let base = 'x';
-  let k = e;
-  let n = 0;
-  while (k > 0) {
-    if (k & 1) {
-      const next = `p${n++}`;
-      lines.push(`  let ${next} = ${result === null ? base : `${result} * ${base}`};`);
-      result = next;
-    }
-    k >>= 1;
-    if (k > 0) {
-      const sq = `s${n++}`;
-      lines.push(`  let ${sq} = ${base} * ${base};`);
-      base = sq;
-    }
-  }
-  lines.push(`  return ${result ?? '1.0'};`);
-  return lines.join('\n');
 }

@@ -1,0 +1,54 @@
+/**
+ * Index math for strided views of flat row-major data, shared by the interpreter, checkpoint import
+ * (PyTorch's strided storages) and the CPU code generator.
+ */
+
+/** Row-major (C order) strides of a contiguous tensor, in elements. */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const stride = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    stride[d] = s;
+    s *= shape[d]!;
+  }
+  return stride;
+}
+
+/**
+ * Strides that read a contiguous tensor of `shape` broadcast (NumPy rules) to `out`, one per axis of
+ * `out`: 0 on the axes it is broadcast along.
+ */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const own = contiguousStrides(shape);
+  const lead = out.length - shape.length;
+  return out.map((_, i) => (i < lead || shape[i - lead] === 1 ? 0 : own[i - lead]!));
+}
+
+/**
+ * Walks the index space of `shape` in C order like an odometer, keeping the position of each strided
+ * view (`strides[k]`, starting at `offsets[k]`) in step: `visit(i, pos)` sees the i-th element and
+ * `pos[k]`, its position in view k. `pos` is reused between calls.
+ */
+export function walkStrided(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  offsets: readonly number[],
+  visit: (i: number, pos: readonly number[]) => void,
+): void {
+  const rank = shape.length;
+  const views = strides.length;
+  let n = 1;
+  for (const d of shape) n *= d;
+  const idx = new Array<number>(rank).fill(0);
+  const pos = [...offsets];
+  for (let i = 0; i < n; i++) {
+    visit(i, pos);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]!++;
+      for (let k = 0; k < views; k++) pos[k]! += strides[k]![d]!;
+      if (idx[d]! < shape[d]!) break;
+      for (let k = 0; k < views; k++) pos[k]! -= strides[k]![d]! * shape[d]!;
+      idx[d] = 0;
+    }
+  }
+}
