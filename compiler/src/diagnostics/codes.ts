@@ -2,7 +2,7 @@
  * Every diagnostic code polyc emits, with a one-line summary. Codes are stable: never reuse or
  * renumber one. Ranges: E01 syntax, E02 names and imports, E03 compile-time evaluation, E04 tensor
  * shapes, E05 the polynomial rule, E06 checkpoints, E07 command line and input files, E08 IR text and
- * verifier, E09 export.
+ * verifier, E09 export, E10 packaging (`polyc compile`).
  */
 export const CODES = {
   E0101: 'unexpected character',

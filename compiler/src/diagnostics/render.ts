@@ -35,7 +35,7 @@ function excerpt(span: Span, sources: ReadonlyMap<string, string>): string[] {
   return out;
 }
 
-/** One line per code, for `polyc explain` and docs/diagnostics.md. */
+/** One line per code, for `polyc codes` and docs/diagnostics.md. */
 export function listCodes(): string[] {
   return Object.entries(CODES).map(([code, summary]) => `${code}  ${summary}`);
 }

@@ -7,7 +7,9 @@ import type { Dim, Module, Op, OpOfKind } from './types.js';
 /**
  * The reference semantics of every IR op. Tensors are stored as float32 (each op's result is
  * rounded to f32); reductions and dot products accumulate in float64, which is at least as accurate
- * as PyTorch's float32 kernels. Formulas and eps values follow docs/polynext-reference.md.
+ * as PyTorch's float32 kernels. Formulas and eps values follow the
+ * authors' PyTorch code, as summarised in the project's PolyNeXt reference (docs/ir.md gives each
+ * op's meaning).
  */
 
 export interface Tensor {

@@ -163,7 +163,10 @@ function verifyOps(
   return defined;
 }
 
-/** Throws an `InternalError` listing every problem; passes call it on their result. */
+/**
+ * Throws an `InternalError` listing every problem: for compiler stages whose output must be valid
+ * IR (the pass manager after each pass with `verifyEach`). User input goes through `verifyModule`.
+ */
 export function assertVerified(m: Module, when = ''): void {
   const problems = verifyModule(m);
   if (problems.length === 0) return;

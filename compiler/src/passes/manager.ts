@@ -1,7 +1,6 @@
-import { InternalError } from '../diagnostics/diagnostic.js';
 import { printModule } from '../ir/print.js';
 import type { Module } from '../ir/types.js';
-import { verifyModule } from '../ir/verify.js';
+import { assertVerified } from '../ir/verify.js';
 import { type Pass, PassContext } from './pass.js';
 
 export interface RunOptions {
@@ -36,14 +35,7 @@ export function runPasses(m: Module, passes: readonly Pass[], options: RunOption
     const next = pass.run(current, ctx);
     const ms = performance.now() - t0;
     const changed = next !== current;
-    if (options.verifyEach && changed) {
-      const problems = verifyModule(next);
-      if (problems.length > 0) {
-        throw new InternalError(
-          `pass '${pass.name}' produced invalid IR:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
-        );
-      }
-    }
+    if (options.verifyEach && changed) assertVerified(next, `after pass '${pass.name}'`);
     records.push({ pass: pass.name, changed, ms, ops: next.ops.length });
     const want = options.printIrAfter;
     if (
