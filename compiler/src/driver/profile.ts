@@ -1,4 +1,4 @@
-import type { Profile, ProfileTotals } from '../../../runtime/src/index.js';
+import type { KernelProfile, Profile, ProfileTotals } from '../../../runtime/src/index.js';
 
 /**
  * Text renderings of a runtime `Profile` (runtime/src/profile.ts): the plain-text tables
@@ -16,6 +16,11 @@ export function describeTiming(p: Profile): string {
       ? 'GPU timestamps, one compute pass per step'
       : 'each step encoded, submitted and awaited alone (host time, includes submit overhead)';
   return `${how}; median of ${p.repeats} repeat(s)`;
+}
+
+/** A kernel's name, or its key (`name#hash`) where kernels with different WGSL share the name. */
+function kernelLabel(p: Profile, k: KernelProfile): string {
+  return p.kernels.some((o) => o !== k && o.name === k.name) ? k.key : k.name;
 }
 
 /** The numeric columns every table shares. */
@@ -56,7 +61,9 @@ export function formatProfile(p: Profile, top = 10): string {
   const kernels = table(
     [
       ['#', 'kernel', 'calls', ...NUMERIC],
-      ...p.kernels.slice(0, top).map((k, i) => [String(i + 1), k.name, String(k.calls), ...cells(k)]),
+      ...p.kernels
+        .slice(0, top)
+        .map((k, i) => [String(i + 1), kernelLabel(p, k), String(k.calls), ...cells(k)]),
     ],
     2,
   );
@@ -81,6 +88,6 @@ export function profileMarkdown(p: Profile, top = 10): string {
     `|${head.map(() => '---').join('|')}|`,
     ...p.kernels
       .slice(0, top)
-      .map((k) => `| ${[`\`${k.name}\``, k.kind, String(k.calls), ...cells(k)].join(' | ')} |`),
+      .map((k) => `| ${[`\`${kernelLabel(p, k)}\``, k.kind, String(k.calls), ...cells(k)].join(' | ')} |`),
   ].join('\n');
 }
