@@ -7,6 +7,11 @@
  *
  *   npm run bench -- [--models cpolynext_t,apolynext_t] [--batches 1,8] [--size 224]
  *                    [--runs 3] [--warmup 1] [--out docs/benchmarks.md] [--section webgpu]
+ *                    [--profile] [--profile-repeats 3] [--require-gpu] [--no-ort]
+ *
+ * --profile adds each polyc variant's top kernels (WebGpuModel.profile) to the report;
+ * --require-gpu refuses a fallback (software) adapter; --no-ort skips onnxruntime (also skipped,
+ * with a warning, when its WebGPU session cannot be created).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -14,6 +19,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../compiler/src/codegen/onnx/export.js';
 import { buildModel } from '../compiler/src/driver/frontend.js';
+import { describeTiming, profileMarkdown } from '../compiler/src/driver/profile.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
 import { compileForWebGpu, packWeights } from '../compiler/src/driver/webgpu.js';
@@ -32,13 +38,21 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     out: { type: 'string', default: 'docs/benchmarks.md' },
     section: { type: 'string', default: 'webgpu' },
+    profile: { type: 'boolean', default: false },
+    'profile-repeats': { type: 'string', default: '3' },
+    'require-gpu': { type: 'boolean', default: false },
+    'no-ort': { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
 const warmup = Number(values.warmup);
 const size = Number(values.size);
 const batches = values.batches.split(',').map(Number);
+const profileRepeats = Number(values['profile-repeats']);
+// SwiftShader unless the caller chose a Vulkan driver (scripts/gpu-bench.sh sets the GPU's).
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** Software adapters: their times say little about a GPU. */
+const isFallback = (adapter: string) => /fallback|swiftshader|llvmpipe|lavapipe/i.test(adapter);
 
 interface Row {
   model: string;
@@ -73,6 +87,9 @@ function build(name: string): Module {
 }
 
 const rows: Row[] = [];
+/** Markdown sections with the top kernels, with --profile. */
+const profiles: string[] = [];
+let profileTiming = '';
 let adapter = '';
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 for (const name of values.models.split(',')) {
@@ -88,21 +105,38 @@ for (const name of values.models.split(',')) {
     const opt = runPasses(m, parsePipeline(passes)).module;
     const compiled = compileForWebGpu(opt, maxBatch);
     plans.set(variant, compiled);
-    const model = await WebGpuModel.create(compiled.plan, packWeights(opt, compiled, weights));
+    const model = await WebGpuModel.create(compiled.plan, packWeights(opt, compiled, weights), {
+      powerPreference: 'high-performance',
+      profiling: values.profile,
+    });
     adapter = model.adapterInfo;
+    if (values['require-gpu'] && isFallback(adapter)) {
+      throw new Error(`--require-gpu: WebGPU gave a software adapter, ${adapter}`);
+    }
     polyc.set(variant, model);
   }
-  const session = await ort.InferenceSession.create(exportOnnx(m, weights), {
-    executionProviders: ['webgpu'],
-  });
+  const session = values['no-ort'] ? undefined : await ortSession(exportOnnx(m, weights));
   for (const batch of batches) {
     const input = randomInput([batch, 3, size, size], 42);
-    const ortRun = async () =>
-      (await session.run({ image: new ort.Tensor('float32', input.data, input.shape) })).logits!
-        .data as Float32Array;
-    const reference = await time(ortRun);
+    const reference = session
+      ? await time(
+          async () =>
+            (await session.run({ image: new ort.Tensor('float32', input.data, input.shape) })).logits!
+              .data as Float32Array,
+        )
+      : undefined;
     for (const [variant, model] of polyc) {
       const r = await time(async () => (await model.run([input.data], batch))[0]!);
+      if (values.profile) {
+        const p = await model.profile([input.data], batch, { repeats: profileRepeats });
+        profileTiming = describeTiming(p);
+        profiles.push(
+          `### ${name}, batch ${batch}, ${variant}: ${p.ms.toFixed(1)} ms in ${p.calls} steps
+
+${profileMarkdown(p)}
+`,
+        );
+      }
       const plan = plans.get(variant)!.plan;
       rows.push({
         model: name,
@@ -112,10 +146,11 @@ for (const name of values.models.split(',')) {
         dispatches: String(model.stats.dispatches),
         movedMiB: mib(model.stats.bytesMoved),
         peakMiB: `${mib(model.stats.peakMemoryBytes)} (activations ${mib(plan.memory.plannedBytes * (batch / maxBatch))})`,
-        maxRelDiff: relDiff(r.out, reference.out).toExponential(1),
+        maxRelDiff: reference ? relDiff(r.out, reference.out).toExponential(1) : 'n/a',
       });
       console.log(rows[rows.length - 1]);
     }
+    if (!reference) continue;
     rows.push({
       model: name,
       batch,
@@ -129,26 +164,40 @@ for (const name of values.models.split(',')) {
     console.log(rows[rows.length - 1]);
   }
   for (const model of polyc.values()) model.destroy();
-  await session.release();
+  await session?.release();
 }
 
-const ortMs = (model: string, batch: number) =>
-  rows.find((r) => r.model === model && r.batch === batch && r.variant.startsWith('onnxruntime'))!.medianMs;
+/** onnxruntime's WebGPU session, or undefined (with a warning) where it cannot create one. */
+async function ortSession(onnx: Uint8Array): Promise<ort.InferenceSession | undefined> {
+  try {
+    return await ort.InferenceSession.create(onnx, { executionProviders: ['webgpu'] });
+  } catch (e) {
+    console.warn(`warning: onnxruntime's WebGPU EP failed, reporting polyc alone: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+const ortRatio = (r: Row) => {
+  const ref = rows.find(
+    (o) => o.model === r.model && o.batch === r.batch && o.variant.startsWith('onnxruntime'),
+  );
+  return ref ? (r.medianMs / ref.medianMs).toFixed(2) : 'n/a';
+};
 const table = [
   '| model | batch | variant | median ms | polyc / ORT | dispatches | MiB moved | GPU memory MiB | max rel diff vs ORT |',
   '|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.model} | ${r.batch} | ${r.variant} | ${r.medianMs.toFixed(0)} | ${(r.medianMs / ortMs(r.model, r.batch)).toFixed(2)} | ${r.dispatches} | ${r.movedMiB} | ${r.peakMiB} | ${r.maxRelDiff} |`,
+      `| ${r.model} | ${r.batch} | ${r.variant} | ${r.medianMs.toFixed(0)} | ${ortRatio(r)} | ${r.dispatches} | ${r.movedMiB} | ${r.peakMiB} | ${r.maxRelDiff} |`,
   ),
 ];
 const report = `## WebGPU: polyc vs onnxruntime's WebGPU EP
 
-Generated by \`npm run bench -- --models ${values.models} --batches ${values.batches} --size ${size} --runs ${runs} --warmup ${warmup} --section ${values.section}\`
+Generated by \`npm run bench -- --models ${values.models} --batches ${values.batches} --size ${size} --runs ${runs} --warmup ${warmup} --section ${values.section}${values.profile ? ` --profile --profile-repeats ${profileRepeats}` : ''}\`
 on ${new Date().toISOString().slice(0, 10)}.
 
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${mib(totalmem())} MiB RAM, Node ${process.version}.
-- Adapter: ${adapter} (WebGPU on the CPU: absolute times say little about a real GPU; compare the ratio).
+- Adapter: ${adapter}${isFallback(adapter) ? ' (WebGPU on the CPU: absolute times say little about a real GPU; compare the ratio)' : ''}.
 - Weights: deterministic random (seed 0, BatchNorm statistics calibrated); input ${size}x${size}.
 - Each time is the median of ${runs} inferences after ${warmup} warm-up run(s), measured from submit to
   results on the host (one command encoder and one submit per inference for polyc).
@@ -157,7 +206,18 @@ on ${new Date().toISOString().slice(0, 10)}.
   estimate of bytes read and written by its kernels; "max rel diff" compares the logits with ORT's.
 
 ${table.join('\n')}
-`;
+${
+  profiles.length === 0
+    ? ''
+    : `
+### Top kernels (\`--profile\`)
+
+Per polyc variant, the 10 kernels that take the most time (${profileTiming}). "GFLOP" comes from
+the cost analysis, "MiB" counts activations read and written (not weights); GFLOP/s and GB/s are
+what the kernel achieved.
+
+${profiles.join('\n')}`
+}`;
 writeSection(values.out, values.section, report);
 console.log(report);
 process.exit(0);

@@ -51,6 +51,11 @@ export interface AcquireOptions {
   readonly requiredLimits?: Readonly<Record<string, number>>;
   /** Passed to `requestAdapter`. */
   readonly powerPreference?: GPUPowerPreference;
+  /**
+   * Features to request where the adapter has them (the engine asks for 'timestamp-query' only
+   * when profiling); the device's `features` say which it got. Ignored with `device`.
+   */
+  readonly optionalFeatures?: readonly GPUFeatureName[];
 }
 
 export interface AcquiredDevice {
@@ -177,9 +182,10 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
   }
   const adapterInfo = describeAdapter(adapter.info, adapter);
   const requiredLimits = checkLimits(adapter.limits, required, `the adapter ${adapterInfo}`);
+  const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits, label: 'polyc' });
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'polyc' });
   } catch (e) {
     throw new RuntimeError(
       'limit-exceeded',

@@ -1,6 +1,11 @@
 import { type AcquireOptions, acquireDevice, RuntimeError } from './device.js';
 import { PARAMS_BYTES } from './plan.js';
+import { median, type ProfileOptions, type ProfileTiming, type StepTimes } from './profile.js';
 import {
+  BUFFER_COPY_DST,
+  BUFFER_COPY_SRC,
+  BUFFER_MAP_READ,
+  BUFFER_QUERY_RESOLVE,
   type BufferSizes,
   compilePipelines,
   createBuffers,
@@ -9,6 +14,14 @@ import {
   MAP_MODE_READ,
   message,
 } from './resources.js';
+
+export interface EngineOptions extends AcquireOptions {
+  /**
+   * Requests 'timestamp-query' where the adapter has it, so that `profile` times steps on the GPU.
+   * Off by default: some browsers quantise timestamps or warn when the feature is merely requested.
+   */
+  readonly profiling?: boolean;
+}
 
 /**
  * The one WebGPU engine. It runs a `GpuProgram`: either a generated package's straight-line
@@ -118,6 +131,10 @@ export function isGpuUnavailable(e: unknown): boolean {
   );
 }
 
+/** The features `acquireDevice` should ask for. */
+const profilingFeatures = (options: EngineOptions): Pick<AcquireOptions, 'optionalFeatures'> =>
+  options.profiling ? { optionalFeatures: ['timestamp-query'] } : {};
+
 /** `user`'s limits raised to at least what the program needs. */
 function mergeLimits(
   program: Readonly<Record<string, number>>,
@@ -146,6 +163,116 @@ const stepName = (program: GpuProgram, i: number): string => {
   const label = program.labels?.[i];
   return label === undefined ? `step ${i}` : `step "${label}"`;
 };
+
+/** One dispatch of a step, as a program's `encode` issued it (for profiling). */
+interface RecordedDispatch {
+  readonly step: number;
+  readonly shader: number;
+  readonly pipeline: GPUComputePipeline;
+  readonly group: GPUBindGroup;
+  readonly size: readonly [number, number, number];
+}
+
+/** WebGPU caps a query set at 4096 queries: two timestamps per dispatch. */
+const TIMED_PER_QUERY_SET = 2048;
+
+/**
+ * The dispatches `program.encode` issues for `batch`, recorded instead of encoded, so that a
+ * profile can encode each one alone: this works for a plan's loop and a package's straight-line
+ * code alike, and a package needs no profiling code of its own.
+ */
+function recordDispatches(program: GpuProgram, state: DeviceState, batch: number): RecordedDispatch[] {
+  const steps = new Map(state.groups.map((g, i) => [g, i]));
+  const shaders = new Map(state.pipelines.map((p, i) => [p, i]));
+  const out: RecordedDispatch[] = [];
+  let pipeline: GPUComputePipeline | undefined;
+  let group: GPUBindGroup | undefined;
+  const recorder: Partial<GPUComputePassEncoder> = {
+    setPipeline(p) {
+      pipeline = p;
+    },
+    setBindGroup(_index: number, g: GPUBindGroup | null) {
+      group = g ?? undefined;
+    },
+    dispatchWorkgroups(x: number, y = 1, z = 1) {
+      const step = group ? steps.get(group) : undefined;
+      const shader = pipeline ? shaders.get(pipeline) : undefined;
+      if (step === undefined || shader === undefined) {
+        throw new RuntimeError(
+          'gpu-error',
+          `"${program.name}" dispatched without a step's pipeline and bind group`,
+        );
+      }
+      out.push({ step, shader, pipeline: pipeline!, group: group!, size: [x, y, z] });
+    },
+    pushDebugGroup() {},
+    popDebugGroup() {},
+    insertDebugMarker() {},
+    end() {},
+  };
+  program.encode(recorder as GPUComputePassEncoder, state.pipelines, state.groups, batch, state.maxDim);
+  return out;
+}
+
+function encodeOne(pass: GPUComputePassEncoder, d: RecordedDispatch): void {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.group);
+  pass.dispatchWorkgroups(...d.size);
+  pass.end();
+}
+
+/** Each dispatch's GPU time in ms: one compute pass per dispatch, timestamps at its start and end. */
+async function timeWithTimestamps(
+  device: GPUDevice,
+  dispatches: readonly RecordedDispatch[],
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let at = 0; at < dispatches.length; at += TIMED_PER_QUERY_SET) {
+    const chunk = dispatches.slice(at, at + TIMED_PER_QUERY_SET);
+    const count = 2 * chunk.length;
+    const querySet = device.createQuerySet({ type: 'timestamp', count });
+    const resolved = device.createBuffer({ size: 8 * count, usage: BUFFER_QUERY_RESOLVE | BUFFER_COPY_SRC });
+    const read = device.createBuffer({ size: 8 * count, usage: BUFFER_MAP_READ | BUFFER_COPY_DST });
+    try {
+      const encoder = device.createCommandEncoder({ label: 'profile' });
+      chunk.forEach((d, i) => {
+        const timestampWrites = {
+          querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        };
+        encodeOne(encoder.beginComputePass({ timestampWrites }), d);
+      });
+      encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, read, 0, 8 * count);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(MAP_MODE_READ);
+      const ns = new BigUint64Array(read.getMappedRange());
+      // Timestamps may be quantised or, across a power-state change, out of order: never negative.
+      for (let i = 0; i < chunk.length; i++) out.push(Math.max(0, Number(ns[2 * i + 1]! - ns[2 * i]!) / 1e6));
+      read.unmap();
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      read.destroy();
+    }
+  }
+  return out;
+}
+
+/** Each dispatch's time in ms from the host: encoded, submitted and awaited alone. */
+async function timeEachAlone(device: GPUDevice, dispatches: readonly RecordedDispatch[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const d of dispatches) {
+    const started = performance.now();
+    const encoder = device.createCommandEncoder({ label: 'profile' });
+    encodeOne(encoder.beginComputePass(), d);
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    out.push(performance.now() - started);
+  }
+  return out;
+}
 
 const delay = (ms: number) => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
 
@@ -296,7 +423,7 @@ export class GpuEngine {
     private readonly weights: Float32Array,
     /** Every step's `Params`; `writeParams` refreshes batch and invocation counts. */
     private readonly params: Uint32Array<ArrayBuffer>,
-    private readonly options: AcquireOptions,
+    private readonly options: EngineOptions,
     private state: DeviceState,
   ) {
     this.limits = mergeLimits(program.limits, options.requiredLimits);
@@ -310,7 +437,7 @@ export class GpuEngine {
   static async create(
     program: GpuProgram,
     weights: Float32Array,
-    options: AcquireOptions = {},
+    options: EngineOptions = {},
   ): Promise<GpuEngine> {
     if (!(weights instanceof Float32Array) || weights.length !== program.weightFloats) {
       throw new RuntimeError(
@@ -323,6 +450,7 @@ export class GpuEngine {
     const acquired = await acquireDevice({
       ...options,
       requiredLimits: mergeLimits(program.limits, options.requiredLimits),
+      ...profilingFeatures(options),
     });
     const state = await build(
       program,
@@ -361,6 +489,23 @@ export class GpuEngine {
    */
   run(inputs: readonly Float32Array[], batch: number): Promise<Float32Array[]> {
     const result = this.queue.then(() => this.runSerial(inputs, batch));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Times every step of one inference on `batch` images (inputs as for `run`), each step's time
+   * the median of `repeats`; see `ProfileOptions` for how. The outputs are not read back. Queued
+   * like runs; a device lost before it is recreated, but a profile is not retried.
+   */
+  profile(inputs: readonly Float32Array[], batch: number, options: ProfileOptions = {}): Promise<StepTimes> {
+    const repeats = options.repeats ?? 3;
+    if (!Number.isInteger(repeats) || repeats < 1) {
+      return Promise.reject(new RuntimeError('bad-input', `repeats ${repeats} must be a positive integer`));
+    }
+    const result = this.queue.then(() =>
+      this.profileSerial(inputs, batch, repeats, options.timing ?? 'auto'),
+    );
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -417,7 +562,11 @@ export class GpuEngine {
     try {
       // A caller-provided device cannot be recreated here: take the platform's default.
       const { device: _, ...rest } = this.options;
-      const acquired = await acquireDevice({ ...rest, requiredLimits: this.limits });
+      const acquired = await acquireDevice({
+        ...rest,
+        requiredLimits: this.limits,
+        ...profilingFeatures(this.options),
+      });
       this.state = await build(
         this.program,
         this.weights,
@@ -441,12 +590,63 @@ export class GpuEngine {
     this.recreations++;
   }
 
-  private async execute(
-    state: DeviceState,
+  private async profileSerial(
     inputs: readonly Float32Array[],
     batch: number,
-    progress: { stage: Stage },
-  ): Promise<Float32Array[]> {
+    repeats: number,
+    timing: 'auto' | 'submit',
+  ): Promise<StepTimes> {
+    const { program } = this;
+    if (this.destroyed) throw this.destroyedError('');
+    if (this.state.lost) await this.recreate();
+    const state = this.state;
+    const { device } = state;
+    this.writeInputs(state, inputs, batch);
+    const dispatches = recordDispatches(program, state, batch);
+    const used: ProfileTiming =
+      timing === 'auto' && device.features.has('timestamp-query') ? 'timestamp-query' : 'submit';
+    const samples = dispatches.map(() => [] as number[]);
+    device.pushErrorScope('validation');
+    for (let r = 0; r < repeats; r++) {
+      const ms =
+        used === 'timestamp-query'
+          ? await timeWithTimestamps(device, dispatches)
+          : await timeEachAlone(device, dispatches);
+      ms.forEach((t, i) => {
+        samples[i]!.push(t);
+      });
+    }
+    const error = await device.popErrorScope();
+    if (error) {
+      throw new RuntimeError(
+        'gpu-error',
+        `profiling "${program.name}" failed GPU validation: ${error.message}`,
+      );
+    }
+    const stepMs = new Array<number>(program.steps).fill(0);
+    const dispatched = new Array<boolean>(program.steps).fill(false);
+    dispatches.forEach((d, i) => {
+      stepMs[d.step]! += median(samples[i]!);
+      dispatched[d.step] = true;
+    });
+    const kernelOf = new Map(dispatches.map((d) => [d.step, program.shaders[d.shader]?.name ?? '?']));
+    return {
+      timing: used,
+      repeats,
+      batch,
+      adapterInfo: state.adapterInfo,
+      steps: stepMs.map((ms, step) => ({
+        step,
+        label: program.labels?.[step] ?? `step ${step}`,
+        kernel: kernelOf.get(step) ?? '(no work)',
+        ms,
+        dispatched: dispatched[step]!,
+      })),
+    };
+  }
+
+  /** Writes the step parameters (when the batch changed) and the inputs. */
+  private writeInputs(state: DeviceState, inputs: readonly Float32Array[], batch: number): void {
     const { program } = this;
     const { device, buffers } = state;
     if (state.lastBatch !== batch) {
@@ -459,6 +659,17 @@ export class GpuEngine {
       if (data.length > 0)
         device.queue.writeBuffer(buffers.arena, t.offset * 4, data as Float32Array<ArrayBuffer>);
     });
+  }
+
+  private async execute(
+    state: DeviceState,
+    inputs: readonly Float32Array[],
+    batch: number,
+    progress: { stage: Stage },
+  ): Promise<Float32Array[]> {
+    const { program } = this;
+    const { device, buffers } = state;
+    this.writeInputs(state, inputs, batch);
 
     progress.stage = 'encoding and submitting';
     const validate = !state.validated;

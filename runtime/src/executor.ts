@@ -5,15 +5,15 @@
  * the buffers, the single submit per inference, readback and device loss.
  */
 
-import type { AcquireOptions } from './device.js';
 import { RuntimeError } from './device.js';
-import { bufferSizes, dispatch, GpuEngine, type GpuProgram } from './engine.js';
+import { bufferSizes, dispatch, type EngineOptions, GpuEngine, type GpuProgram } from './engine.js';
 import { type Kernel, MAX_OFFSETS, PARAMS_BYTES, PLAN_VERSION, type Plan, type Step } from './plan.js';
+import { type Profile, type ProfileOptions, summarizeProfile } from './profile.js';
 
 const U32_MAX = 0xffff_ffff;
 const PARAMS_WORDS = PARAMS_BYTES / 4;
 
-export interface ModelOptions extends AcquireOptions {}
+export interface ModelOptions extends EngineOptions {}
 
 export interface ModelStats {
   /** Dispatches encoded by the last run (steps with no work are skipped). */
@@ -102,6 +102,8 @@ export function validatePlan(plan: Plan, weights?: Float32Array): void {
       bad(`${where}: invocationsPerBatch ${s.invocationsPerBatch} is not a u32 at maxBatch`);
     }
     if (!(s.bytesPerBatch >= 0)) bad(`${where}: bytesPerBatch ${s.bytesPerBatch} is negative`);
+    if (s.flopsPerBatch !== undefined && !(s.flopsPerBatch >= 0))
+      bad(`${where}: flopsPerBatch ${s.flopsPerBatch} is negative`);
   });
 }
 
@@ -219,6 +221,30 @@ export class WebGpuModel {
     this.dispatches = steps.filter((s) => s.invocationsPerBatch > 0).length;
     this.bytesMoved = steps.reduce((n, s) => n + s.bytesPerBatch * batch, 0);
     return outputs;
+  }
+
+  /**
+   * Times every step of one inference on `batch` images (inputs as for `run`) and totals the times
+   * per kernel and per kernel kind, with the plan's FLOPs and bytes and the throughput they imply.
+   * Create the model with `profiling: true` for GPU timestamps where the adapter has them.
+   */
+  async profile(
+    inputs: readonly Float32Array[],
+    batch: number,
+    options: ProfileOptions = {},
+  ): Promise<Profile> {
+    this.checkInputs(inputs, batch);
+    const times = await this.engine.profile(inputs, batch, options);
+    const names = new Map(this.plan.kernels.map((k) => [k.key, k.name]));
+    return summarizeProfile(
+      times,
+      this.plan.steps.map((s) => ({
+        key: s.kernel,
+        name: names.get(s.kernel)!,
+        flops: (s.flopsPerBatch ?? 0) * batch,
+        bytes: s.bytesPerBatch * batch,
+      })),
+    );
   }
 
   /** Frees the buffers (and the device, when the model created it). Later runs throw 'destroyed'. */

@@ -8,6 +8,7 @@ export {
 } from './device.js';
 export {
   dispatch,
+  type EngineOptions,
   type EngineStats,
   GpuEngine,
   type GpuProgram,
@@ -34,4 +35,18 @@ export {
   type PlanTensor,
   type Step,
 } from './plan.js';
+export {
+  type KernelProfile,
+  type KindProfile,
+  kernelKind,
+  type Profile,
+  type ProfiledStep,
+  type ProfileOptions,
+  type ProfileTiming,
+  type ProfileTotals,
+  type StepTime,
+  type StepTimes,
+  type StepWork,
+  summarizeProfile,
+} from './profile.js';
 export { type Scored, type Tensor, topk } from './tensor.js';

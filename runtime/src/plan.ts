@@ -67,6 +67,8 @@ export interface Step {
   readonly invocationsPerBatch: number;
   /** Bytes read and written per image (an estimate from tensor sizes), for stats. */
   readonly bytesPerBatch: number;
+  /** Floating-point operations per image (the cost analysis of the op it computes), for profiles. */
+  readonly flopsPerBatch?: number;
 }
 
 export interface MemoryReport {

@@ -9,10 +9,11 @@ import { PARAMS_BYTES } from './plan.js';
 
 // WebGPU's flag values (fixed by the spec), so this works without the GPU* globals.
 export const BUFFER_MAP_READ = 0x1;
-const BUFFER_COPY_SRC = 0x4;
-const BUFFER_COPY_DST = 0x8;
+export const BUFFER_COPY_SRC = 0x4;
+export const BUFFER_COPY_DST = 0x8;
 const BUFFER_UNIFORM = 0x40;
 const BUFFER_STORAGE = 0x80;
+export const BUFFER_QUERY_RESOLVE = 0x200;
 const SHADER_STAGE_COMPUTE = 0x4;
 export const MAP_MODE_READ = 0x1;
 

@@ -1,4 +1,9 @@
-import { type ModelStats, WebGpuModel } from '../../../runtime/src/index.js';
+import {
+  type ModelStats,
+  type Profile,
+  type ProfileOptions,
+  WebGpuModel,
+} from '../../../runtime/src/index.js';
 import { constnessAnalysis } from '../analysis/constness.js';
 import { buildPlan, type CompiledPlan } from '../codegen/wgsl/plan.js';
 import { interpret, type Tensor } from '../ir/interpret.js';
@@ -37,24 +42,39 @@ export interface WebGpuRun {
   readonly outputs: Tensor[];
   readonly stats: ModelStats;
   readonly plan: CompiledPlan['plan'];
+  /** With `profile` options: every step timed after the run. */
+  readonly profile?: Profile;
 }
 
-/** Compiles `m` for the input's batch, runs it once on WebGPU and releases the device's buffers. */
+/**
+ * Compiles `m` for the input's batch, runs it once on WebGPU (then profiles it, given `profile`)
+ * and releases the device's buffers.
+ */
 export async function runOnWebGpu(
   m: Module,
   weights: ReadonlyMap<string, Float32Array>,
   input: Tensor,
+  profile?: ProfileOptions,
 ): Promise<WebGpuRun> {
   const batch = input.shape[0] ?? 1;
   const compiled = compileForWebGpu(m, batch);
-  const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights));
+  const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights), {
+    profiling: profile !== undefined,
+  });
   try {
     const outs = await model.run([input.data], batch);
     const outputs = compiled.plan.outputs.map((o, i) => ({
       shape: o.shape.map((d) => (d === 'batch' ? batch : d)),
       data: outs[i]!,
     }));
-    return { outputs, stats: model.stats, plan: compiled.plan };
+    const stats = model.stats;
+    if (!profile) return { outputs, stats, plan: compiled.plan };
+    return {
+      outputs,
+      stats,
+      plan: compiled.plan,
+      profile: await model.profile([input.data], batch, profile),
+    };
   } finally {
     model.destroy();
   }

@@ -1,5 +1,7 @@
 import { writeF32, writeNpy } from '../../driver/npy.js';
-import { loadInput, loadWeights, runModel, topk } from '../../driver/run.js';
+import { formatProfile } from '../../driver/profile.js';
+import { randomInput } from '../../driver/random-weights.js';
+import { loadInput, loadWeights, runModel, syntheticWeights, topk } from '../../driver/run.js';
 import { formatWebGpuStats, runOnWebGpu } from '../../driver/webgpu.js';
 import type { Tensor } from '../../ir/interpret.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError } from '../command.js';
@@ -9,27 +11,43 @@ import { booleanOption, MODEL_OPTIONS, outputOption, stringOption } from '../opt
 
 export const run: Command = {
   name: 'run',
-  summary: 'run a model with checkpoint weights on an input (reference interpreter)',
+  summary: 'run a model with checkpoint weights on an input (reference interpreter or WebGPU)',
   operands: '<model.poly>',
   options: [
     ...MODEL_OPTIONS,
-    stringOption('weights', '<file>', 'PyTorch checkpoint (.pt/.pth, torch.save zip) or .safetensors', {
-      required: true,
-    }),
-    stringOption('input', '<file>', 'input images: .npy (float32/float64) or raw little-endian float32', {
-      required: true,
-    }),
-    stringOption('input-shape', 'N,C,H,W', 'the shape of a raw float32 input'),
+    stringOption(
+      'weights',
+      '<file>',
+      'PyTorch checkpoint (.pt/.pth, torch.save zip) or .safetensors (default: deterministic random weights, with a warning)',
+    ),
+    stringOption(
+      'input',
+      '<file>',
+      'input images: .npy (float32/float64) or raw little-endian float32 (default: a deterministic random batch)',
+    ),
+    stringOption(
+      'input-shape',
+      'N,C,H,W',
+      'the shape of a raw float32 input, or of the random one (default batch 1)',
+    ),
     outputOption('<file>', 'write the logits: .npy by extension, else raw float32'),
     stringOption('top', '<k>', 'how many classes to print per image (default 5)'),
     stringOption('backend', '<b>', 'interp (the reference interpreter, default) or webgpu (WGSL kernels)'),
     booleanOption('stats', 'with webgpu: print dispatches, submits, bytes moved and memory'),
+    booleanOption(
+      'profile',
+      'with webgpu: time every step (GPU timestamps where the adapter has them); print time per kernel kind and the top 10 kernels',
+    ),
+    stringOption(
+      'repeats',
+      '<n>',
+      'with --profile: timings per step, each step reports the median (default 3)',
+    ),
   ],
   run: async (inv) => {
     const { io, command } = inv;
     const weightsPath = str(inv, 'weights');
     const inputPath = str(inv, 'input');
-    if (!weightsPath || !inputPath) return usageError(io, command, 'both --weights and --input are required');
     const shapeText = str(inv, 'input-shape');
     const shape = shapeText === undefined ? null : parseShape(shapeText);
     if (shape === undefined)
@@ -42,15 +60,38 @@ export const run: Command = {
     if (backend !== 'interp' && backend !== 'webgpu') {
       return usageError(io, command, `--backend must be interp or webgpu, got '${backend}'`);
     }
+    const profile = flag(inv, 'profile');
+    if (profile && backend !== 'webgpu') return usageError(io, command, '--profile needs --backend webgpu');
+    const repeatsText = str(inv, 'repeats') ?? '3';
+    const repeats = Number(repeatsText);
+    if (!/^\d+$/.test(repeatsText) || repeats < 1)
+      return usageError(io, command, `--repeats must be a positive integer, got '${repeatsText}'`);
     const m = loadModel(inv, 'default');
     if (!m) return EXIT_USER;
-    const weights = loadWeights(m.module, readBytes(weightsPath), weightsPath);
-    const input = loadInput(m.module, readBytes(inputPath), inputPath, shape);
+    if (!weightsPath) {
+      io.err(
+        'warning: no --weights given: running deterministic random weights (seed 0), not a trained model',
+      );
+    }
+    const weights = weightsPath
+      ? loadWeights(m.module, readBytes(weightsPath), weightsPath)
+      : syntheticWeights(m.module);
+    let input: Tensor;
+    if (inputPath) {
+      input = loadInput(m.module, readBytes(inputPath), inputPath, shape);
+    } else {
+      const want = m.module.ops.find((o) => o.op === 'input')!.type.shape;
+      const randomShape = shape ?? want.map((d) => (typeof d === 'number' ? d : 1));
+      io.err(`note: no --input given: a deterministic random input [${randomShape.join(', ')}]`);
+      // Through loadInput, so that a wrong --input-shape gets the same error as a wrong file.
+      input = loadInput(m.module, writeF32(randomInput(randomShape).data), '(random input)', randomShape);
+    }
     let logits: Tensor | undefined;
     if (backend === 'webgpu') {
-      const result = await runOnWebGpu(m.module, weights, input);
+      const result = await runOnWebGpu(m.module, weights, input, profile ? { repeats } : undefined);
       logits = result.outputs[0];
       if (flag(inv, 'stats')) io.err(formatWebGpuStats(result));
+      if (result.profile) io.err(formatProfile(result.profile));
     } else {
       [logits] = runModel(m.module, input, weights);
     }

@@ -1,5 +1,6 @@
 import { PLAN_VERSION, type Plan, type PlanTensor, type Step } from '../../../../runtime/src/plan.js';
 import { constnessAnalysis } from '../../analysis/constness.js';
+import { opFlops } from '../../analysis/cost.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
@@ -163,6 +164,7 @@ export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
       offsets: [arena(p.output), ...p.reads.map((r) => (r.constant ? constantSlot(r.id) : arena(r.id)))],
       invocationsPerBatch: k.invocationsPerBatch,
       bytesPerBatch: dataBytes,
+      flopsPerBatch: opFlops(byId.get(p.output)!, byId),
     };
   });
 
