@@ -67,7 +67,11 @@ const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
+
 function littleEndianBytes(data: Float32Array): Uint8Array {
+  // Every platform Node runs on is little-endian: there the floats' own bytes are the file.
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);

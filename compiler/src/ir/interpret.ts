@@ -169,24 +169,60 @@ function broadcast(
     const off = rank - t.shape.length;
     return shape.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : own[i - off]!));
   };
-  const sx = bStrides(x);
-  const sy = bStrides(y);
-  const idx = new Array<number>(rank).fill(0);
+  const it = loopNest(shape, [bStrides(x), bStrides(y)]);
+  const [px, py] = it.inner;
+  const [sx, sy] = it.strides;
+  const { dims, length } = it;
+  const outer = dims.length;
+  const idx = new Array<number>(outer).fill(0);
   let ox = 0;
   let oy = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = f(x.data[ox]!, y.data[oy]!);
-    for (let d = rank - 1; d >= 0; d--) {
+  for (let i = 0; i < n; i += length) {
+    for (let j = 0; j < length; j++) out[i + j] = f(x.data[ox + j * px!]!, y.data[oy + j * py!]!);
+    for (let d = outer - 1; d >= 0; d--) {
       idx[d]!++;
-      ox += sx[d]!;
-      oy += sy[d]!;
-      if (idx[d]! < shape[d]!) break;
-      ox -= sx[d]! * shape[d]!;
-      oy -= sy[d]! * shape[d]!;
+      ox += sx![d]!;
+      oy += sy![d]!;
+      if (idx[d]! < dims[d]!) break;
+      ox -= sx![d]! * dims[d]!;
+      oy -= sy![d]! * dims[d]!;
       idx[d] = 0;
     }
   }
   return out;
+}
+
+/**
+ * A row-major walk over `shape` as an inner loop and the outer dimensions around it, for operands
+ * stepping through memory with the given strides per dimension (0 where broadcast or reduced).
+ * Dimensions of size 1 are dropped and neighbours every operand steps through alike are merged, so
+ * the inner loop is as long as possible: elementwise ops on weights (a per-channel scale times a
+ * convolution kernel) then run as a few long loops instead of paying an index carry per element.
+ */
+function loopNest(
+  shape: readonly number[],
+  operandStrides: readonly (readonly number[])[],
+): { dims: number[]; strides: number[][]; length: number; inner: number[] } {
+  const dims: number[] = [];
+  const strides: number[][] = operandStrides.map(() => []);
+  shape.forEach((size, d) => {
+    if (size === 1) return;
+    const k = dims.length - 1;
+    if (k >= 0 && operandStrides.every((s, o) => strides[o]![k] === s[d]! * size)) {
+      dims[k]! *= size;
+      operandStrides.forEach((s, o) => {
+        strides[o]![k] = s[d]!;
+      });
+      return;
+    }
+    dims.push(size);
+    operandStrides.forEach((s, o) => {
+      strides[o]!.push(s[d]!);
+    });
+  });
+  const length = dims.pop() ?? 1;
+  const inner = strides.map((s) => s.pop() ?? 0);
+  return { dims, strides, length, inner };
 }
 
 function conv2d(op: OpOfKind<'conv2d'>, x: Tensor, w: Tensor, shape: readonly number[]): Float32Array {
@@ -362,14 +398,28 @@ function reduce(x: Tensor, op: OpOfKind<'mean'> | OpOfKind<'sum'>, shape: readon
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const keptStrides = strides(kept);
   const acc = new Float64Array(size(shape));
-  const idx = new Array<number>(rank).fill(0);
-  for (let i = 0; i < x.data.length; i++) {
-    let o = 0;
-    for (let d = 0; d < rank; d++) if (!axes.includes(d)) o += idx[d]! * keptStrides[d]!;
-    acc[o]! += x.data[i]!;
-    for (let d = rank - 1; d >= 0; d--) {
+  // x is read in order, so every output element sums its inputs in increasing index order.
+  const it = loopNest(x.shape, [keptStrides.map((s, d) => (axes.includes(d) ? 0 : s)), strides(x.shape)]);
+  const po = it.inner[0]!;
+  const so = it.strides[0]!;
+  const { dims, length } = it;
+  const outer = dims.length;
+  const idx = new Array<number>(outer).fill(0);
+  let o = 0;
+  for (let i = 0; i < x.data.length; i += length) {
+    if (po === 0) {
+      // The whole inner loop sums into one element (a reduced last axis): keep it in a register.
+      let sum = acc[o]!;
+      for (let j = 0; j < length; j++) sum += x.data[i + j]!;
+      acc[o] = sum;
+    } else {
+      for (let j = 0; j < length; j++) acc[o + j * po]! += x.data[i + j]!;
+    }
+    for (let d = outer - 1; d >= 0; d--) {
       idx[d]!++;
-      if (idx[d]! < x.shape[d]!) break;
+      o += so[d]!;
+      if (idx[d]! < dims[d]!) break;
+      o -= so[d]! * dims[d]!;
       idx[d] = 0;
     }
   }
