@@ -1,6 +1,18 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { buildModel } from '../compiler/src/driver/frontend.js';
+import type { Elaborated } from '../compiler/src/frontend/elaborate.js';
 
-/** Shared by the benchmarks: timing and the sectioned report file. */
+/** Shared by the benchmarks: building examples, timing and the sectioned report file. */
+
+/** `examples/<name>.poly` built with `settings`, or an error with the diagnostics. */
+export function buildExampleModel(name: string, settings: Record<string, string> = {}): Elaborated {
+  const host = {
+    readFile: (p: string) => (existsSync(p) && statSync(p).isFile() ? readFileSync(p, 'utf8') : null),
+  };
+  const r = buildModel(`examples/${name}.poly`, host, settings);
+  if (!r.model) throw new Error(`${name}: ${JSON.stringify(r.diagnostics)}`);
+  return r.model;
+}
 
 /**
  * Writes `content` as the named section of a markdown report, keeping the other sections: each
@@ -20,7 +32,7 @@ export function writeSection(file: string, name: string, content: string): void 
   writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The median wall time of `runs` calls after `warmup` calls, and the last result. */
 export async function timeRuns(

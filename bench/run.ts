@@ -13,21 +13,18 @@
  * --require-gpu refuses a fallback (software) adapter; --no-ort skips onnxruntime (also skipped,
  * with a warning, when its WebGPU session cannot be created).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../compiler/src/codegen/onnx/export.js';
-import { buildModel } from '../compiler/src/driver/frontend.js';
 import { describeTiming, profileMarkdown } from '../compiler/src/driver/profile.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
 import { compileForWebGpu, packWeights } from '../compiler/src/driver/webgpu.js';
-import type { Module } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
-import { timeRuns, writeSection } from './report.js';
+import { buildExampleModel, timeRuns, writeSection } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -77,15 +74,6 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return d / s;
 }
 
-function build(name: string): Module {
-  const host = {
-    readFile: (p: string) => (existsSync(p) && statSync(p).isFile() ? readFileSync(p, 'utf8') : null),
-  };
-  const r = buildModel(`examples/${name}.poly`, host, { image_size: String(size) });
-  if (!r.model) throw new Error(`${name}: ${JSON.stringify(r.diagnostics)}`);
-  return r.model.module;
-}
-
 const rows: Row[] = [];
 /** Markdown sections with the top kernels, with --profile. */
 const profiles: string[] = [];
@@ -93,7 +81,7 @@ let profileTiming = '';
 let adapter = '';
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 for (const name of values.models.split(',')) {
-  const m = build(name);
+  const m = buildExampleModel(name, { image_size: String(size) }).module;
   const weights = syntheticWeights(m);
   const maxBatch = Math.max(...batches);
   const polyc = new Map<string, WebGpuModel>();

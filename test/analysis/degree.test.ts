@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
 import {
   balancedDepth,
   type DegreeReport,
@@ -10,7 +11,6 @@ import { buildModel } from '../../compiler/src/driver/frontend.js';
 import { readModule } from '../../compiler/src/ir/read.js';
 import type { Module } from '../../compiler/src/ir/types.js';
 import { verifyModule } from '../../compiler/src/ir/verify.js';
-import { PassContext } from '../../compiler/src/passes/pass.js';
 import { buildExample } from '../helpers.js';
 
 /** Small hand-checkable models: every expected number below is worked out in the comments. */
@@ -21,7 +21,7 @@ function build(body: string, input = 'f32[B, 4, 2, 2]'): Module {
   return r.model.module;
 }
 
-const report = (m: Module): DegreeReport => degreeReport(m, new PassContext());
+const report = (m: Module): DegreeReport => degreeReport(m, new AnalysisContext());
 const out = (m: Module) => report(m).outputs[0]!;
 
 // q, k, v: linear projections of the block input x (degree 1 each), 1 head of 32 channels.

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
 import { buildCpuProgram } from '../../compiler/src/codegen/ts/cpu.js';
 import { cpuSource } from '../../compiler/src/codegen/ts/cpu-source.js';
 import { emitJavaScript } from '../../compiler/src/codegen/ts/emit.js';
@@ -40,10 +41,11 @@ interface CpuModule {
 /** Generates, emits and imports the CPU module of `m` after `passes`; runs it and the interpreter. */
 async function compare(m: Module, passes: string, batch: number, seed = 3): Promise<number> {
   const weights = syntheticWeights(m);
-  const opt = runPasses(m, parsePipeline(passes), { verifyEach: true }).module;
-  const compiled = compileForWebGpu(opt, batch);
-  const packed = packWeights(opt, compiled, weights);
-  const program = buildCpuProgram(opt, compiled.constants);
+  const ctx = new AnalysisContext();
+  const opt = runPasses(m, parsePipeline(passes), { verifyEach: true, context: ctx }).module;
+  const compiled = compileForWebGpu(opt, batch, ctx);
+  const packed = packWeights(opt, compiled, weights, ctx);
+  const program = buildCpuProgram(opt, compiled.constants, ctx);
   const js = emitJavaScript(cpuSource(program, m.name));
   const file = join(dir, `cpu-${counter++}.js`);
   writeFileSync(file, js);
@@ -88,10 +90,11 @@ describe('what the CPU code generator refuses', () => {
     const r = buildModel('batch.poly', { readFile: () => source });
     expect(r.diagnostics).toEqual([]);
     const m = r.model!.module;
-    const compiled = compileForWebGpu(m, 2);
+    const ctx = new AnalysisContext();
+    const compiled = compileForWebGpu(m, 2, ctx);
     let err: unknown;
     try {
-      buildCpuProgram(m, compiled.constants);
+      buildCpuProgram(m, compiled.constants, ctx);
     } catch (e) {
       err = e;
     }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
 import { randomInput } from '../../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../../compiler/src/driver/run.js';
 import { matchCheckpoint, type StateDict } from '../../compiler/src/import/checkpoint.js';
@@ -10,7 +11,7 @@ import { verifyModule } from '../../compiler/src/ir/verify.js';
 import { canonicalize } from '../../compiler/src/passes/canonicalize.js';
 import { cse } from '../../compiler/src/passes/cse.js';
 import { dce } from '../../compiler/src/passes/dce.js';
-import { type Pass, PassContext } from '../../compiler/src/passes/pass.js';
+import type { Pass } from '../../compiler/src/passes/pass.js';
 import { findPass } from '../../compiler/src/passes/registry.js';
 import { buildExample, relError } from '../helpers.js';
 import { discoverIrTests, stripComments } from './ir-test.js';
@@ -26,7 +27,7 @@ const PASSES = [canonicalize, cse, dce] as const;
 const messages = (m: Module): string[] => verifyModule(m).map((d) => d.message);
 
 function runOnce(pass: Pass, m: Module): Module {
-  return pass.run(m, new PassContext());
+  return pass.run(m, new AnalysisContext());
 }
 
 /** A test file's module (its `//` lines are RUN and CHECK lines, which the reader does not take). */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { constnessAnalysis } from '../../compiler/src/analysis/constness.js';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
 import { randomInput } from '../../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../../compiler/src/driver/run.js';
 import { interpret } from '../../compiler/src/ir/interpret.js';
 import type { Module } from '../../compiler/src/ir/types.js';
 import { verifyModule } from '../../compiler/src/ir/verify.js';
 import { runPasses } from '../../compiler/src/passes/manager.js';
-import { PassContext } from '../../compiler/src/passes/pass.js';
 import { DEFAULT_PIPELINE, parsePipeline } from '../../compiler/src/passes/pipeline.js';
 import { PASSES } from '../../compiler/src/passes/registry.js';
 import { buildExample, EXAMPLE_MODELS, relError } from '../helpers.js';
@@ -48,7 +48,7 @@ describe('every pass preserves results on every example', () => {
 
 /** Counts the data-path ops (computed per inference) at the top level, by kind; fused ops by template. */
 function dataPathKinds(m: Module): Map<string, number> {
-  const constant = new PassContext().get(constnessAnalysis, m);
+  const constant = new AnalysisContext().get(constnessAnalysis, m);
   const counts = new Map<string, number>();
   for (const op of m.ops) {
     if (constant.has(op.id) || op.op === 'input') continue;

@@ -1,5 +1,5 @@
 import type { Module, ValueId } from '../ir/types.js';
-import type { Analysis } from '../passes/pass.js';
+import type { Analysis } from './context.js';
 
 /**
  * Values computed only from parameters and constants. They are the load-time part of a model:

@@ -1,7 +1,7 @@
 import { opInfo } from '../ir/ops.js';
 import { numel } from '../ir/shapes.js';
 import type { Module, Op } from '../ir/types.js';
-import type { Analysis } from '../passes/pass.js';
+import type { Analysis } from './context.js';
 
 export interface Cost {
   /** Trainable parameters (buffers excluded), as PyTorch's `sum(p.numel() for p in parameters())`. */

@@ -1,5 +1,5 @@
 import type { Module, Op, OpKind, ValueId } from '../ir/types.js';
-import type { Analysis, PassContext } from '../passes/pass.js';
+import type { Analysis, AnalysisContext } from './context.js';
 
 /**
  * Polynomial degree and multiplicative depth of every value in the model input.
@@ -264,7 +264,7 @@ function factsJson(f: { degree: bigint; depthAsWritten: number; depthBalanced: n
   };
 }
 
-export function degreeReport(m: Module, ctx: PassContext): DegreeReport {
+export function degreeReport(m: Module, ctx: AnalysisContext): DegreeReport {
   const facts = ctx.get(degreeAnalysis, m);
   return {
     module: m.name,

@@ -1,43 +1,36 @@
 import { numel } from '../ir/shapes.js';
-import type { ValueId } from '../ir/types.js';
-import type { Analysis } from '../passes/pass.js';
 import { constnessAnalysis } from './constness.js';
+import type { Analysis } from './context.js';
+import { type Interval, lifetimes, peakLive } from './memory-plan.js';
 
 export interface Liveness {
-  /** Index in `m.ops` of the last op reading each data-path value (outputs: ops.length). */
-  readonly lastUse: ReadonlyMap<ValueId, number>;
+  /**
+   * Each data-path value's lifetime in op indices, with its size in floats per image: from the op
+   * defining it to the last op reading it (outputs: Infinity).
+   */
+  readonly lifetimes: readonly Interval[];
   /** The most bytes of data-path values live at once, per image (the memory planner's lower bound). */
   readonly peakBytesPerImage: number;
 }
 
 /**
- * Lifetimes of the data-path values in op order: a value is live from the op defining it to the
- * last op reading it. Load-time constants are excluded (they live in the weights buffer).
+ * Lifetimes of the data-path values, every op a step. Load-time constants are excluded (they live
+ * in the weights buffer). The executors plan their arenas over their own schedules with the same
+ * code (memory-plan.ts).
  */
 export const livenessAnalysis: Analysis<Liveness> = {
   name: 'liveness',
   summary: 'lifetimes of data-path values and the peak bytes live at once',
   compute(m, ctx) {
     const constant = ctx.get(constnessAnalysis, m);
-    const index = new Map(m.ops.map((o, i) => [o.id, i]));
-    const lastUse = new Map<ValueId, number>();
-    m.ops.forEach((op, i) => {
-      for (const x of op.operands) if (!constant.has(x)) lastUse.set(x, i);
+    const byId = new Map(m.ops.map((o) => [o.id, o]));
+    const all = lifetimes({
+      inputs: [],
+      steps: m.ops.map((op) => ({ writes: op.id, reads: op.operands.filter((x) => !constant.has(x)) })),
+      outputs: m.outputs,
+      size: (id) => numel(byId.get(id)!.type.shape.slice(1)),
     });
-    for (const x of m.outputs) lastUse.set(x, m.ops.length);
-    const delta = new Array<number>(m.ops.length + 2).fill(0);
-    for (const op of m.ops) {
-      if (constant.has(op.id)) continue;
-      const bytes = 4 * numel(op.type.shape.slice(1));
-      delta[index.get(op.id)!]! += bytes;
-      delta[(lastUse.get(op.id) ?? index.get(op.id)!) + 1]! -= bytes;
-    }
-    let live = 0;
-    let peak = 0;
-    for (const d of delta) {
-      live += d;
-      peak = Math.max(peak, live);
-    }
-    return { lastUse, peakBytesPerImage: peak };
+    const data = all.filter((t) => !constant.has(t.id));
+    return { lifetimes: data, peakBytesPerImage: 4 * peakLive(data) };
   },
 };

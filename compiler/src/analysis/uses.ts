@@ -1,5 +1,5 @@
 import type { Module, Op, ValueId } from '../ir/types.js';
-import type { Analysis } from '../passes/pass.js';
+import type { Analysis } from './context.js';
 
 export interface Uses {
   /** Each value's defining op. */

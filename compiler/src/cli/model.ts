@@ -1,3 +1,4 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
 import { prepareModel } from '../driver/prepare.js';
 import type { Elaborated } from '../frontend/elaborate.js';
@@ -31,9 +32,13 @@ export function reportTiming(inv: Invocation, records: readonly PassRecord[]): v
 
 /**
  * Builds the model named on the command line and runs the pipeline chosen by `--passes` (or
- * `defaultPasses`). Prints the diagnostics and returns null when there is no model.
+ * `defaultPasses`). Prints the diagnostics and returns null when there is no model. The analysis
+ * context the pipeline used comes back with the model, for the command's own analyses.
  */
-export function loadModel(inv: Invocation, defaultPasses = 'none'): Elaborated | null {
+export function loadModel(
+  inv: Invocation,
+  defaultPasses = 'none',
+): (Elaborated & { readonly context: AnalysisContext }) | null {
   const entry = onlyOperand(inv, 'model file');
   if (entry === null) return null;
   const settings: Record<string, string> = {};
@@ -61,5 +66,5 @@ export function loadModel(inv: Invocation, defaultPasses = 'none'): Elaborated |
     return null;
   }
   reportTiming(inv, prepared.records);
-  return prepared.model;
+  return { ...prepared.model, context: prepared.context };
 }

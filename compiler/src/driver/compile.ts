@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { cost } from '../analysis/cost.js';
+import { AnalysisContext } from '../analysis/context.js';
+import { costAnalysis } from '../analysis/cost.js';
 import { degreeReport } from '../analysis/degree.js';
 import { bundleRuntime } from '../codegen/package/bundle.js';
 import { modelCard } from '../codegen/package/card.js';
@@ -11,8 +12,8 @@ import { emitPackageCode } from '../codegen/ts/emit.js';
 import { webgpuSource } from '../codegen/ts/webgpu.js';
 import { fail } from '../diagnostics/diagnostic.js';
 import type { Module } from '../ir/types.js';
-import { runPasses } from '../passes/manager.js';
-import { type Pass, PassContext } from '../passes/pass.js';
+import { type PassRecord, runPasses } from '../passes/manager.js';
+import type { Pass } from '../passes/pass.js';
 import { parsePipeline } from '../passes/pipeline.js';
 import { loadWeights, syntheticWeights } from './run.js';
 import { compileForWebGpu, packWeights } from './webgpu.js';
@@ -50,6 +51,15 @@ export interface CompiledPackage {
     readonly weightBytes: number;
     readonly synthetic: boolean;
   };
+  /** The pipeline's passes, for `--timing` (the pipeline runs here, not in the CLI's front end). */
+  readonly passes: readonly PassRecord[];
+  /** Wall time of each step of the compile, in order (the steps `progress` announces). */
+  readonly phases: readonly CompilePhase[];
+}
+
+export interface CompilePhase {
+  readonly name: string;
+  readonly ms: number;
 }
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
@@ -57,7 +67,11 @@ const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(Float32Array.of(1).buffer)[3] === 0x3f;
+
 function littleEndianBytes(data: Float32Array): Uint8Array {
+  // Every platform Node runs on is little-endian: there the floats' own bytes are the file.
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
@@ -65,7 +79,20 @@ function littleEndianBytes(data: Float32Array): Uint8Array {
 }
 
 export async function compilePackage(req: CompileRequest): Promise<CompiledPackage> {
-  const progress = req.progress ?? (() => undefined);
+  const phases: CompilePhase[] = [];
+  let current: { name: string; t0: number } | null = null;
+  const endPhase = () => {
+    if (current) phases.push({ name: current.name, ms: performance.now() - current.t0 });
+    current = null;
+  };
+  /** Starts the next step: ends the one before, announces this one if it is long. */
+  const phase = (name: string, message?: string) => {
+    endPhase();
+    if (message !== undefined) req.progress?.(message);
+    current = { name, t0: performance.now() };
+  };
+  // One analysis context for the whole compile: passes, planners and codegen share its cache.
+  const ctx = new AnalysisContext();
   const m = req.module;
   if (!Number.isInteger(req.maxBatch) || req.maxBatch < 1) {
     fail('E0701', `--max-batch must be a positive integer, got ${req.maxBatch}`);
@@ -93,28 +120,32 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
 
   let weights: Map<string, Float32Array>;
   if (req.checkpoint) {
-    progress(
+    phase(
+      'import weights',
       `importing weights from ${req.checkpoint.file} (${(req.checkpoint.bytes.length / 1e6).toFixed(1)} MB)`,
     );
     weights = loadWeights(m, req.checkpoint.bytes, req.checkpoint.file);
   } else {
-    progress('generating deterministic random weights (seed 0)');
+    phase('random weights', 'generating deterministic random weights (seed 0)');
     weights = syntheticWeights(m);
   }
-  const modelCost = cost(m);
-  const degree = degreeReport(m, new PassContext());
+  phase('analyses');
+  const modelCost = ctx.get(costAnalysis, m);
+  const degree = degreeReport(m, ctx);
 
-  progress('optimising (pass pipeline)');
-  const opt = runPasses(m, req.pipeline ?? parsePipeline('default')).module;
+  phase('optimise', 'optimising (pass pipeline)');
+  const optimised = runPasses(m, req.pipeline ?? parsePipeline('default'), { context: ctx });
+  const opt = optimised.module;
 
-  progress(`planning WebGPU kernels (max batch ${req.maxBatch}) and packing weights`);
-  const compiled = compileForWebGpu(opt, req.maxBatch);
-  const packed = packWeights(opt, compiled, weights);
+  phase('webgpu plan', `planning WebGPU kernels (max batch ${req.maxBatch}) and packing weights`);
+  const compiled = compileForWebGpu(opt, req.maxBatch, ctx);
+  phase('pack weights');
+  const packed = packWeights(opt, compiled, weights, ctx);
   const weightBytes = littleEndianBytes(packed);
   const weightsSha = sha256(weightBytes);
 
-  progress('generating CPU kernels');
-  const cpu = buildCpuProgram(opt, compiled.constants);
+  phase('cpu kernels', 'generating CPU kernels');
+  const cpu = buildCpuProgram(opt, compiled.constants, ctx);
 
   const [channels, height, width] = inputShape;
   const rgb = inputShape.length === 3 && channels === 3 && height === width && height !== undefined;
@@ -136,17 +167,18 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     },
   };
 
-  progress('generating TypeScript and emitting JavaScript (ts-morph)');
+  phase('typescript', 'generating TypeScript and emitting JavaScript (ts-morph)');
   const emitted = emitPackageCode({
     index: indexSource(api),
     cpu: cpuSource(cpu, m.name),
     webgpu: webgpuSource(compiled.plan),
   });
 
-  progress('bundling the runtime (esbuild)');
+  phase('bundle runtime', 'bundling the runtime (esbuild)');
   const runtime = await bundleRuntime(
     `// polyc ${req.polycVersion}: runtime/src and the package support code, bundled. Do not edit.`,
   );
+  phase('package files');
 
   const plan = compiled.plan;
   const dispatches = plan.steps.filter((s) => s.invocationsPerBatch > 0).length;
@@ -218,7 +250,10 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
       2,
     )}\n`,
   );
+  endPhase();
   return {
+    passes: optimised.records,
+    phases,
     files,
     summary: {
       dispatches,

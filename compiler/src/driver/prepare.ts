@@ -1,3 +1,4 @@
+import { AnalysisContext } from '../analysis/context.js';
 import { type Diagnostic, DiagnosticError } from '../diagnostics/diagnostic.js';
 import type { Elaborated, Settings } from '../frontend/elaborate.js';
 import { type PassRecord, type RunOptions, runPasses } from '../passes/manager.js';
@@ -27,6 +28,8 @@ export interface Prepared {
   readonly sources: ReadonlyMap<string, string>;
   /** One record per pass run, for `--timing`. */
   readonly records: readonly PassRecord[];
+  /** The analyses computed so far, for the command's own work on the module (one per model). */
+  readonly context: AnalysisContext;
 }
 
 /**
@@ -35,16 +38,17 @@ export interface Prepared {
  * errors come back as diagnostics, a pass that breaks the IR throws an internal error.
  */
 export function prepareModel(request: PrepareRequest, host: SourceHost): Prepared {
+  const context = request.context ?? new AnalysisContext();
   // The pipeline is checked first: a misspelt pass name should not wait for a large model to build.
   let passes: Pass[];
   try {
     passes = parsePipeline(request.passes);
   } catch (e) {
     if (!(e instanceof DiagnosticError)) throw e;
-    return { model: null, diagnostics: e.diagnostics, sources: new Map(), records: [] };
+    return { model: null, diagnostics: e.diagnostics, sources: new Map(), records: [], context };
   }
   const built = buildModel(request.entry, host, request.settings, request.modelName);
-  if (!built.model) return { ...built, records: [] };
-  const { module, records } = runPasses(built.model.module, passes, request);
-  return { model: { ...built.model, module }, diagnostics: [], sources: built.sources, records };
+  if (!built.model) return { ...built, records: [], context };
+  const { module, records } = runPasses(built.model.module, passes, { ...request, context });
+  return { model: { ...built.model, module }, diagnostics: [], sources: built.sources, records, context };
 }

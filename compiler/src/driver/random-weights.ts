@@ -19,37 +19,39 @@ export function randomWeights(m: Module, seed = 0): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const op of m.ops) {
     if (op.op !== 'param') continue;
-    const shape = op.type.shape as number[];
-    const rand = mulberry32(hash(op.attrs.key) ^ seed);
-    const u = () => rand() * 2 - 1;
-    const data = new Float32Array(numel(shape));
     const use = consumers.get(op.id)?.[0];
-    const kind = use ? `${use.op.op}:${use.index}` : 'unused';
-    for (let i = 0; i < data.length; i++) data[i] = sample(kind, shape, u);
+    const { shift, scale } = role(use ? `${use.op.op}:${use.index}` : 'unused', op.type.shape as number[]);
+    const rand = mulberry32(hash(op.attrs.key) ^ seed);
+    const data = new Float32Array(numel(op.type.shape));
+    // shift + scale * u with u uniform in [-1, 1); a zero shift is left out so the values are
+    // exactly scale * u (no -0 turned into +0).
+    if (shift === 0) for (let i = 0; i < data.length; i++) data[i] = scale * (rand() * 2 - 1);
+    else for (let i = 0; i < data.length; i++) data[i] = shift + scale * (rand() * 2 - 1);
     out.set(op.attrs.key, data);
   }
   return out;
 }
 
-function sample(kind: string, shape: readonly number[], u: () => number): number {
+/** The distribution of a tensor, from the op consuming it: values are `shift + scale * u`. */
+function role(kind: string, shape: readonly number[]): { shift: number; scale: number } {
   switch (kind) {
     case 'conv2d:1':
     case 'linear:1': {
       const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-      return u() * Math.sqrt(3 / fanIn);
+      return { shift: 0, scale: Math.sqrt(3 / fanIn) };
     }
     case 'linear:2':
     case 'channel_bn:3':
-      return 0.1 * u();
+      return { shift: 0, scale: 0.1 };
     case 'channel_bn:4':
-      return 1 + 0.5 * u();
+      return { shift: 1, scale: 0.5 };
     case 'sigmoid:0':
       // Sigmoid-scaled residual branches start small (sigmoid(-3) ~ 0.05), so a deep polynomial
       // network with random weights stays bounded, as the reference's small sigmoid_scale init does.
-      return -3 + 0.5 * u();
+      return { shift: -3, scale: 0.5 };
     default:
       // Gains and scales (LayerNorm weight, BN gammas, per-channel scales, attention constants).
-      return 1 + 0.1 * u();
+      return { shift: 1, scale: 0.1 };
   }
 }
 

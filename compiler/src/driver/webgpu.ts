@@ -5,26 +5,29 @@ import {
   WebGpuModel,
 } from '../../../runtime/src/index.js';
 import { constnessAnalysis } from '../analysis/constness.js';
+import { AnalysisContext } from '../analysis/context.js';
 import { buildPlan, type CompiledPlan } from '../codegen/wgsl/plan.js';
 import { interpret, type Tensor } from '../ir/interpret.js';
 import type { Module } from '../ir/types.js';
-import { PassContext } from '../passes/pass.js';
 
 /**
  * The WebGPU path of the driver: a module (normally after the default pipeline) becomes a runtime
  * plan, and a checkpoint becomes the plan's packed weights buffer: every load-time constant the
  * kernels read (folded weights, BN affine maps, scales), evaluated once here by the interpreter.
+ * These are entry points: pass the compile's analysis context to share its analyses; without one,
+ * each call makes its own.
  */
-export function compileForWebGpu(m: Module, maxBatch: number): CompiledPlan {
-  return buildPlan(m, maxBatch);
+export function compileForWebGpu(m: Module, maxBatch: number, ctx = new AnalysisContext()): CompiledPlan {
+  return buildPlan(m, maxBatch, ctx);
 }
 
 export function packWeights(
   m: Module,
   compiled: CompiledPlan,
   weights: ReadonlyMap<string, Float32Array>,
+  ctx = new AnalysisContext(),
 ): Float32Array {
-  const constant = new PassContext().get(constnessAnalysis, m);
+  const constant = ctx.get(constnessAnalysis, m);
   const prep: Module = {
     ...m,
     ops: m.ops.filter((o) => constant.has(o.id)),
@@ -47,18 +50,20 @@ export interface WebGpuRun {
 }
 
 /**
- * Compiles `m` for the input's batch, runs it once on WebGPU (then profiles it, given `profile`)
- * and releases the device's buffers.
+ * `polyc run --backend webgpu`: compiles `m` for the input's batch, runs it once on WebGPU (then
+ * profiles it, given `profile`) and releases the device's buffers. Planning and packing share one
+ * analysis context.
  */
 export async function runOnWebGpu(
   m: Module,
   weights: ReadonlyMap<string, Float32Array>,
   input: Tensor,
   profile?: ProfileOptions,
+  ctx = new AnalysisContext(),
 ): Promise<WebGpuRun> {
   const batch = input.shape[0] ?? 1;
-  const compiled = compileForWebGpu(m, batch);
-  const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights), {
+  const compiled = compileForWebGpu(m, batch, ctx);
+  const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights, ctx), {
     profiling: profile !== undefined,
   });
   try {

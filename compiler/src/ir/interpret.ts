@@ -1,5 +1,5 @@
 import { assertNever, InternalError } from '../diagnostics/diagnostic.js';
-import { broadcastStrides, contiguousStrides, walkStrided } from './layout.js';
+import { broadcastStrides, contiguousStrides, loopNest, walkStrided } from './layout.js';
 import { type ElementwiseOp, isElementwise, normAxis, scalarFn } from './ops.js';
 import { broadcastShapes } from './shapes.js';
 import type { Dim, Module, Op, OpOfKind } from './types.js';
@@ -138,9 +138,26 @@ function elementwise(op: ElementwiseOp, a: readonly Tensor[], shape: readonly nu
     return out;
   }
   if (!broadcastShapes(x.shape, y.shape)) throw new InternalError('operands do not broadcast');
-  walkStrided(shape, [broadcastStrides(x.shape, shape), broadcastStrides(y.shape, shape)], [0, 0], (i, p) => {
-    out[i] = f(x.data[p[0]!]!, y.data[p[1]!]!);
-  });
+  const it = loopNest(shape, [broadcastStrides(x.shape, shape), broadcastStrides(y.shape, shape)]);
+  const [px, py] = it.inner;
+  const [sx, sy] = it.strides;
+  const { dims, length } = it;
+  const outer = dims.length;
+  const idx = new Array<number>(outer).fill(0);
+  let ox = 0;
+  let oy = 0;
+  for (let i = 0; i < n; i += length) {
+    for (let j = 0; j < length; j++) out[i + j] = f(x.data[ox + j * px!]!, y.data[oy + j * py!]!);
+    for (let d = outer - 1; d >= 0; d--) {
+      idx[d]!++;
+      ox += sx![d]!;
+      oy += sy![d]!;
+      if (idx[d]! < dims[d]!) break;
+      ox -= sx![d]! * dims[d]!;
+      oy -= sy![d]! * dims[d]!;
+      idx[d] = 0;
+    }
+  }
   return out;
 }
 
@@ -306,14 +323,31 @@ function reduce(x: Tensor, op: OpOfKind<'mean'> | OpOfKind<'sum'>, shape: readon
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const keptStrides = contiguousStrides(kept);
   const acc = new Float64Array(size(shape));
-  const idx = new Array<number>(rank).fill(0);
-  for (let i = 0; i < x.data.length; i++) {
-    let o = 0;
-    for (let d = 0; d < rank; d++) if (!axes.includes(d)) o += idx[d]! * keptStrides[d]!;
-    acc[o]! += x.data[i]!;
-    for (let d = rank - 1; d >= 0; d--) {
+  // x is read in order, so every output element sums its inputs in increasing index order.
+  const it = loopNest(x.shape, [
+    keptStrides.map((s, d) => (axes.includes(d) ? 0 : s)),
+    contiguousStrides(x.shape),
+  ]);
+  const po = it.inner[0]!;
+  const so = it.strides[0]!;
+  const { dims, length } = it;
+  const outer = dims.length;
+  const idx = new Array<number>(outer).fill(0);
+  let o = 0;
+  for (let i = 0; i < x.data.length; i += length) {
+    if (po === 0) {
+      // The whole inner loop sums into one element (a reduced last axis): keep it in a register.
+      let sum = acc[o]!;
+      for (let j = 0; j < length; j++) sum += x.data[i + j]!;
+      acc[o] = sum;
+    } else {
+      for (let j = 0; j < length; j++) acc[o + j * po]! += x.data[i + j]!;
+    }
+    for (let d = outer - 1; d >= 0; d--) {
       idx[d]!++;
-      if (idx[d]! < x.shape[d]!) break;
+      o += so[d]!;
+      if (idx[d]! < dims[d]!) break;
+      o -= so[d]! * dims[d]!;
       idx[d] = 0;
     }
   }

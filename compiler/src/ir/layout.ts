@@ -52,3 +52,36 @@ export function walkStrided(
     }
   }
 }
+
+/**
+ * A row-major walk over `shape` as an inner loop and the outer dimensions around it, for operands
+ * stepping through memory with the given strides per dimension (0 where broadcast or reduced).
+ * Dimensions of size 1 are dropped and neighbours every operand steps through alike are merged, so
+ * the inner loop is as long as possible: elementwise ops on weights (a per-channel scale times a
+ * convolution kernel) then run as a few long loops instead of paying an index carry per element.
+ */
+export function loopNest(
+  shape: readonly number[],
+  operandStrides: readonly (readonly number[])[],
+): { dims: number[]; strides: number[][]; length: number; inner: number[] } {
+  const dims: number[] = [];
+  const strides: number[][] = operandStrides.map(() => []);
+  shape.forEach((size, d) => {
+    if (size === 1) return;
+    const k = dims.length - 1;
+    if (k >= 0 && operandStrides.every((s, o) => strides[o]![k] === s[d]! * size)) {
+      dims[k]! *= size;
+      operandStrides.forEach((s, o) => {
+        strides[o]![k] = s[d]!;
+      });
+      return;
+    }
+    dims.push(size);
+    operandStrides.forEach((s, o) => {
+      strides[o]!.push(s[d]!);
+    });
+  });
+  const length = dims.pop() ?? 1;
+  const inner = strides.map((s) => s.pop() ?? 0);
+  return { dims, strides, length, inner };
+}

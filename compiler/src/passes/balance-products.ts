@@ -1,7 +1,8 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import { balancedDepth, degreeAnalysis } from '../analysis/degree.js';
 import { useCount, usesAnalysis } from '../analysis/uses.js';
 import type { Module, Op, ValueId } from '../ir/types.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { rewrite } from './rewriter.js';
 
 /**
@@ -24,7 +25,7 @@ import { rewrite } from './rewriter.js';
 export const balanceProducts: Pass = {
   name: 'balance-products',
   summary: 'rebuild chains of data x data products as balanced trees of minimal multiplicative depth',
-  run(m: Module, ctx: PassContext): Module {
+  run(m: Module, ctx: AnalysisContext): Module {
     const facts = ctx.get(degreeAnalysis, m).values;
     const uses = ctx.get(usesAnalysis, m);
     const isData = (id: ValueId): boolean => facts.get(id)!.segment >= 0;

@@ -1,5 +1,6 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import type { Module } from '../ir/types.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { Facts, origin, scaleConvInput } from './patterns.js';
 import { rewrite } from './rewriter.js';
 
@@ -11,7 +12,7 @@ import { rewrite } from './rewriter.js';
 export const foldLayernormWeight: Pass = {
   name: 'fold-layernorm-weight',
   summary: 'move a LayerNorm weight into the weights of the convolutions that consume it',
-  run(m: Module, ctx: PassContext) {
+  run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     const foldable = (id: number): boolean => {
       const ln = f.def(id);

@@ -1,5 +1,6 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import type { Module } from '../ir/types.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { channelScaleLength, Facts, origin, reshapeScale, scaleConvInput } from './patterns.js';
 import { rewrite } from './rewriter.js';
 
@@ -16,7 +17,7 @@ export const foldScales: Pass = {
   name: 'fold-scales',
   summary:
     'fold constant channel scales (sigmoid residual scales, pre-scales) into neighbouring convs and norms',
-  run(m: Module, ctx: PassContext) {
+  run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     return rewrite(m, (op, rw) => {
       const o = origin(op);

@@ -1,7 +1,8 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import { isElementwise } from '../ir/ops.js';
 import type { Module, Op } from '../ir/types.js';
 import { applyGroups, type Group, grow } from './fusion.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { Facts } from './patterns.js';
 
 const SHAPE_OPS = new Set(['reshape', 'transpose']);
@@ -15,7 +16,7 @@ const SHAPE_OPS = new Set(['reshape', 'transpose']);
 export const fuseAttention: Pass = {
   name: 'fuse-attention',
   summary: 'fuse polynomial attention ((q.k)s+1)^4, its normalisation and the product with v into one kernel',
-  run(m: Module, ctx: PassContext) {
+  run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     const claimed = new Set<number>();
     const groups: Group[] = [];

@@ -1,7 +1,8 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import { isElementwise } from '../ir/ops.js';
 import type { Module, Op } from '../ir/types.js';
 import { applyGroups, type Group, grow } from './fusion.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { Facts } from './patterns.js';
 
 /**
@@ -17,7 +18,7 @@ export const fuseKernels: Pass = {
   name: 'fuse-kernels',
   summary:
     'fuse elementwise prologues and epilogues (PolyMLP product, LN stats, scales, residual adds) into convs, GEMMs and norms',
-  run(m: Module, ctx: PassContext) {
+  run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     const claimed = new Set<number>();
     const groups: Group[] = [];

@@ -1,6 +1,7 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import type { Module, Op } from '../ir/types.js';
 import { applyGroups, type Group } from './fusion.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { Facts } from './patterns.js';
 
 /**
@@ -12,7 +13,7 @@ import { Facts } from './patterns.js';
 export const fusePolyconv: Pass = {
   name: 'fuse-polyconv',
   summary: 'fuse the PolyConv shape dw(dw1(b) * flip(dw2(b))) into one kernel',
-  run(m: Module, ctx: PassContext) {
+  run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     const depthwise = (op: Op): op is Op & { op: 'conv2d' } =>
       op.op === 'conv2d' &&

@@ -1,5 +1,6 @@
+import type { AnalysisContext } from '../analysis/context.js';
 import type { Module, Op } from '../ir/types.js';
-import type { Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 import { Facts, origin } from './patterns.js';
 import { rewrite } from './rewriter.js';
 
@@ -13,7 +14,7 @@ import { rewrite } from './rewriter.js';
 export const layernormIntoGemm: Pass = {
   name: 'layernorm-into-gemm',
   summary: 'compute a weightless LayerNorm inside the pointwise convs that consume it (rank-1 correction)',
-  run(m: Module, ctx: PassContext) {
+  run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     const isPointwise = (u: Op, ln: number): boolean =>
       u.op === 'conv2d' &&

@@ -1,7 +1,8 @@
+import { AnalysisContext } from '../analysis/context.js';
 import { printModule } from '../ir/print.js';
 import type { Module } from '../ir/types.js';
 import { assertVerified } from '../ir/verify.js';
-import { type Pass, PassContext } from './pass.js';
+import type { Pass } from './pass.js';
 
 export interface RunOptions {
   /** Verify the module after every pass (on in tests); a failure is an internal error naming the pass. */
@@ -10,7 +11,7 @@ export interface RunOptions {
   readonly printIrAfter?: readonly string[] | 'all' | 'changed';
   /** Called with each IR dump; the CLI prints it. */
   readonly dump?: (passName: string, ir: string) => void;
-  readonly context?: PassContext;
+  readonly context?: AnalysisContext;
 }
 
 export interface PassRecord {
@@ -27,7 +28,7 @@ export interface RunResult {
 
 /** Runs `passes` in order. */
 export function runPasses(m: Module, passes: readonly Pass[], options: RunOptions = {}): RunResult {
-  const ctx = options.context ?? new PassContext();
+  const ctx = options.context ?? new AnalysisContext();
   const records: PassRecord[] = [];
   let current = m;
   for (const pass of passes) {

@@ -1,7 +1,7 @@
 import { constnessAnalysis } from '../analysis/constness.js';
+import type { AnalysisContext } from '../analysis/context.js';
 import { type Uses, useCount, usesAnalysis } from '../analysis/uses.js';
 import type { Dim, Module, Op, ValueId } from '../ir/types.js';
-import type { PassContext } from './pass.js';
 import type { Origin, Rewriter } from './rewriter.js';
 
 /** What pattern-matching passes ask about the module they rewrite (old ids). */
@@ -9,7 +9,7 @@ export class Facts {
   readonly uses: Uses;
   readonly constant: ReadonlySet<ValueId>;
 
-  constructor(m: Module, ctx: PassContext) {
+  constructor(m: Module, ctx: AnalysisContext) {
     this.uses = ctx.get(usesAnalysis, m);
     this.constant = ctx.get(constnessAnalysis, m);
   }

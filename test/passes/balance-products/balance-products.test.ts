@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { AnalysisContext } from '../../../compiler/src/analysis/context.js';
 import { degreeAnalysis } from '../../../compiler/src/analysis/degree.js';
 import { buildModel } from '../../../compiler/src/driver/frontend.js';
 import { syntheticWeights } from '../../../compiler/src/driver/run.js';
@@ -7,7 +8,6 @@ import { interpret, type Tensor } from '../../../compiler/src/ir/interpret.js';
 import { readModule } from '../../../compiler/src/ir/read.js';
 import type { Module } from '../../../compiler/src/ir/types.js';
 import { balanceProducts } from '../../../compiler/src/passes/balance-products.js';
-import { PassContext } from '../../../compiler/src/passes/pass.js';
 import { buildExample, relError } from '../../helpers.js';
 import { discoverIrTests, stripComments } from '../ir-test.js';
 
@@ -32,7 +32,7 @@ function randomInput(m: Module, seed: number): Tensor {
 }
 
 function depths(m: Module): { written: number; balanced: number } {
-  const f = new PassContext().get(degreeAnalysis, m).values.get(m.outputs[0]!)!;
+  const f = new AnalysisContext().get(degreeAnalysis, m).values.get(m.outputs[0]!)!;
   return { written: f.depthAsWritten, balanced: f.depthBalanced };
 }
 
@@ -60,7 +60,7 @@ describe('balance-products keeps results and lowers depth', () => {
 
   for (const [name, before] of modules) {
     it(`${name}: same outputs on random inputs (rel. error < 1e-6), depth as written = balanced, idempotent`, () => {
-      const after = balanceProducts.run(before, new PassContext());
+      const after = balanceProducts.run(before, new AnalysisContext());
       const weights = syntheticWeights(before);
       for (const seed of [1, 2, 3]) {
         const x = randomInput(before, seed);
@@ -72,18 +72,18 @@ describe('balance-products keeps results and lowers depth', () => {
       expect(d.balanced).toBe(depths(before).balanced);
       // pow is counted e - 1 as written and left to codegen, so compare only pow-free modules.
       if (!after.ops.some((o) => o.op === 'pow')) expect(d.written).toBe(d.balanced);
-      expect(balanceProducts.run(after, new PassContext()), 'idempotent').toBe(after);
+      expect(balanceProducts.run(after, new AnalysisContext()), 'idempotent').toBe(after);
     });
   }
 
   it('t.poly: the six-factor product tree goes from depth 5 to 3', () => {
     const before = sourceTree();
     expect(depths(before)).toEqual({ written: 5, balanced: 3 });
-    expect(depths(balanceProducts.run(before, new PassContext()))).toEqual({ written: 3, balanced: 3 });
+    expect(depths(balanceProducts.run(before, new AnalysisContext()))).toEqual({ written: 3, balanced: 3 });
   });
 
   it('leaves the PolyNeXt examples as they are: their products are already pairs', () => {
     const m = buildExample('examples/apolynext_t_bn.poly', { layers: '5', image_size: '64' });
-    expect(balanceProducts.run(m, new PassContext())).toBe(m);
+    expect(balanceProducts.run(m, new AnalysisContext())).toBe(m);
   });
 });

@@ -1,8 +1,8 @@
 import { defaultPackageName, invalidPackageName } from '../../codegen/package/manifest.js';
 import { parsePipeline } from '../../passes/pipeline.js';
-import { type Command, EXIT_OK, EXIT_USER, str, usageError, VERSION } from '../command.js';
+import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError, VERSION } from '../command.js';
 import { checkPackageDir, readBytes, writeDirAtomic } from '../files.js';
-import { loadModel } from '../model.js';
+import { loadModel, reportTiming } from '../model.js';
 import { MODEL_OPTIONS, optionalWeightsOption, outputOption, stringOption } from '../options.js';
 
 export const compile: Command = {
@@ -29,8 +29,9 @@ export const compile: Command = {
     const started = Date.now();
     const progress = (message: string) =>
       io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
-    // Built as written: the pipeline runs inside compile, after the cost and degree analyses.
-    const m = loadModel({ ...inv, values: { ...inv.values, passes: 'none' } });
+    // Built as written: the pipeline runs inside compile, after the cost and degree analyses, and
+    // `--timing` reports that pipeline and the compile's phases afterwards.
+    const m = loadModel({ ...inv, values: { ...inv.values, passes: 'none', timing: false } });
     if (!m) return EXIT_USER;
     const name = str(inv, 'name') ?? defaultPackageName(m.module.name);
     const bad = invalidPackageName(name);
@@ -55,6 +56,16 @@ export const compile: Command = {
       pipeline: parsePipeline(str(inv, 'passes') ?? 'default'),
       progress,
     });
+    reportTiming(inv, pkg.passes);
+    if (flag(inv, 'timing')) {
+      const width = Math.max(...pkg.phases.map((p) => p.name.length));
+      io.err(
+        [
+          'compile phases:',
+          ...pkg.phases.map((p) => `  ${p.name.padEnd(width)}  ${p.ms.toFixed(0).padStart(7)} ms`),
+        ].join('\n'),
+      );
+    }
     progress(`writing ${pkg.files.size} files`);
     writeDirAtomic(out, pkg.files);
     const s = pkg.summary;

@@ -1,5 +1,4 @@
 import { degreeReport, formatDegreeReport } from '../../analysis/degree.js';
-import { PassContext } from '../../passes/pass.js';
 import { type Command, EXIT_OK, EXIT_USER, flag } from '../command.js';
 import { loadModel } from '../model.js';
 import { booleanOption, MODEL_OPTIONS } from '../options.js';
@@ -12,7 +11,7 @@ export const degree: Command = {
   run: (inv) => {
     const m = loadModel(inv);
     if (!m) return EXIT_USER;
-    const report = degreeReport(m.module, new PassContext());
+    const report = degreeReport(m.module, m.context);
     inv.io.out(flag(inv, 'json') ? JSON.stringify(report, null, 2) : formatDegreeReport(report));
     return EXIT_OK;
   },

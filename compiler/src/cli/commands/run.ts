@@ -88,7 +88,13 @@ export const run: Command = {
     }
     let logits: Tensor | undefined;
     if (backend === 'webgpu') {
-      const result = await runOnWebGpu(m.module, weights, input, profile ? { repeats } : undefined);
+      const result = await runOnWebGpu(
+        m.module,
+        weights,
+        input,
+        profile ? { repeats } : undefined,
+        m.context,
+      );
       logits = result.outputs[0];
       if (flag(inv, 'stats')) io.err(formatWebGpuStats(result));
       if (result.profile) io.err(formatProfile(result.profile));

@@ -1,11 +1,11 @@
 import { constnessAnalysis } from '../../analysis/constness.js';
+import type { AnalysisContext } from '../../analysis/context.js';
+import { planArena } from '../../analysis/memory-plan.js';
 import { fail, InternalError } from '../../diagnostics/diagnostic.js';
 import { broadcastStrides, contiguousStrides } from '../../ir/layout.js';
 import { type ElementwiseOp, isElementwise, normAxis, type ScalarLang, scalarExpr } from '../../ir/ops.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, OpOfKind, ValueId } from '../../ir/types.js';
-import { PassContext } from '../../passes/pass.js';
-import { placeTensors } from '../wgsl/memory.js';
 import type { ConstantSlot } from '../wgsl/plan.js';
 
 /**
@@ -77,8 +77,8 @@ function imageShape(shape: readonly Dim[], what: string): number[] {
 
 const batched = (shape: readonly Dim[]) => shape.length > 0 && typeof shape[0] === 'string';
 
-export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[]): CpuProgram {
-  const constant = new PassContext().get(constnessAnalysis, m);
+export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: AnalysisContext): CpuProgram {
+  const constant = ctx.get(constnessAnalysis, m);
   const slotOf = new Map(slots.map((s) => [s.id, s.offset]));
   const flat: FlatOp[] = [];
   const loc = new Map<number, Loc>();
@@ -166,31 +166,22 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[]): CpuP
   const outputLoc = outputId === undefined ? undefined : loc.get(outputId);
   if (outputLoc?.buf !== 'A') unsupported('its output does not depend on the input');
 
-  // Liveness of arena roots, in flat-op steps; placement as for the WebGPU arena.
+  // Arena roots placed by their lifetimes in flat-op steps, as for the WebGPU arena.
   const rootOf = (id: number): number | undefined => {
     const l = loc.get(id)!;
     return l.buf === 'A' ? l.root : undefined;
   };
-  const first = new Map<number, number>([[inputId, -1]]);
-  const last = new Map<number, number>();
-  flat.forEach((f, step) => {
-    first.set(f.id, step);
-    for (const x of f.operands) {
-      const r = rootOf(x);
-      if (r !== undefined) last.set(r, step);
-    }
-  });
   const outRoot = (outputLoc as { root: number }).root;
-  last.set(outRoot, Number.POSITIVE_INFINITY);
   const size = (root: number) => numel(shapes.get(root)!);
-  const placement = placeTensors(
-    [...first.keys()].map((id) => ({
-      id,
-      size: size(id),
-      first: first.get(id)!,
-      last: last.get(id) ?? first.get(id)!,
+  const placement = planArena({
+    inputs: [inputId],
+    steps: flat.map((f) => ({
+      writes: f.id,
+      reads: f.operands.map(rootOf).filter((r) => r !== undefined),
     })),
-  );
+    outputs: [outRoot],
+    size,
+  });
   const where = (id: number): [string, number] => {
     const l = loc.get(id)!;
     if (l.buf !== 'A') return [l.buf, l.offset];

@@ -1,13 +1,13 @@
 import { PLAN_VERSION, type Plan, type PlanTensor, type Step } from '../../../../runtime/src/plan.js';
 import { constnessAnalysis } from '../../analysis/constness.js';
+import type { AnalysisContext } from '../../analysis/context.js';
 import { opFlops } from '../../analysis/cost.js';
+import { planArena } from '../../analysis/memory-plan.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
-import { PassContext } from '../../passes/pass.js';
 import type { Source } from './expr.js';
 import { renderKernel, type Unit } from './kernels.js';
-import { placeTensors } from './memory.js';
 
 /**
  * Turns an (optimised) module into a runtime Plan: one step per data-path op or fused op, views
@@ -30,8 +30,8 @@ export interface CompiledPlan {
 
 const VIEWS = new Set(['slice', 'reshape', 'flip', 'transpose']);
 
-export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
-  const constant = new PassContext().get(constnessAnalysis, m);
+export function buildPlan(m: Module, maxBatch: number, ctx: AnalysisContext): CompiledPlan {
+  const constant = ctx.get(constnessAnalysis, m);
   const byId = new Map(m.ops.map((o) => [o.id, o]));
   const outputs = new Set(m.outputs);
   const isView = (op: Op) => VIEWS.has(op.op) && !constant.has(op.id) && !outputs.has(op.id);
@@ -124,27 +124,22 @@ export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
     });
   }
 
-  // Liveness of materialised values (inputs and step outputs), in steps.
+  // Materialised values (inputs and step outputs) placed in the arena by their lifetimes in steps.
   const inputs = m.ops.filter((o) => o.op === 'input');
-  const first = new Map<ValueId, number>(inputs.map((o) => [o.id, -1]));
-  const last = new Map<ValueId, number>();
-  pending.forEach((p, step) => {
-    first.set(p.output, step);
-    for (const r of p.reads) if (!r.constant) last.set(r.id, step);
-  });
+  const materialised = new Set([...inputs.map((o) => o.id), ...pending.map((p) => p.output)]);
   for (const id of m.outputs) {
-    if (!first.has(id)) throw new InternalError(`output %${id} is not computed by any step`);
-    last.set(id, Number.POSITIVE_INFINITY);
+    if (!materialised.has(id)) throw new InternalError(`output %${id} is not computed by any step`);
   }
   const perBatch = (id: ValueId) => numel(byId.get(id)!.type.shape.slice(1));
-  const placement = placeTensors(
-    [...first.keys()].map((id) => ({
-      id,
-      size: perBatch(id) * maxBatch,
-      first: first.get(id)!,
-      last: last.get(id) ?? first.get(id)!,
+  const placement = planArena({
+    inputs: inputs.map((o) => o.id),
+    steps: pending.map((p) => ({
+      writes: p.output,
+      reads: p.reads.filter((r) => !r.constant).map((r) => r.id),
     })),
-  );
+    outputs: m.outputs,
+    size: (id) => perBatch(id) * maxBatch,
+  });
   const arena = (id: ValueId) => placement.offsets.get(id)!;
 
   // Kernels, deduplicated by their WGSL.
