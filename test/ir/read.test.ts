@@ -18,6 +18,20 @@ function readError(text: string) {
 const wrap = (...lines: string[]): string => ['module m batch B {', ...lines, '  return %0', '}'].join('\n');
 
 describe('readModule', () => {
+  it('skips // comments to the end of the line, keeping positions', () => {
+    const text = [
+      '// RUN: polyc opt',
+      'module m batch B { // trailing',
+      '  %0 = input {name="x"} : f32[B,2]',
+      '  return %0',
+      '}',
+    ].join('\n');
+    expect(readModule(text).ops).toHaveLength(1);
+    expect(readError(`// a comment\n${wrap('  %0 = input {name="x"} : f32[B,2] $')}`).span).toMatchObject({
+      line: 3,
+    });
+  });
+
   it('reads the documented format', () => {
     const m = readModule(
       wrap(

@@ -14,7 +14,7 @@ import { dce } from '../../compiler/src/passes/dce.js';
 import type { Pass } from '../../compiler/src/passes/pass.js';
 import { findPass } from '../../compiler/src/passes/registry.js';
 import { buildExample, relError } from '../helpers.js';
-import { discoverIrTests, stripComments } from './ir-test.js';
+import { discoverIrTests } from './ir-test.js';
 
 /**
  * canonicalize, cse and dce beyond their test files (test/passes/<pass>/*.ir, run by
@@ -31,7 +31,7 @@ function runOnce(pass: Pass, m: Module): Module {
 }
 
 /** A test file's module (its `//` lines are RUN and CHECK lines, which the reader does not take). */
-const readTestModule = (file: string): Module => readModule(stripComments(readFileSync(file, 'utf8')), file);
+const readTestModule = (file: string): Module => readModule(readFileSync(file, 'utf8'), file);
 
 describe.each(PASSES)('$name: test files', (pass) => {
   it.each(discoverIrTests(`test/passes/${pass.name}`))('is idempotent on %s', (file) => {

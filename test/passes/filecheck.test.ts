@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readModule } from '../../compiler/src/ir/read.js';
 import { compilePattern, FileCheckError, fileCheck, parseChecks } from './filecheck.js';
-import { compareInterpreted, parseRunLine, stripComments } from './ir-test.js';
+import { compareInterpreted, parseRunLine } from './ir-test.js';
 
 /** The checker itself: it must fail where LLVM's FileCheck fails, and say where. */
 
@@ -185,10 +185,6 @@ describe('compilePattern', () => {
 });
 
 describe('test files', () => {
-  it('comments become blank lines, so reader positions stay right', () => {
-    expect(stripComments('// RUN: x\nmodule\n  // CHECK: y\n}')).toBe('\nmodule\n\n}');
-  });
-
   it('RUN lines', () => {
     expect(parseRunLine('// RUN: polyc opt --passes=cse,dce --strip-locations', 't.ir')).toEqual({
       passes: 'cse,dce',

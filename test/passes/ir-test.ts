@@ -33,14 +33,6 @@ export function discoverIrTests(dir = 'test/passes'): string[] {
     });
 }
 
-/** Blanks lines whose first non-blank characters are `//`. */
-export function stripComments(text: string): string {
-  return text
-    .split('\n')
-    .map((l) => (/^\s*\/\//.test(l) ? '' : l))
-    .join('\n');
-}
-
 /**
  * Parses the RUN line: `polyc opt [%s] --passes=<list> [--strip-locations]`, the `polyc opt`
  * command that the test stands for (the file itself is the input).
@@ -73,7 +65,7 @@ export function parseRunLine(text: string, file: string): { passes: string; loca
 
 export function readIrTest(file: string): IrTest {
   const text = readFileSync(file, 'utf8');
-  return { file, source: stripComments(text), ...parseRunLine(text, file), checks: parseChecks(text, file) };
+  return { file, source: text, ...parseRunLine(text, file), checks: parseChecks(text, file) };
 }
 
 /**

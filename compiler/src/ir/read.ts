@@ -13,7 +13,8 @@ import {
 /**
  * Parses the text form written by `printModule` (see print.ts). Only the syntax is checked here:
  * the result may still be invalid IR (undefined operands, wrong types, bad attrs), which is what
- * `verifyModule` is for. Whitespace, line breaks included, is insignificant.
+ * `verifyModule` is for. Whitespace, line breaks included, is insignificant; `//` starts a comment
+ * that runs to the end of the line.
  *
  * Malformed text throws a `DiagnosticError` with code E0801 pointing into `text`.
  */
@@ -60,6 +61,10 @@ function lex(text: string, file: string): Token[] {
       lineStart = i;
     } else if (c === ' ' || c === '\t' || c === '\r') {
       i++;
+    } else if (text.startsWith('//', i)) {
+      // A comment runs to the end of the line (pass tests keep their RUN and CHECK lines in them).
+      const end = text.indexOf('\n', i);
+      i = end === -1 ? text.length : end;
     } else if (PUNCT.includes(c)) {
       push('punct', c);
     } else if (c === '%') {

@@ -9,7 +9,7 @@ import { readModule } from '../../../compiler/src/ir/read.js';
 import type { Module } from '../../../compiler/src/ir/types.js';
 import { balanceProducts } from '../../../compiler/src/passes/balance-products.js';
 import { buildExample, relError } from '../../helpers.js';
-import { discoverIrTests, stripComments } from '../ir-test.js';
+import { discoverIrTests } from '../ir-test.js';
 
 /**
  * balance-products beyond its test files (which ir-files.test.ts runs): multiplicative depth
@@ -51,10 +51,7 @@ function sourceTree(): Module {
 
 describe('balance-products keeps results and lowers depth', () => {
   const modules: [string, Module][] = [
-    ...discoverIrTests(DIR).map((f): [string, Module] => [
-      f,
-      readModule(stripComments(readFileSync(f, 'utf8')), f),
-    ]),
+    ...discoverIrTests(DIR).map((f): [string, Module] => [f, readModule(readFileSync(f, 'utf8'), f)]),
     ['t.poly', sourceTree()],
   ];
 
