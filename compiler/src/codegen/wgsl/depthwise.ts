@@ -214,7 +214,7 @@ const SHARED_FLOATS = 4096;
  * 1. it copies the two input tiles of b (channels c and C-1-c, with the halos dw1, dw2 and dw3 need)
  *    into workgroup memory, each element read from the arena once;
  * 2. it computes m over the output tile and dw3's halo, zero outside the image (dw3's padding):
- *    each element once, `tx` per invocation step with sliding windows over the staged b;
+ *    each element once, a row segment per invocation step with sliding windows over the staged b;
  * 3. each invocation computes `tx` outputs of one row from the staged m, with dw3's weights in
  *    registers and a sliding window per kernel row.
  * Returns null unless the unit has exactly this shape with "same" stride-1 convolutions.
@@ -241,11 +241,12 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
   const regions = (gy: number) => {
     const mr = gy + 2 * p3[0];
     const mc = tw + 2 * p3[1];
-    // m is computed `tx` columns at a time: the staged b is as wide as the last step reads.
-    const steps = Math.ceil(mc / tx);
-    const b1 = [mr + 2 * p1[0], steps * tx + 2 * p1[1]] as const;
-    const b2 = [mr + 2 * p2[0], steps * tx + 2 * p2[1]] as const;
-    return { mr, mc, steps, b1, b2, floats: mr * mc + b1[0] * b1[1] + b2[0] * b2[1] };
+    // m is computed `tm` columns at a time: the staged b is as wide as the last step reads.
+    const tm = segmentWidth(mc);
+    const steps = Math.ceil(mc / tm);
+    const b1 = [mr + 2 * p1[0], steps * tm + 2 * p1[1]] as const;
+    const b2 = [mr + 2 * p2[0], steps * tm + 2 * p2[1]] as const;
+    return { mr, mc, tm, steps, b1, b2, floats: mr * mc + b1[0] * b1[1] + b2[0] * b2[1] };
   };
   let gy = Math.min(h, Math.max(1, Math.floor(POLYCONV_INVOCATIONS / gx)));
   gy = Math.ceil(h / Math.ceil(h / gy));
@@ -276,8 +277,10 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
       `    ${name}[s * ${size}u + k] = b_at(b, ${ch}, y0 - ${pad[0]} + i32(k / ${cols}u), x0 - ${pad[1]} + i32(k % ${cols}u));`,
       '  }',
     ].join('\n');
-  /** Rows of a depthwise kernel over a staged region, accumulating `tx` outputs into `acc<j>`. */
+  /** Rows of a depthwise kernel over a staged region, accumulating `n` outputs into `acc<j>`. */
   const rows = (
+    n: number,
+
     d: Depthwise,
     wname: string,
     region: string,
@@ -292,7 +295,7 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
         '    {',
         `      let base = s * ${size}u + (${row} + ${ky * d.dilation[0]}u) * ${cols}u + ${col};`,
         ...windowRow(
-          tx,
+          n,
           d.kw,
           1,
           d.dilation[1],
@@ -304,8 +307,8 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
         '    }',
       ].join('\n'),
     );
-  const zeros = (acc: string) => Array.from({ length: tx }, (_, j) => `    var ${acc}${j} = 0.0;`);
-  const mStores = Array.from({ length: tx }, (_, j) =>
+  const zeros = (acc: string, n: number) => Array.from({ length: n }, (_, j) => `    var ${acc}${j} = 0.0;`);
+  const mStores = Array.from({ length: r.tm }, (_, j) =>
     [
       `    if (mc + ${j}u < ${r.mc}u) {`,
       `      let mx = x0 + i32(mc + ${j}u);`,
@@ -349,26 +352,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Image coordinates of m's staged region (the output tile and dw3's halo).
   let y0 = i32(trow * ${gy}u) - ${p3[0]};
   let x0 = i32(tcol * ${tw}u) - ${p3[1]};
-${[...weightRegisters('p', w1, 'cc', d1.kh, d1.kw), ...weightRegisters('q', w2, 'cf', d2.kh, d2.kw), ...weightRegisters('w', w3, 'cc', d3.kh, d3.kw)].join('\n')}
 ${stage('b1s', b1Size, r.b1[1], 'cc', p1)}
 ${stage('b2s', b2Size, r.b2[1], 'cf', p2)}
   workgroupBarrier();
+  // Each phase loads its weights when it starts: fewer registers live across the other phases.
+${[...weightRegisters('p', w1, 'cc', d1.kh, d1.kw), ...weightRegisters('q', w2, 'cf', d2.kh, d2.kw)].join('\n')}
   for (var k = ll; k < ${r.mr * r.steps}u; k += ${slot}u) {
     let mr = k / ${r.steps}u;
-    let mc = (k % ${r.steps}u) * ${tx}u;
-${[...zeros('u'), ...zeros('v')].join('\n')}
-${rows(d1, 'p', 'b1s', b1Size, r.b1[1], 'mr', 'mc', 'u').join('\n')}
-${rows(d2, 'q', 'b2s', b2Size, r.b2[1], 'mr', 'mc', 'v').join('\n')}
+    let mc = (k % ${r.steps}u) * ${r.tm}u;
+${[...zeros('u', r.tm), ...zeros('v', r.tm)].join('\n')}
+${rows(r.tm, d1, 'p', 'b1s', b1Size, r.b1[1], 'mr', 'mc', 'u').join('\n')}
+${rows(r.tm, d2, 'q', 'b2s', b2Size, r.b2[1], 'mr', 'mc', 'v').join('\n')}
     let my = y0 + i32(mr);
     let inRow = my >= 0 && my < ${h};
 ${mStores.join('\n')}
   }
   workgroupBarrier();
+${weightRegisters('w', w3, 'cc', d3.kh, d3.kw).join('\n')}
   let lx = ll % ${gx}u;
   let ly = ll / ${gx}u;
   {
-${zeros('o').join('\n')}
-${rows(d3, 'w', 'ms', mSize, r.mc, 'ly', `lx * ${tx}u`, 'o').join('\n')}
+${zeros('o', tx).join('\n')}
+${rows(tx, d3, 'w', 'ms', mSize, r.mc, 'ly', `lx * ${tx}u`, 'o').join('\n')}
     let oy = trow * ${gy}u + ly;
     let ox = tcol * ${tw}u + lx * ${tx}u;
     if (c >= ${channels}u || oy >= ${h}u) {
