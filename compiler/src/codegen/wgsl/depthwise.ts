@@ -241,8 +241,13 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
   const regions = (gy: number) => {
     const mr = gy + 2 * p3[0];
     const mc = tw + 2 * p3[1];
-    // m is computed `tm` columns at a time: the staged b is as wide as the last step reads.
-    const tm = segmentWidth(mc);
+    // m is computed `tm` columns at a time, the width in 4..8 whose last round of steps over the
+    // tile's invocations ends first (then the least work); the staged b is as wide as the last step reads.
+    const rounds = (t: number) => Math.ceil((mr * Math.ceil(mc / t)) / (gx * gy)) * t;
+    const work = (t: number) => mr * Math.ceil(mc / t) * t;
+    let tm = Math.min(4, mc);
+    for (let t = tm + 1; t <= Math.min(8, mc); t++)
+      if (rounds(t) < rounds(tm) || (rounds(t) === rounds(tm) && work(t) < work(tm))) tm = t;
     const steps = Math.ceil(mc / tm);
     const b1 = [mr + 2 * p1[0], steps * tm + 2 * p1[1]] as const;
     const b2 = [mr + 2 * p2[0], steps * tm + 2 * p2[1]] as const;
