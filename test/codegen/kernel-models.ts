@@ -1,7 +1,8 @@
 /**
  * Small models, one per kernel kind, with awkward sizes (channel counts that are not multiples of the
- * workgroup size, 1x1 and 7x7 images). Each compiles with fusion on and off, so every fused kernel
- * template and every standalone op kernel runs.
+ * workgroup size, 1x1 and 7x7 images, widths that are not multiples of the outputs per invocation).
+ * Each compiles with fusion on and off, so every fused kernel template and every standalone op
+ * kernel runs. The input shape is the model's.
  */
 const block = `
 block mlp(self: path, p: tensor, C: int, kind: str) {
@@ -11,9 +12,9 @@ block mlp(self: path, p: tensor, C: int, kind: str) {
   return pwconv(self.down, n, out=C) * sigmoid(param(self.skip, [2]))[1] + p
 }
 
-block polyconv(self: path, p: tensor, C: int, d: int) {
+block polyconv(self: path, p: tensor, C: int, k: int, d: int) {
   b = pwconv(self.b, p, out=C)
-  m = dwconv(self.m, dwconv(self.a1, b, k=3, dilation=d) * flip(dwconv(self.a2, b, k=3)), k=3)
+  m = dwconv(self.m, dwconv(self.a1, b, k=k, dilation=d) * flip(dwconv(self.a2, b, k=3)), k=3)
   return layernorm2d(self.n, pwconv(self.o, m, out=C)) * sigmoid(param(self.r, [1])) + p
 }
 
@@ -37,9 +38,8 @@ block attention(self: path, x: tensor, C: int, kind: str) {
 }
 `;
 
-export const KERNEL_MODELS: Record<string, { source: string; size: number }> = {
+export const KERNEL_MODELS: Record<string, { source: string }> = {
   'stem-and-downsample': {
-    size: 29,
     source: `model m(x: f32[B, 3, 29, 29]) {
   s = conv2d(self.stem, x, out=13, k=7, stride=4)
   d = pwconv(self.pw, dwconv(self.dw, s, k=3, stride=2), out=67)
@@ -47,34 +47,45 @@ export const KERNEL_MODELS: Record<string, { source: string; size: number }> = {
 }`,
   },
   'poly-mlp-ln-7x7': {
-    size: 7,
     source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return mlp(self, x, 13, "ln")\n}`,
   },
   'poly-mlp-bn-1x1': {
-    size: 1,
     source: `${block}\nmodel m(x: f32[B, 67, 1, 1]) {\n  return mlp(self, x, 67, "bn")\n}`,
   },
   'polyconv-7x7': {
-    size: 7,
-    source: `${block}\nmodel m(x: f32[B, 5, 7, 7]) {\n  return polyconv(self, x, 5, 2)\n}`,
+    source: `${block}\nmodel m(x: f32[B, 5, 7, 7]) {\n  return polyconv(self, x, 5, 3, 2)\n}`,
+  },
+  // 11 columns: three segments of 4 outputs with one idle; 3 channels per workgroup, 13 channels.
+  'polyconv-k5-13x11x11': {
+    source: `${block}\nmodel m(x: f32[B, 13, 11, 11]) {\n  return polyconv(self, x, 13, 5, 2)\n}`,
+  },
+  // Two tiles along W (64 + 3 columns), three along H (7 + 7 + 5 rows).
+  'polyconv-3x19x67': {
+    source: `${block}\nmodel m(x: f32[B, 3, 19, 67]) {\n  return polyconv(self, x, 3, 5, 2)\n}`,
+  },
+  // Kernel sizes 3/5/7, stride 2, dilation 2, explicit pads, a prologue and an epilogue; widths
+  // 19 and 10 are not multiples of the outputs per invocation.
+  depthwise: {
+    source: `model m(x: f32[B, 7, 23, 19]) {
+  a = dwconv(self.a, x, k=7) * x
+  b = dwconv(self.b, a, k=5, dilation=2, stride=2)
+  c = dwconv(self.c, b * b + 1, k=3, stride=2, dilation=2)
+  return dwconv(self.d, c, k=3, pad=0) + scale(self.s, c[:, :, 1:5, 1:4])
+}`,
   },
   'attention-l1-7x7': {
-    size: 7,
     source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln")\n}`,
   },
   'attention-bn-1x1': {
-    size: 1,
     source: `${block}\nmodel m(x: f32[B, 13, 1, 1]) {\n  return attention(self, x, 13, "bn")\n}`,
   },
   'cell-input-norm': {
-    size: 7,
     source: `model m(x: f32[B, 13, 7, 7]) {
   p = layernorm2d(self.post, scale(self.p0, x) + scale(self.p1, x * x))
   return dwconv(self.d, p, k=3) + p
 }`,
   },
   head: {
-    size: 7,
     source: `model m(x: f32[B, 13, 7, 7]) {
   z = pwconv(self.proj, layernorm2d(self.norm, x), out=4 * 13)
   l = z[:, :2 * 13]

@@ -21,9 +21,8 @@ async function runBoth(
   m: Module,
   passes: string,
   batches: readonly number[],
-  size: number,
 ): Promise<{ err: number; steps: number; submits: number }[]> {
-  const channels = m.ops.find((o) => o.op === 'input')!.type.shape[1] as number;
+  const [, ...image] = m.ops.find((o) => o.op === 'input')!.type.shape as number[];
   const weights = syntheticWeights(m);
   const opt = runPasses(m, parsePipeline(passes), { verifyEach: true }).module;
   const compiled = compileForWebGpu(opt, Math.max(...batches));
@@ -31,7 +30,7 @@ async function runBoth(
   try {
     const results = [];
     for (const batch of batches) {
-      const input = randomInput([batch, channels, size, size], 20 + batch);
+      const input = randomInput([batch, ...image], 20 + batch);
       const [ref] = interpret(m, [input], weights);
       const [got] = await model.run([input.data], batch);
       results.push({
@@ -47,12 +46,12 @@ async function runBoth(
 }
 
 describe('every kernel kind against the interpreter (batch 1 and 5)', () => {
-  for (const [name, { source, size }] of Object.entries(KERNEL_MODELS)) {
+  for (const [name, { source }] of Object.entries(KERNEL_MODELS)) {
     for (const passes of ['default', 'none']) {
       it(`${name}, ${passes === 'default' ? 'fused' : 'unfused'}`, async () => {
         const r = buildModel('kernel.poly', { readFile: () => source });
         expect(r.diagnostics).toEqual([]);
-        const results = await runBoth(r.model!.module, passes, [1, 5], size);
+        const results = await runBoth(r.model!.module, passes, [1, 5]);
         for (const x of results) expect(x.err).toBeLessThan(1e-5);
         // One submit per inference, whatever the batch.
         expect(results.map((x) => x.submits)).toEqual([1, 2]);
@@ -70,7 +69,7 @@ describe('example models on WebGPU (small settings)', () => {
         num_classes: '10',
         image_size: String(size),
       });
-      const [r] = await runBoth(m, 'default', [2], size);
+      const [r] = await runBoth(m, 'default', [2]);
       expect(r!.err).toBeLessThan(1e-4);
     });
   }

@@ -89,6 +89,9 @@ function unlinear(shape: readonly Dim[], l: string): string {
   return vec(shape.map((d, i) => (i === 0 ? `(${l}) / ${s[0]}` : `((${l}) / ${s[i]}) % ${dimExpr(d)}`)));
 }
 
+/** A value the caller already holds at given coordinates, as a WGSL expression, or undefined. */
+export type Anchor = (id: ValueId, c: readonly string[]) => string | undefined;
+
 export class ExprWriter {
   private readonly fns = new Map<ValueId, string>();
   private readonly order: string[] = [];
@@ -136,10 +139,18 @@ export class ExprWriter {
    * returning the expression holding the result. Elementwise ops and views are written inline and
    * every (value, coordinates) pair is computed once: a GEMM epilogue that reads the per-pixel mean
    * three times computes it once. Other ops are calls to their `fn` functions.
+   * `anchor` lets a template supply values it computed itself (a convolution's accumulator): where
+   * it returns an expression for (value, coordinates), that expression is used as is.
    */
-  inline(id: ValueId, c: readonly string[], out: string[], memo: Map<string, string> = new Map()): string {
+  inline(
+    id: ValueId,
+    c: readonly string[],
+    out: string[],
+    memo: Map<string, string> = new Map(),
+    anchor: Anchor = () => undefined,
+  ): string {
     const key = `${id}@${c.join(',')}`;
-    const hit = memo.get(key);
+    const hit = memo.get(key) ?? anchor(id, c);
     if (hit !== undefined) return hit;
     const op = this.op(id);
     const rank = op.type.shape.length;
@@ -153,7 +164,9 @@ export class ExprWriter {
     let expr: string;
     if (isElementwise(op)) {
       // Binary operands are read at broadcast coordinates; a unary op's operand has its shape.
-      const args = op.operands.map((x) => this.inline(x, op.operands.length === 1 ? c : bcast(x), out, memo));
+      const args = op.operands.map((x) =>
+        this.inline(x, op.operands.length === 1 ? c : bcast(x), out, memo, anchor),
+      );
       expr = scalarExpr(op, args, WGSL);
     } else if (op.op === 'slice') {
       const axis = normAxis(op.attrs.axis, rank);
@@ -162,6 +175,7 @@ export class ExprWriter {
         c.map((x, i) => (i === axis ? `(${x} + ${op.attrs.start}u)` : x)),
         out,
         memo,
+        anchor,
       );
     } else if (op.op === 'const') {
       expr = f32Literal(op.attrs.value);

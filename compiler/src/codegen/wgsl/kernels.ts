@@ -2,12 +2,14 @@ import { InternalError } from '../../diagnostics/diagnostic.js';
 import { normAxis } from '../../ir/ops.js';
 import { numel } from '../../ir/shapes.js';
 import type { Op, ValueId } from '../../ir/types.js';
+import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
  * kernel. Polynomial attention has its own template (one invocation per query row, one sweep over
- * keys); everything else is rendered by the expression writer, one invocation per output element.
+ * keys), PolyConv and depthwise convs theirs (depthwise.ts: several outputs per invocation);
+ * everything else is rendered by the expression writer, one invocation per output element.
  */
 
 /** One kernel's worth of IR: ops whose `arg` ops read `sources`, computing `result`. */
@@ -28,7 +30,7 @@ export interface RenderedKernel {
 
 export const WORKGROUP_SIZE = 64;
 
-const PRELUDE = `struct Params {
+export const PRELUDE = `struct Params {
   batch: u32,
   total: u32,
   _a: u32,
@@ -40,7 +42,7 @@ const PRELUDE = `struct Params {
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;`;
 
-const ENTRY = `@compute @workgroup_size(${WORKGROUP_SIZE})
+export const ENTRY = `@compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * ${WORKGROUP_SIZE}u;
   if (i >= params.total) {
@@ -48,90 +50,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }`;
 
 export function renderKernel(unit: Unit): RenderedKernel {
-  return renderAttention(unit) ?? renderPolyconv(unit) ?? renderElementwise(unit);
-}
-
-/** Output tile of the PolyConv kernel: one workgroup computes TILE x TILE pixels of one channel. */
-const TILE = 8;
-
-/**
- * PolyConv `dw3(m)`, m = dw1(b) * flip(dw2(b)): a workgroup computes an 8x8 tile of one channel.
- * It first writes m for the tile and the halo dw3 needs into workgroup memory (each element of m
- * computed once, zero outside the image: dw3's padding), then each invocation convolves its pixel
- * from there. Without the staging every output would recompute m at all k3 x k3 taps.
- * Returns null unless the root is a stride-1 "same" depthwise conv over a data value.
- */
-function renderPolyconv(unit: Unit): RenderedKernel | null {
-  if (unit.family !== 'polyconv') return null;
-  const byId = new Map(unit.ops.map((o) => [o.id, o]));
-  const root = byId.get(unit.result);
-  if (root?.op !== 'conv2d') return null;
-  const [x, w] = root.operands as [number, number];
-  const [, channels, h, wd] = root.type.shape as [unknown, number, number, number];
-  const [, , kh, kw] = byId.get(w)!.type.shape as number[] as [number, number, number, number];
-  const { stride, pad, dilation, groups } = root.attrs;
-  const same =
-    stride.every((s) => s === 1) &&
-    dilation.every((d) => d === 1) &&
-    pad[0] === (kh - 1) / 2 &&
-    pad[1] === (kw - 1) / 2;
-  if (!same || groups !== channels || TILE * TILE !== WORKGROUP_SIZE) return null;
-  const [py, px] = pad;
-  const sy = TILE + 2 * py;
-  const sx = TILE + 2 * px;
-  const tilesY = Math.ceil(h / TILE);
-  const tilesX = Math.ceil(wd / TILE);
-  const writer = new ExprWriter(unit.ops, unit.sources);
-  const mf = writer.fn(x);
-  const wf = writer.fn(w);
-  const wgsl = [
-    PRELUDE,
-    writer.functions(),
-    `var<workgroup> tile: array<f32, ${sy * sx}>;
-
-@compute @workgroup_size(${WORKGROUP_SIZE})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) l: u32) {
-  // One workgroup per (image, channel, tile); the condition is uniform across the workgroup.
-  let g = wid.x + wid.y * nwg.x;
-  if (g >= params.total / ${WORKGROUP_SIZE}u) {
-    return;
-  }
-  let tx = g % ${tilesX}u;
-  let ty = (g / ${tilesX}u) % ${tilesY}u;
-  let ch = (g / ${tilesX * tilesY}u) % ${channels}u;
-  let b = g / ${tilesX * tilesY * channels}u;
-  let y0 = i32(ty * ${TILE}u) - ${py};
-  let x0 = i32(tx * ${TILE}u) - ${px};
-  for (var k = l; k < ${sy * sx}u; k += ${WORKGROUP_SIZE}u) {
-    let yy = y0 + i32(k / ${sx}u);
-    let xx = x0 + i32(k % ${sx}u);
-    var m = 0.0;
-    if (yy >= 0 && yy < ${h} && xx >= 0 && xx < ${wd}) {
-      m = ${mf}(vec4<u32>(b, ch, u32(yy), u32(xx)));
-    }
-    tile[k] = m;
-  }
-  workgroupBarrier();
-  let oy = ty * ${TILE}u + l / ${TILE}u;
-  let ox = tx * ${TILE}u + l % ${TILE}u;
-  if (oy >= ${h}u || ox >= ${wd}u) {
-    return;
-  }
-  var acc = 0.0;
-  for (var ky = 0u; ky < ${kh}u; ky++) {
-    for (var kx = 0u; kx < ${kw}u; kx++) {
-      acc += tile[(l / ${TILE}u + ky) * ${sx}u + l % ${TILE}u + kx] * ${wf}(vec4<u32>(ch, 0u, ky, kx));
-    }
-  }
-  arena[${offsetExpr(0)} + ((b * ${channels}u + ch) * ${h}u + oy) * ${wd}u + ox] = acc;
-}`,
-  ].join('\n\n');
-  return {
-    name: `polyconv_${channels}x${h}x${wd}`,
-    wgsl: `${wgsl}\n`,
-    workgroupSize: WORKGROUP_SIZE,
-    invocationsPerBatch: channels * tilesY * tilesX * WORKGROUP_SIZE,
-  };
+  return renderAttention(unit) ?? renderPolyconv(unit) ?? renderDepthwise(unit) ?? renderElementwise(unit);
 }
 
 function shapeName(op: Op): string {
