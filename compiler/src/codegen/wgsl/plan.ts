@@ -5,7 +5,7 @@ import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
 import { PassContext } from '../../passes/pass.js';
 import type { Source } from './expr.js';
-import { renderKernel, type Unit } from './kernels.js';
+import { type RenderedKernel, renderKernel, type Unit } from './kernels.js';
 import { placeTensors } from './memory.js';
 
 /**
@@ -29,7 +29,12 @@ export interface CompiledPlan {
 
 const VIEWS = new Set(['slice', 'reshape', 'flip', 'transpose']);
 
-export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
+export function buildPlan(
+  m: Module,
+  maxBatch: number,
+  /** Renders each unit; benchmarks pass other kernel options. */
+  render: (unit: Unit) => RenderedKernel = renderKernel,
+): CompiledPlan {
   const constant = new PassContext().get(constnessAnalysis, m);
   const byId = new Map(m.ops.map((o) => [o.id, o]));
   const outputs = new Set(m.outputs);
@@ -149,7 +154,7 @@ export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
   // Kernels, deduplicated by their WGSL.
   const kernels = new Map<string, Plan['kernels'][number]>();
   const steps: Step[] = pending.map((p) => {
-    const k = renderKernel(p.unit);
+    const k = render(p.unit);
     const key = `${k.name}#${hash(k.wgsl)}`;
     if (!kernels.has(key))
       kernels.set(key, { name: k.name, key, wgsl: k.wgsl, workgroupSize: k.workgroupSize });
@@ -176,7 +181,8 @@ export function buildPlan(m: Module, maxBatch: number): CompiledPlan {
     version: PLAN_VERSION,
     name: m.name,
     maxBatch,
-    arenaFloats: Math.max(4, placement.total),
+    // A whole number of vec4s: kernels may declare the arena array<vec4<f32>>.
+    arenaFloats: Math.max(4, Math.ceil(placement.total / 4) * 4),
     weightFloats: Math.max(4, weightFloats),
     inputs: inputs.map((o) => tensor(o.id, o.op === 'input' ? o.attrs.name : 'input')),
     outputs: m.outputs.map((id, i) => tensor(id, m.outputs.length === 1 ? 'logits' : `output_${i}`)),
