@@ -20,11 +20,12 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * with the conv's value "anchored" to an accumulator: LayerNorm's rank-1 correction, the PolyMLP
  * product of two halves of one conv (two accumulators per channel), scales, residuals. Per-pixel
  * channel means of the conv's input (LayerNorm statistics folded into the GEMM) are accumulated in
- * the same K loop, from the same loads. Anything the anchors do not cover is computed by the writer
- * as usual, so an unusual unit is slower, never wrong.
+ * the same K loop, from the same loads; activations the epilogue reads at the tile's pixels
+ * (residuals) are one vec4 load per channel. Anything the anchors do not cover is computed by the
+ * writer as usual, so an unusual unit is slower, never wrong.
  *
  * Storage is declared `array<vec4<f32>>`; vector loads need: arena offsets multiples of 4 (the
- * planner aligns to 16), weight slots multiples of 4 (plan.ts pads them), H*W and K multiples of 4.
+ * planner aligns to 16, buildPlan checks), weight slots multiples of 4 (plan.ts pads them), H*W and K multiples of 4.
  * Otherwise the kernel reads scalars (`buf[i >> 2u][i & 3u]`) at clamped coordinates and guards its
  * stores.
  */
@@ -105,9 +106,14 @@ export function renderGemm(
     return o?.op === 'mul' && isX(o.operands[0]!) && isX(o.operands[1]!);
   };
 
+  const vecX = hw % PIXELS === 0;
+
   /** One sweep over the tile: the epilogue's statements and what the K loop must accumulate. */
   const sweep = (tile: number) => {
     const accs = new Map<string, { conv: Conv; channel: string; name: string }>();
+    /** Rows of arena operands the epilogue reads at the tile's pixels (residuals): one vec4 each. */
+    const rows = new Map<string, string>();
+    const rowLoads: string[] = [];
     const stats = { s1: false, s2: false };
     const anchor = (op: Op, c: readonly string[]): string | null => {
       if (c.length !== 4 || c[0] !== 'b') return null;
@@ -121,6 +127,19 @@ export function renderGemm(
           accs.set(key, acc);
         }
         return `${acc.name}.${LANES[q]}`;
+      }
+      const src = source(op.id);
+      const shape = op.type.shape;
+      if (vecX && src?.buffer === 'arena' && shape.length === 4 && shape[2] === h && shape[3] === w) {
+        const key = `${op.id}@${c[1]}`;
+        let row = rows.get(key);
+        if (!row) {
+          row = `e${rows.size}`;
+          rows.set(key, row);
+          const at = `${offsetExpr(src.slot)} + b * ${(shape[1] as number) * hw}u + ${c[1]} * ${hw}u + pbase`;
+          rowLoads.push(`  let ${row} = arena[(${at}) >> 2u];`);
+        }
+        return `${row}.${LANES[q]}`;
       }
       if ((op.op === 'mean' || op.op === 'sum') && op.attrs.keepdims && c[1] === '0u') {
         const axes = op.attrs.axes.map((a) => normAxis(a, 4));
@@ -144,7 +163,7 @@ export function renderGemm(
         ),
       );
     }
-    return { writer, accs: [...accs.values()], stats, epilogue, values };
+    return { writer, accs: [...accs.values()], stats, epilogue: [...rowLoads, ...epilogue], values };
   };
 
   const tile = options.channels ?? chooseChannels(channels, sweep(1).accs.length);
@@ -152,7 +171,6 @@ export function renderGemm(
   const blocks = Math.ceil(channels / tile);
   const pixelBlocks = Math.ceil(hw / PIXELS);
   const xOff = offsetExpr(source(xId)!.slot);
-  const vecX = hw % PIXELS === 0;
   const vecW = k % 4 === 0;
   const weightBase = (conv: Conv) => offsetExpr(source(conv.operands[1]!)!.slot);
 

@@ -162,10 +162,14 @@ export function buildPlan(
       (s, id) => s + 4 * perBatch(id),
       0,
     );
+    const offsets = [arena(p.output), ...p.reads.map((r) => (r.constant ? constantSlot(r.id) : arena(r.id)))];
+    // GEMM kernels read and write vec4s at these offsets (gemm.ts).
+    if (offsets.some((o) => o % 4 !== 0))
+      throw new InternalError(`${p.label}: an offset is not a multiple of 4`);
     return {
       kernel: key,
       label: p.label,
-      offsets: [arena(p.output), ...p.reads.map((r) => (r.constant ? constantSlot(r.id) : arena(r.id)))],
+      offsets,
       invocationsPerBatch: k.invocationsPerBatch,
       bytesPerBatch: dataBytes,
     };
