@@ -10,6 +10,8 @@
  *   @group(0) @binding(1) var<storage, read> weights: array<f32>;
  *   @group(0) @binding(2) var<uniform> params: Params;   // struct Params { batch: u32, total: u32,
  *                                                         //   _a: u32, _b: u32, off: array<vec4<u32>, 15> }
+ * A kernel may declare either storage array `array<vec4<f32>>` instead (polyc's GEMMs, for vector
+ * loads); polyc keeps `arenaFloats` and `weightFloats` multiples of 4 for them.
  * `params.off[i / 4][i % 4]` is the step's i-th offset (`Step.offsets[i]`); `params.total` is the
  * number of invocations that do work (`Step.invocationsPerBatch * batch`). A kernel computes its
  * invocation index as `gid.x + gid.y * nwg.x * workgroupSize` and returns when it is >= total.

@@ -52,6 +52,20 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   'poly-mlp-bn-1x1': {
     source: `${block}\nmodel m(x: f32[B, 67, 1, 1]) {\n  return mlp(self, x, 67, "bn")\n}`,
   },
+  // Register-blocked GEMM tiles: vector loads (H*W and K multiples of 4) and the scalar fallbacks,
+  // output channels that the tile does not divide (20, 7, 33, 13).
+  'gemm-vector-8x8': {
+    source: `${block}\nmodel m(x: f32[B, 12, 8, 8]) {
+  z = pwconv(self.b, pwconv(self.a, x, out=20), out=7)
+  return mlp(self, pwconv(self.c, z, out=16), 16, "ln")
+}`,
+  },
+  'gemm-odd-k-6x6': {
+    source: `${block}\nmodel m(x: f32[B, 13, 6, 6]) {\n  return mlp(self, x, 13, "ln")\n}`,
+  },
+  'gemm-odd-pixels-5x5': {
+    source: `${block}\nmodel m(x: f32[B, 16, 5, 5]) {\n  return mlp(self, x, 16, "ln")\n}`,
+  },
   'polyconv-7x7': {
     source: `${block}\nmodel m(x: f32[B, 5, 7, 7]) {\n  return polyconv(self, x, 5, 3, 2)\n}`,
   },

@@ -90,4 +90,14 @@ describe('CPolyNeXt-T at 224x224, batch 1', () => {
     expect(unfused.steps.length).toBeGreaterThan(fused.steps.length);
     expect(fused.memory.plannedBytes).toBeLessThanOrEqual(1.1 * fused.memory.lowerBoundBytes);
   });
+
+  it('renders every GEMM region and pointwise conv register-blocked, the epilogue without loops', () => {
+    const m = buildExample('examples/cpolynext_t.poly');
+    const plan = compileForWebGpu(runPasses(m, parsePipeline('default')).module, 1).plan;
+    const blocked = plan.kernels.filter((k) => /_k\d+_\d+x4$/.test(k.name));
+    expect(plan.kernels.filter((k) => k.name.startsWith('gemm_') && !blocked.includes(k))).toEqual([]);
+    expect(blocked.some((k) => k.name.startsWith('conv2d_'))).toBe(true);
+    // The K loop is the only loop: the conv and the LayerNorm statistics come from the accumulators.
+    for (const k of blocked) expect(k.wgsl.match(/for \(/g)).toHaveLength(1);
+  });
 });

@@ -21,6 +21,17 @@ export interface Source {
 
 const AXES = ['x', 'y', 'z', 'w'] as const;
 
+/**
+ * Options of an ExprWriter. `vec4Storage`: the kernel declares its storage buffers as
+ * `array<vec4<f32>>` (for vector loads), so scalar reads index `buf[i >> 2u][i & 3u]`. `anchor`:
+ * values the caller computes itself (a register-blocked GEMM's accumulators): given an op and
+ * coordinates, an expression holding its value there, or null to compute it as usual.
+ */
+export interface ExprOptions {
+  readonly vec4Storage?: boolean;
+  readonly anchor?: (op: Op, c: readonly string[]) => string | null;
+}
+
 /** The i-th offset passed to a step. */
 export function offsetExpr(slot: number): string {
   return `params.off[${slot >> 2}].${AXES[slot & 3]}`;
@@ -101,6 +112,7 @@ export class ExprWriter {
     ops: readonly Op[],
     /** The kernel operand behind each `arg` index. */
     private readonly sources: readonly Source[],
+    private readonly options: ExprOptions = {},
   ) {
     this.byId = new Map(ops.map((o) => [o.id, o]));
     for (const op of ops) {
@@ -153,6 +165,11 @@ export class ExprWriter {
     const hit = memo.get(key) ?? anchor(id, c);
     if (hit !== undefined) return hit;
     const op = this.op(id);
+    const anchored = this.options.anchor?.(op, c);
+    if (anchored != null) {
+      memo.set(key, anchored);
+      return anchored;
+    }
     const rank = op.type.shape.length;
     const a = op.operands[0];
     /** Operand coordinates under NumPy broadcasting: size-1 axes read index 0. */
@@ -212,7 +229,9 @@ export class ExprWriter {
       case 'arg': {
         const src = this.sources[op.attrs.index];
         if (!src) throw new InternalError(`kernel has no operand ${op.attrs.index}`);
-        return `  return ${src.buffer}[${offsetExpr(src.slot)} + ${linear(op.type.shape, 'c')}];`;
+        const at = `${offsetExpr(src.slot)} + ${linear(op.type.shape, 'c')}`;
+        if (!this.options.vec4Storage) return `  return ${src.buffer}[${at}];`;
+        return `  let i = ${at};\n  return ${src.buffer}[i >> 2u][i & 3u];`;
       }
       case 'const':
         return `  return ${f32Literal(op.attrs.value)};`;

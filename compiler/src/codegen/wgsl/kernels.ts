@@ -4,6 +4,7 @@ import { numel } from '../../ir/shapes.js';
 import type { Op, ValueId } from '../../ir/types.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
+import { renderGemm } from './gemm.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
@@ -30,7 +31,8 @@ export interface RenderedKernel {
 
 export const WORKGROUP_SIZE = 64;
 
-export const PRELUDE = `struct Params {
+/** Bindings and parameters; `element` types the storage arrays (`vec4<f32>` for vector loads). */
+export const prelude = (element: string) => `struct Params {
   batch: u32,
   total: u32,
   _a: u32,
@@ -38,9 +40,11 @@ export const PRELUDE = `struct Params {
   off: array<vec4<u32>, 15>,
 }
 
-@group(0) @binding(0) var<storage, read_write> arena: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(0) var<storage, read_write> arena: array<${element}>;
+@group(0) @binding(1) var<storage, read> weights: array<${element}>;
 @group(0) @binding(2) var<uniform> params: Params;`;
+
+export const PRELUDE = prelude('f32');
 
 export const ENTRY = `@compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -49,8 +53,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     return;
   }`;
 
-export function renderKernel(unit: Unit): RenderedKernel {
-  return renderAttention(unit) ?? renderPolyconv(unit) ?? renderDepthwise(unit) ?? renderElementwise(unit);
+export interface KernelOptions {
+  /** Register-blocked GEMM kernels for pointwise convs (default true; false: the old path, for benchmarks). */
+  readonly gemm?: boolean;
+  /** Output channels per GEMM invocation, overriding the rule (benchmarks). */
+  readonly gemmChannels?: number;
+}
+
+export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedKernel {
+  return (
+    renderAttention(unit) ?? renderPolyconv(unit) ?? renderDepthwise(unit) ?? renderElementwise(unit, options)
+  );
 }
 
 function shapeName(op: Op): string {
@@ -65,7 +78,12 @@ const GEMM_CHANNELS = 4;
  * epilogue), per pixel and GEMM_CHANNELS consecutive output channels, so that per-pixel values (the
  * LayerNorm statistics) are computed once for all of them.
  */
-function renderElementwise(unit: Unit): RenderedKernel {
+function renderElementwise(unit: Unit, options: KernelOptions): RenderedKernel {
+  if (options.gemm !== false) {
+    const channels = options.gemmChannels;
+    const gemm = renderGemm(unit, prelude('vec4<f32>'), WORKGROUP_SIZE, channels ? { channels } : {});
+    if (gemm) return gemm;
+  }
   const w = new ExprWriter(unit.ops, unit.sources);
   const root = w.op(unit.result);
   const shape = root.type.shape;

@@ -7,7 +7,7 @@ import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
 import type { Source } from './expr.js';
-import { renderKernel, type Unit } from './kernels.js';
+import { type RenderedKernel, renderKernel, type Unit } from './kernels.js';
 
 /**
  * Turns an (optimised) module into a runtime Plan: one step per data-path op or fused op, views
@@ -30,7 +30,13 @@ export interface CompiledPlan {
 
 const VIEWS = new Set(['slice', 'reshape', 'flip', 'transpose']);
 
-export function buildPlan(m: Module, maxBatch: number, ctx: AnalysisContext): CompiledPlan {
+export function buildPlan(
+  m: Module,
+  maxBatch: number,
+  ctx: AnalysisContext,
+  /** Renders each unit; benchmarks pass other kernel options. */
+  render: (unit: Unit) => RenderedKernel = renderKernel,
+): CompiledPlan {
   const constant = ctx.get(constnessAnalysis, m);
   const byId = new Map(m.ops.map((o) => [o.id, o]));
   const outputs = new Set(m.outputs);
@@ -145,7 +151,7 @@ export function buildPlan(m: Module, maxBatch: number, ctx: AnalysisContext): Co
   // Kernels, deduplicated by their WGSL.
   const kernels = new Map<string, Plan['kernels'][number]>();
   const steps: Step[] = pending.map((p) => {
-    const k = renderKernel(p.unit);
+    const k = render(p.unit);
     const key = `${k.name}#${hash(k.wgsl)}`;
     if (!kernels.has(key))
       kernels.set(key, { name: k.name, key, wgsl: k.wgsl, workgroupSize: k.workgroupSize });
@@ -153,10 +159,14 @@ export function buildPlan(m: Module, maxBatch: number, ctx: AnalysisContext): Co
       (s, id) => s + 4 * perBatch(id),
       0,
     );
+    const offsets = [arena(p.output), ...p.reads.map((r) => (r.constant ? constantSlot(r.id) : arena(r.id)))];
+    // GEMM kernels read and write vec4s at these offsets (gemm.ts).
+    if (offsets.some((o) => o % 4 !== 0))
+      throw new InternalError(`${p.label}: an offset is not a multiple of 4`);
     return {
       kernel: key,
       label: p.label,
-      offsets: [arena(p.output), ...p.reads.map((r) => (r.constant ? constantSlot(r.id) : arena(r.id)))],
+      offsets,
       invocationsPerBatch: k.invocationsPerBatch,
       bytesPerBatch: dataBytes,
       flopsPerBatch: opFlops(byId.get(p.output)!, byId),
@@ -173,7 +183,8 @@ export function buildPlan(m: Module, maxBatch: number, ctx: AnalysisContext): Co
     version: PLAN_VERSION,
     name: m.name,
     maxBatch,
-    arenaFloats: Math.max(4, placement.total),
+    // A whole number of vec4s: kernels may declare the arena array<vec4<f32>>.
+    arenaFloats: Math.max(4, Math.ceil(placement.total / 4) * 4),
     weightFloats: Math.max(4, weightFloats),
     inputs: inputs.map((o) => tensor(o.id, o.op === 'input' ? o.attrs.name : 'input')),
     outputs: m.outputs.map((id, i) => tensor(id, m.outputs.length === 1 ? 'logits' : `output_${i}`)),

@@ -1,0 +1,275 @@
+import { normAxis } from '../../ir/ops.js';
+import type { Dim, Op, ValueId } from '../../ir/types.js';
+import { ExprWriter, offsetExpr, type Source } from './expr.js';
+import type { RenderedKernel, Unit } from './kernels.js';
+
+/**
+ * Register-blocked GEMM for pointwise convolutions (1x1, stride 1, groups 1) with whatever prologue
+ * and epilogue fusion put around them. In NCHW a pointwise conv is `Y[b] = W · X[b]` with W of
+ * [Cout, K] and X[b] of [K, H*W], so one invocation computes a tile of `channels` output channels x
+ * PIXELS consecutive pixels (flattened H*W), the layout onnxruntime's MatMul uses:
+ *
+ * - accumulators are named `vec4` variables, one per (conv, output channel), over the 4 pixels
+ *   (an indexed array spills);
+ * - each step of the K loop reads X as vec4 over 4 pixels (4 rows, k..k+3) and each weight row as
+ *   vec4 over k..k+3: both are contiguous in the tensors' logical layouts, so the weights need no
+ *   re-layout (and the packed buffer stays what the CPU backend of generated packages reads);
+ * - the tile's result is stored as vec4 over its pixels, contiguous in NCHW.
+ *
+ * The epilogue is the unit evaluated by the expression writer at each (channel, pixel) of the tile
+ * with the conv's value "anchored" to an accumulator: LayerNorm's rank-1 correction, the PolyMLP
+ * product of two halves of one conv (two accumulators per channel), scales, residuals. Per-pixel
+ * channel means of the conv's input (LayerNorm statistics folded into the GEMM) are accumulated in
+ * the same K loop, from the same loads; activations the epilogue reads at the tile's pixels
+ * (residuals) are one vec4 load per channel. Anything the anchors do not cover is computed by the
+ * writer as usual, so an unusual unit is slower, never wrong.
+ *
+ * Storage is declared `array<vec4<f32>>`; vector loads need: arena offsets multiples of 4 (the
+ * planner aligns to 16, buildPlan checks), weight slots multiples of 4 (plan.ts pads them), H*W and K multiples of 4.
+ * Otherwise the kernel reads scalars (`buf[i >> 2u][i & 3u]`) at clamped coordinates and guards its
+ * stores.
+ */
+
+/** Pixels per invocation: one vec4. */
+export const PIXELS = 4;
+
+/**
+ * The most vec4 accumulators an invocation keeps. Measured on SwiftShader (96->192 at 56x56):
+ * 8 channels x 4 pixels beats 4x4 and 8x8, and 16x4 spills; a real GPU has registers for 32
+ * accumulators per invocation at a workgroup of 64 too (see bench/kernels.ts).
+ */
+const MAX_ACCUMULATORS = 8;
+
+const LANES = ['x', 'y', 'z', 'w'] as const;
+
+type Conv = Op & { op: 'conv2d' };
+
+export interface GemmOptions {
+  /** Output channels per invocation, overriding the rule (benchmarks). */
+  readonly channels?: number;
+}
+
+/**
+ * The GEMM kernel for `unit`, or null when its root is not a rank-4 value that a pointwise conv of
+ * an arena tensor by a weight tensor (inside the unit) produces per pixel.
+ */
+export function renderGemm(
+  unit: Unit,
+  prelude: string,
+  workgroupSize: number,
+  options: GemmOptions = {},
+): RenderedKernel | null {
+  if (unit.family !== 'gemm' && unit.family !== 'conv2d') return null;
+  const byId = new Map(unit.ops.map((o) => [o.id, o]));
+  const root = byId.get(unit.result);
+  if (root?.type.shape.length !== 4) return null;
+  const [, channels, h, w] = root.type.shape as [Dim, number, number, number];
+  const hw = h * w;
+  const source = (id: ValueId): Source | null => {
+    const o = byId.get(id);
+    return o?.op === 'arg' ? (unit.sources[o.attrs.index] ?? null) : null;
+  };
+  const pointwise = (o: Op): o is Conv => {
+    if (o.op !== 'conv2d') return false;
+    const [x, wt] = o.operands as [ValueId, ValueId];
+    const ws = byId.get(wt)?.type.shape;
+    const { stride, pad, dilation, groups } = o.attrs;
+    return (
+      groups === 1 &&
+      [...stride, ...dilation].every((s) => s === 1) &&
+      pad.every((p) => p === 0) &&
+      ws?.[2] === 1 &&
+      ws[3] === 1 &&
+      o.type.shape[2] === h &&
+      o.type.shape[3] === w &&
+      source(x)?.buffer === 'arena' &&
+      source(wt)?.buffer === 'weights'
+    );
+  };
+  const main = unit.ops.find(pointwise);
+  if (!main) return null;
+  const xId = main.operands[0]!;
+  const k = byId.get(xId)!.type.shape[1] as number;
+  const convs = new Set(unit.ops.filter((o) => pointwise(o) && o.operands[0] === xId).map((o) => o.id));
+
+  /** Which of the tile's pixels coordinates (y, x) name; size-1 axes are read at '0u'. */
+  const pixelOf = (y: string, x: string): number => {
+    for (let q = 0; q < PIXELS; q++) {
+      if ((y === `y${q}` || (h === 1 && y === '0u')) && (x === `x${q}` || (w === 1 && x === '0u'))) return q;
+    }
+    return -1;
+  };
+  /** Is `o` the input of the convs, or its square (the LayerNorm statistics' operands)? */
+  const isX = (id: ValueId) => id === xId;
+  const isX2 = (id: ValueId) => {
+    const o = byId.get(id);
+    return o?.op === 'mul' && isX(o.operands[0]!) && isX(o.operands[1]!);
+  };
+
+  const vecX = hw % PIXELS === 0;
+
+  /** One sweep over the tile: the epilogue's statements and what the K loop must accumulate. */
+  const sweep = (tile: number) => {
+    const accs = new Map<string, { conv: Conv; channel: string; name: string }>();
+    /** Rows of arena operands the epilogue reads at the tile's pixels (residuals): one vec4 each. */
+    const rows = new Map<string, string>();
+    const rowLoads: string[] = [];
+    const stats = { s1: false, s2: false };
+    const anchor = (op: Op, c: readonly string[]): string | null => {
+      if (c.length !== 4 || c[0] !== 'b') return null;
+      const q = pixelOf(c[2]!, c[3]!);
+      if (q < 0) return null;
+      if (convs.has(op.id)) {
+        const key = `${op.id}@${c[1]}`;
+        let acc = accs.get(key);
+        if (!acc) {
+          acc = { conv: op as Conv, channel: c[1]!, name: `a${accs.size}` };
+          accs.set(key, acc);
+        }
+        return `${acc.name}.${LANES[q]}`;
+      }
+      const src = source(op.id);
+      const shape = op.type.shape;
+      if (vecX && src?.buffer === 'arena' && shape.length === 4 && shape[2] === h && shape[3] === w) {
+        const key = `${op.id}@${c[1]}`;
+        let row = rows.get(key);
+        if (!row) {
+          row = `e${rows.size}`;
+          rows.set(key, row);
+          const at = `${offsetExpr(src.slot)} + b * ${(shape[1] as number) * hw}u + ${c[1]} * ${hw}u + pbase`;
+          rowLoads.push(`  let ${row} = arena[(${at}) >> 2u];`);
+        }
+        return `${row}.${LANES[q]}`;
+      }
+      if ((op.op === 'mean' || op.op === 'sum') && op.attrs.keepdims && c[1] === '0u') {
+        const axes = op.attrs.axes.map((a) => normAxis(a, 4));
+        if (axes.length !== 1 || axes[0] !== 1) return null;
+        const x = op.operands[0]!;
+        const s = isX(x) ? 's1' : isX2(x) ? 's2' : null;
+        if (!s) return null;
+        stats[s] = true;
+        return op.op === 'mean' ? `(${s}.${LANES[q]} / ${k}.0)` : `${s}.${LANES[q]}`;
+      }
+      return null;
+    };
+    const writer = new ExprWriter(unit.ops, unit.sources, { vec4Storage: true, anchor });
+    const epilogue: string[] = [];
+    const memo = new Map<string, string>();
+    const values: string[][] = [];
+    for (let j = 0; j < tile; j++) {
+      values.push(
+        Array.from({ length: PIXELS }, (_, q) =>
+          writer.inline(unit.result, ['b', `c${j}`, `y${q}`, `x${q}`], epilogue, memo),
+        ),
+      );
+    }
+    return { writer, accs: [...accs.values()], stats, epilogue: [...rowLoads, ...epilogue], values };
+  };
+
+  const tile = options.channels ?? chooseChannels(channels, sweep(1).accs.length);
+  const { writer, accs, stats, epilogue, values } = sweep(tile);
+  const blocks = Math.ceil(channels / tile);
+  const pixelBlocks = Math.ceil(hw / PIXELS);
+  const xOff = offsetExpr(source(xId)!.slot);
+  const vecW = k % 4 === 0;
+  const weightBase = (conv: Conv) => offsetExpr(source(conv.operands[1]!)!.slot);
+
+  const head = [
+    // Adjacent invocations take adjacent pixels: coalesced reads of X and stores of Y, and a
+    // workgroup mostly shares its weight rows.
+    `  let pb = i % ${pixelBlocks}u;`,
+    `  let cb = (i / ${pixelBlocks}u) % ${blocks}u;`,
+    `  let b = i / ${pixelBlocks * blocks}u;`,
+    `  let pbase = pb * ${PIXELS}u;`,
+    // Clamped so every read is in range; stores are guarded.
+    ...Array.from({ length: tile }, (_, j) => `  let c${j} = min(cb * ${tile}u + ${j}u, ${channels - 1}u);`),
+    ...Array.from({ length: PIXELS }, (_, q) =>
+      [
+        `  let p${q} = min(pbase + ${q}u, ${hw - 1}u);`,
+        `  let y${q} = p${q} / ${w}u;`,
+        `  let x${q} = p${q} % ${w}u;`,
+      ].join('\n'),
+    ),
+    `  let xb = ${xOff} + b * ${k * hw}u;`,
+    ...accs.map((a) => `  let r${a.name} = ${weightBase(a.conv)} + ${a.channel} * ${k}u;`),
+    ...accs.map((a) => `  var ${a.name} = vec4<f32>(0.0);`),
+    ...(['s1', 's2'] as const).filter((s) => stats[s]).map((s) => `  var ${s} = vec4<f32>(0.0);`),
+  ];
+
+  /** X at channel `kk` over the tile's pixels. */
+  const loadX = (kk: string) =>
+    vecX
+      ? `arena[(xb + ${kk} * ${hw}u + pbase) >> 2u]`
+      : `vec4<f32>(${Array.from({ length: PIXELS }, (_, q) => `ld(xb + ${kk} * ${hw}u + p${q})`).join(', ')})`;
+  const loop: string[] = [];
+  if (vecW) {
+    loop.push(`  for (var k = 0u; k < ${k}u; k += 4u) {`);
+    for (let u = 0; u < 4; u++) loop.push(`    let x${u}k = ${loadX(u === 0 ? 'k' : `(k + ${u}u)`)};`);
+    if (stats.s1) loop.push('    s1 += (x0k + x1k) + (x2k + x3k);');
+    if (stats.s2) loop.push('    s2 += (x0k * x0k + x1k * x1k) + (x2k * x2k + x3k * x3k);');
+    for (const a of accs) {
+      loop.push(`    let w${a.name} = weights[(r${a.name} + k) >> 2u];`);
+      for (let u = 0; u < 4; u++) loop.push(`    ${a.name} += x${u}k * w${a.name}.${LANES[u]};`);
+    }
+  } else {
+    loop.push(`  for (var k = 0u; k < ${k}u; k++) {`, `    let xk = ${loadX('k')};`);
+    if (stats.s1) loop.push('    s1 += xk;');
+    if (stats.s2) loop.push('    s2 += xk * xk;');
+    for (const a of accs) loop.push(`    ${a.name} += xk * ldw(r${a.name} + k);`);
+  }
+  loop.push('  }');
+
+  const stores: string[] = [`  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`];
+  const channelGuard = (j: number) => (channels % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${channels}u`);
+  for (let j = 0; j < tile; j++) {
+    const row = values[j]!;
+    let body: string[];
+    if (vecX) {
+      body = [`arena[(ob + c${j} * ${hw}u + pbase) >> 2u] = vec4<f32>(${row.join(', ')});`];
+    } else {
+      body = row.map(
+        (v, q) =>
+          `if (pbase + ${q}u < ${hw}u) { let o = ob + c${j} * ${hw}u + pbase + ${q}u; arena[o >> 2u][o & 3u] = ${v}; }`,
+      );
+    }
+    const guard = channelGuard(j);
+    stores.push(
+      guard
+        ? `  if (${guard}) {\n${body.map((s) => `    ${s}`).join('\n')}\n  }`
+        : body.map((s) => `  ${s}`).join('\n'),
+    );
+  }
+
+  const helpers = [
+    vecX ? '' : 'fn ld(i: u32) -> f32 {\n  return arena[i >> 2u][i & 3u];\n}',
+    vecW ? '' : 'fn ldw(i: u32) -> f32 {\n  return weights[i >> 2u][i & 3u];\n}',
+  ].filter((s) => s);
+  const entry = `@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${workgroupSize}u;
+  if (i >= params.total) {
+    return;
+  }
+${[...head, ...loop, ...epilogue, ...stores].join('\n')}
+}`;
+  const wgsl = [prelude, ...helpers, writer.functions(), entry].filter((s) => s).join('\n\n');
+  return {
+    name: `${unit.family}_${channels}x${h}x${w}_k${k}_${tile}x${PIXELS}`,
+    wgsl: `${wgsl}\n`,
+    workgroupSize,
+    invocationsPerBatch: blocks * pixelBlocks,
+  };
+}
+
+/**
+ * Output channels per invocation: as many as MAX_ACCUMULATORS allows given the accumulators each
+ * channel needs (two for a PolyMLP product of halves), a power of two; halved while that wastes
+ * guarded work on a channel count it does not divide, down to 4; never above what `channels` needs.
+ */
+export function chooseChannels(channels: number, perChannel: number): number {
+  let t = 1;
+  while (t * 2 * Math.max(1, perChannel) <= MAX_ACCUMULATORS) t *= 2;
+  while (t > 4 && channels % t !== 0) t /= 2;
+  while (t > 1 && t / 2 >= channels) t /= 2;
+  return t;
+}
