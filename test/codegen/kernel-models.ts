@@ -99,6 +99,27 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return dwconv(self.d, p, k=3) + p
 }`,
   },
+  // The per-pixel LayerNorm template (norm.ts), with CPolyNeXt's two unit shapes: the cell input's
+  // scaled sum normalised (odd C, H*W not a multiple of 4), LayerNorm of a conv plus the residual.
+  'norm-odd-7x7': {
+    source: `model m(x: f32[B, 13, 7, 7]) {
+  n = layernorm2d(self.a, scale(self.p0, x) + scale(self.p1, x * x))
+  return layernorm2d(self.b, dwconv(self.d, n, k=3)) + n
+}`,
+  },
+  // Without a gain (folded into the depthwise conv that reads it), C = 6, 5x5.
+  'norm-no-gain-5x5': {
+    source: `model m(x: f32[B, 6, 5, 5]) {
+  return dwconv(self.d, layernorm2d(self.a, scale(self.p0, x) + x), k=3)
+}`,
+  },
+  // H*W a multiple of 4; the LayerNorm's input also feeds the epilogue directly.
+  'norm-8x8': {
+    source: `model m(x: f32[B, 20, 8, 8]) {
+  v = scale(self.p0, x) + x
+  return dwconv(self.d, layernorm2d(self.a, v) * v + v, k=3)
+}`,
+  },
   head: {
     source: `model m(x: f32[B, 13, 7, 7]) {
   z = pwconv(self.proj, layernorm2d(self.norm, x), out=4 * 13)

@@ -5,11 +5,13 @@ import type { Op, ValueId } from '../../ir/types.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
 import { renderGemm } from './gemm.js';
+import { renderNorm } from './norm.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
  * kernel. Polynomial attention has its own template (one invocation per query row, one sweep over
- * keys), PolyConv and depthwise convs theirs (depthwise.ts: several outputs per invocation);
+ * keys), PolyConv and depthwise convs theirs (depthwise.ts: several outputs per invocation),
+ * pointwise convs a GEMM template (gemm.ts), LayerNorm units a per-pixel template (norm.ts);
  * everything else is rendered by the expression writer, one invocation per output element.
  */
 
@@ -58,6 +60,8 @@ export interface KernelOptions {
   readonly gemm?: boolean;
   /** Output channels per GEMM invocation, overriding the rule (benchmarks). */
   readonly gemmChannels?: number;
+  /** The per-pixel LayerNorm template (default true; false: the generic path, for benchmarks). */
+  readonly norm?: boolean;
 }
 
 export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedKernel {
@@ -84,6 +88,8 @@ function renderElementwise(unit: Unit, options: KernelOptions): RenderedKernel {
     const gemm = renderGemm(unit, prelude('vec4<f32>'), WORKGROUP_SIZE, channels ? { channels } : {});
     if (gemm) return gemm;
   }
+  const norm = options.norm === false ? null : renderNorm(unit, PRELUDE, WORKGROUP_SIZE);
+  if (norm) return norm;
   const w = new ExprWriter(unit.ops, unit.sources);
   const root = w.op(unit.result);
   const shape = root.type.shape;
