@@ -93,6 +93,20 @@ describe('polyc opt', () => {
     expect(r.err).toContain('error[E0802]');
   });
 
+  it('a negative axis reads (syntax) but is E0802: the IR stores normalised axes', async () => {
+    const r = await cli(
+      'opt',
+      ir(
+        'negative-axis.ir',
+        'module m batch B {\n  %0 = input {name="x"} : f32[B,2,3,4]\n  %1 = slice(%0) {axis=-1, start=0, end=2} : f32[B,2,3,2]\n  return %1\n}\n',
+      ),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(
+      'error[E0802]: %1 = slice: axis -1 of slice must be in [0, 4): the IR stores normalised axes',
+    );
+  });
+
   it('an unknown pass is E0705 with a suggestion; other mistakes are coded too', async () => {
     const pass = await cli('opt', CONV_BN, '--passes=fold-batchnrom');
     expect(pass.code).toBe(1);

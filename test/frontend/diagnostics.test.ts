@@ -70,6 +70,17 @@ describe('robustness of the front end', () => {
     expect(r.diagnostics[0]!.message).toBe('division by zero');
   });
 
+  it('an axis out of range is the shape diagnostic, naming the axis as written', () => {
+    const r = check('model m(x: f32[B, 3, 4, 4]) {\n  return flip(x, axis=-5)\n}\n');
+    expect(r.diagnostics.map((d) => [d.code, d.message, d.span?.line])).toEqual([
+      ['E0401', 'flip: flip axis -5 out of range', 2],
+    ]);
+    const c = check('model m(x: f32[B, 3, 4, 4]) {\n  return l1norm(x, axis=4)\n}\n');
+    expect(c.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ['E0401', 'l1norm: l1norm axis 4 out of range'],
+    ]);
+  });
+
   it('checkpoint path indices are non-negative', () => {
     const r = check('model m(x: f32[B, 3, 4, 4]) {\n  return pwconv(self.ops[-1], x, out=3)\n}\n');
     expect(r.diagnostics.map((d) => d.code)).toEqual(['E0307']);

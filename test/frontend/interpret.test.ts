@@ -30,6 +30,26 @@ describe('interpreter semantics', () => {
     closeTo(y!.data, [1 * 3, 2 * 4]);
   });
 
+  it('negative axes in the DSL are stored as the positive axis when the op is built', () => {
+    const m = build(
+      '  return l1norm(flip(x, axis=-1), axis=-3) + mean(chunk(x, 3, axis=-2)[0], [-1], keepdims=true)',
+    );
+    const attrs = (kind: string) => m.ops.filter((o) => o.op === kind).map((o) => o.attrs);
+    // x is f32[B, 2, 3, 3]; l1norm's default axis (-1) is 3 too.
+    expect(attrs('flip')).toEqual([{ axis: 3 }]);
+    expect(attrs('l1norm')).toEqual([{ axis: 1, eps: 1e-12 }]);
+    expect(attrs('slice')).toEqual([
+      { axis: 2, start: 0, end: 1 },
+      { axis: 2, start: 1, end: 2 },
+      { axis: 2, start: 2, end: 3 },
+    ]);
+    expect(attrs('mean')).toEqual([{ axes: [3], keepdims: true }]);
+    expect(build('  return l1norm(x)').ops.find((o) => o.op === 'l1norm')!.attrs).toEqual({
+      axis: 3,
+      eps: 1e-12,
+    });
+  });
+
   it('LayerNorm2d uses max(E[x^2] - E[x]^2, 0) and eps 1e-5, per pixel over channels', () => {
     const m = build('  return layernorm2d(self.ln, x)', 'f32[B, 3, 1, 2]');
     const w = Float32Array.of(1, 2, 3);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DiagnosticError } from '../../compiler/src/diagnostics/diagnostic.js';
 import { readModule } from '../../compiler/src/ir/read.js';
+import { verifyModule } from '../../compiler/src/ir/verify.js';
 
 /** Reads `text`, expecting E0801; returns the diagnostic. */
 function readError(text: string) {
@@ -32,7 +33,7 @@ describe('readModule', () => {
     });
   });
 
-  it('reads the documented format', () => {
+  it('reads the documented format (syntax only: the negative axis is left to the verifier)', () => {
     const m = readModule(
       wrap(
         '  %0 = input {name="image"} : f32[B,3,4,4] loc("m.poly":10:3+5) scope ":model"',
@@ -58,6 +59,9 @@ describe('readModule', () => {
     expect(m.ops[1]).toMatchObject({ loc: null, scope: '' });
     expect(m.ops[2]!.operands).toEqual([0, 1]);
     expect(m.ops[3]!.attrs).toEqual({ axes: [-1, 2], keepdims: true });
+    expect(verifyModule(m).map((d) => d.message)).toEqual([
+      '%3 = mean: axis -1 in axes [-1, 2] of mean must be in [0, 4): the IR stores normalised axes',
+    ]);
   });
 
   it('accepts empty operand and attr lists and any whitespace', () => {

@@ -148,6 +148,24 @@ describe('verifyModule', () => {
     ]);
   });
 
+  it('requires axes normalised: each axis attribute in [0, rank) of the first operand', () => {
+    expect(messages(patched(12, { attrs: { axis: -1 } }))).toEqual([
+      '%12 = flip: axis -1 of flip must be in [0, 4): the IR stores normalised axes',
+    ]);
+    expect(messages(patched(10, { attrs: { axis: 4, start: 0, end: 2 } }))).toEqual([
+      '%10 = slice: axis 4 of slice must be in [0, 4): the IR stores normalised axes',
+    ]);
+    expect(messages(patched(23, { attrs: { axis: -3, eps: 1e-12 } }))).toEqual([
+      '%23 = l1norm: axis -3 of l1norm must be in [0, 4): the IR stores normalised axes',
+    ]);
+    expect(messages(patched(28, { attrs: { axes: [-1], keepdims: false } }))).toEqual([
+      '%28 = mean: axis -1 in axes [-1] of mean must be in [0, 3): the IR stores normalised axes',
+    ]);
+    expect(messages(patched(27, { attrs: { axes: [1, 3], keepdims: true } }))).toEqual([
+      '%27 = sum: axis 3 in axes [1, 3] of sum must be in [0, 3): the IR stores normalised axes',
+    ]);
+  });
+
   it('reports unknown op kinds without throwing', () => {
     expect(messages(patched(20, { op: 'relu' }))).toEqual([`%20 = relu: unknown op kind 'relu'`]);
   });

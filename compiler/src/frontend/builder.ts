@@ -1,5 +1,6 @@
 import type { Code } from '../diagnostics/codes.js';
 import { fail, type Note, note, type Span } from '../diagnostics/diagnostic.js';
+import { normaliseAxes } from '../ir/ops.js';
 import { formatType, inferType } from '../ir/shapes.js';
 import type { Dim, Module, Op, OpAttrs, OpKind, TensorType } from '../ir/types.js';
 import type { Value } from './values.js';
@@ -14,7 +15,8 @@ interface ParamEntry {
 /**
  * Appends ops to the module under construction. Every op's result type comes from `inferType`, so a
  * module built here is well-typed by construction; a shape error becomes a diagnostic that shows
- * both shapes and where each operand came from.
+ * both shapes and where each operand came from. Axis attributes may be given as users write them
+ * (negative counts from the last): `emit` stores them normalised, as the IR requires.
  */
 export class IrBuilder {
   private readonly ops: Op[] = [];
@@ -32,10 +34,11 @@ export class IrBuilder {
     span: Span,
     what?: string,
   ): TensorValue {
+    const normalised = normaliseAxes(kind, attrs, operands[0]?.type.shape.length ?? 0);
     const inferred = inferType(
       kind,
       operands.map((o) => o.type),
-      attrs,
+      normalised,
     );
     if (!inferred.ok) {
       const notes: Note[] = operands.map((o, i) =>
@@ -51,7 +54,7 @@ export class IrBuilder {
     return this.push(
       kind,
       operands,
-      attrs,
+      normalised,
       inferred.type,
       span,
       operands.every((o) => o.constant),

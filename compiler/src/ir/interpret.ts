@@ -1,6 +1,6 @@
 import { assertNever, InternalError } from '../diagnostics/diagnostic.js';
 import { broadcastStrides, contiguousStrides, loopNest, walkStrided } from './layout.js';
-import { type ElementwiseOp, isElementwise, normAxis, scalarFn } from './ops.js';
+import { type ElementwiseOp, isElementwise, scalarFn } from './ops.js';
 import { broadcastShapes } from './shapes.js';
 import type { Dim, Module, Op, OpOfKind } from './types.js';
 
@@ -103,9 +103,9 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
     case 'channel_bn':
       return channelBn(x, a as Tensor[], op.attrs.eps);
     case 'slice':
-      return slice(x, normAxis(op.attrs.axis, x.shape.length), op.attrs.start, op.attrs.end);
+      return slice(x, op.attrs.axis, op.attrs.start, op.attrs.end);
     case 'flip':
-      return flip(x, normAxis(op.attrs.axis, x.shape.length));
+      return flip(x, op.attrs.axis);
     case 'reshape':
       return x.data;
     case 'transpose':
@@ -113,7 +113,7 @@ function evalOp(op: Op, a: readonly Tensor[], shape: readonly number[], weights:
     case 'matmul':
       return matmul(x, a[1]!, shape);
     case 'l1norm':
-      return l1norm(x, normAxis(op.attrs.axis, x.shape.length), op.attrs.eps);
+      return l1norm(x, op.attrs.axis, op.attrs.eps);
     case 'mean':
     case 'sum':
       return reduce(x, op, shape);
@@ -318,8 +318,7 @@ function l1norm(x: Tensor, axis: number, eps: number): Float32Array {
 }
 
 function reduce(x: Tensor, op: OpOfKind<'mean'> | OpOfKind<'sum'>, shape: readonly number[]): Float32Array {
-  const rank = x.shape.length;
-  const axes = op.attrs.axes.map((a) => normAxis(a, rank));
+  const axes = op.attrs.axes;
   const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const keptStrides = contiguousStrides(kept);
   const acc = new Float64Array(size(shape));

@@ -100,12 +100,40 @@ export function scalarExpr(op: ElementwiseOp, operands: readonly string[], lang:
 // ---- axes ---------------------------------------------------------------------------------------
 
 /**
- * An axis attribute as a non-negative index for a tensor of rank `rank`. The IR accepts Python-style
- * negative axes (the textual format and the DSL both allow them), so every consumer reads axes
- * through this one function.
+ * A Python-style axis (negative counts from the last) as an index for a tensor of rank `rank`. An
+ * axis outside [-rank, rank) is returned unchanged, so that the range check that follows reports
+ * what the user wrote. Only code that builds ops from user input calls this: the IR stores
+ * normalised axes (every axis attribute in [0, rank), checked by the verifier), so passes,
+ * executors and codegen read axis attributes directly.
  */
 export function normAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 && axis >= -rank ? axis + rank : axis;
+}
+
+/**
+ * The attributes of `kind` that name axes of its first operand (`one`: an axis, `list`: axes), from
+ * the op table. The IR invariant the verifier checks is that each lies in [0, rank).
+ */
+export function axisAttrs(kind: OpKind): readonly (readonly [string, 'one' | 'list'])[] {
+  const out: (readonly [string, 'one' | 'list'])[] = [];
+  const schema: Readonly<Record<string, AttrRule>> = opInfo(kind).attrs;
+  for (const [key, r] of Object.entries(schema)) if (r.axes) out.push([key, r.axes]);
+  return out;
+}
+
+/**
+ * `attrs` with every axis attribute normalised (`normAxis`) for a first operand of rank `rank`: how
+ * the front end turns the axes users write into the IR's.
+ */
+export function normaliseAxes<K extends OpKind>(kind: K, attrs: OpAttrs[K], rank: number): OpAttrs[K] {
+  const axes = axisAttrs(kind);
+  if (axes.length === 0) return attrs;
+  const out: Record<string, unknown> = { ...attrs };
+  for (const [key, form] of axes) {
+    const v = out[key];
+    out[key] = form === 'one' ? normAxis(v as number, rank) : (v as number[]).map((a) => normAxis(a, rank));
+  }
+  return out as OpAttrs[K];
 }
 
 // ---- attribute schema ---------------------------------------------------------------------------
@@ -114,6 +142,11 @@ export interface AttrRule {
   readonly test: (v: unknown) => boolean;
   /** What `test` accepts, for messages. */
   readonly what: string;
+  /**
+   * Set on attributes that name axes of the op's first operand: `one` an axis, `list` a list of
+   * axes. The IR stores them normalised, in [0, rank) (see `normaliseAxes`).
+   */
+  readonly axes?: 'one' | 'list';
 }
 
 const isInt = (v: unknown): v is number => Number.isInteger(v);
@@ -125,6 +158,8 @@ const NUM = rule('a finite number', (v) => typeof v === 'number' && Number.isFin
 const INT = rule('an integer', isInt);
 const BOOL = rule('a boolean', (v) => typeof v === 'boolean');
 const INTS = rule('an array of integers', (v) => arrayOf(v, isInt));
+const AXIS: AttrRule = { ...INT, axes: 'one' };
+const AXES: AttrRule = { ...INTS, axes: 'list' };
 const DIMS = rule('an array of dimensions', (v) => arrayOf(v, (d) => isInt(d) || typeof d === 'string'));
 const pair = (what: string, min: number): AttrRule =>
   rule(
@@ -214,8 +249,8 @@ export const OPS: { readonly [K in OpKind]: OpInfo<K> } = {
     attrs: { eps: NUM },
     flops: (c) => 6 * c.out,
   },
-  slice: { operands: ['x'], attrs: { axis: INT, start: INT, end: INT }, flops: zero },
-  flip: { operands: ['x'], attrs: { axis: INT }, flops: zero },
+  slice: { operands: ['x'], attrs: { axis: AXIS, start: INT, end: INT }, flops: zero },
+  flip: { operands: ['x'], attrs: { axis: AXIS }, flops: zero },
   reshape: { operands: ['x'], attrs: { shape: DIMS }, flops: zero },
   transpose: { operands: ['x'], attrs: { perm: INTS }, flops: zero },
   matmul: {
@@ -227,9 +262,9 @@ export const OPS: { readonly [K in OpKind]: OpInfo<K> } = {
     },
     onnx: 'MatMul',
   },
-  l1norm: { operands: ['x'], attrs: { axis: INT, eps: NUM }, flops: (c) => 3 * c.out },
-  mean: { operands: ['x'], attrs: { axes: INTS, keepdims: BOOL }, flops: (c) => c.operandNumel(0) },
-  sum: { operands: ['x'], attrs: { axes: INTS, keepdims: BOOL }, flops: (c) => c.operandNumel(0) },
+  l1norm: { operands: ['x'], attrs: { axis: AXIS, eps: NUM }, flops: (c) => 3 * c.out },
+  mean: { operands: ['x'], attrs: { axes: AXES, keepdims: BOOL }, flops: (c) => c.operandNumel(0) },
+  sum: { operands: ['x'], attrs: { axes: AXES, keepdims: BOOL }, flops: (c) => c.operandNumel(0) },
   linear: {
     operands: ['x', 'weight', 'bias?'],
     attrs: {},

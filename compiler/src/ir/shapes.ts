@@ -1,4 +1,4 @@
-import { arity as arityOf, ELEMENTWISE, isElementwiseKind, normAxis } from './ops.js';
+import { arity as arityOf, ELEMENTWISE, isElementwiseKind } from './ops.js';
 import type { Dim, OpAttrs, OpKind, TensorType } from './types.js';
 
 /**
@@ -41,10 +41,12 @@ export function numel(shape: readonly Dim[], batch = 1): number {
   return n;
 }
 
-/** `axis` as an index into a rank-`rank` shape, or null when out of range. */
+/**
+ * `axis`, or null when it is not an index into a rank-`rank` shape. Axes are normalised before
+ * types are inferred (the builder normalises what users write; the verifier checks the IR's).
+ */
 function axisIn(axis: number, rank: number): number | null {
-  const a = normAxis(axis, rank);
-  return a >= 0 && a < rank ? a : null;
+  return axis >= 0 && axis < rank ? axis : null;
 }
 
 function convOut(size: Dim, k: number, stride: number, pad: number, dilation: number): number | null {

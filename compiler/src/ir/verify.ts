@@ -1,5 +1,5 @@
 import { type Diagnostic, error, InternalError } from '../diagnostics/diagnostic.js';
-import { type AttrRule, arity, opInfo } from './ops.js';
+import { type AttrRule, arity, axisAttrs, opInfo } from './ops.js';
 import { formatType, inferType } from './shapes.js';
 import { type Module, OP_KINDS, type Op, type TensorType, type ValueId } from './types.js';
 
@@ -72,6 +72,10 @@ function verifyOps(
     }
 
     let inferable = arityOk && attrsOk && typeOk && operandsOk;
+    const x = op.operands[0] === undefined ? undefined : defined.get(op.operands[0]);
+    if (attrsOk && x && typed.has(x.id) && !checkAxes(op, x.type.shape.length, (msg) => report(op, msg))) {
+      inferable = false;
+    }
     switch (op.op) {
       case 'input':
         inferable = false;
@@ -199,6 +203,22 @@ function checkType(t: TensorType, batch: string, report: (msg: string) => void):
       ok = false;
     }
   });
+  return ok;
+}
+
+/** Axis attributes are stored normalised: each in [0, rank) of the first operand. */
+function checkAxes(op: Op, rank: number, report: (msg: string) => void): boolean {
+  const given = op.attrs as unknown as Record<string, unknown>;
+  let ok = true;
+  for (const [key, form] of axisAttrs(op.op)) {
+    const axes = (form === 'one' ? [given[key]] : given[key]) as number[];
+    for (const a of axes) {
+      if (a >= 0 && a < rank) continue;
+      const which = form === 'one' ? `${key} ${a}` : `axis ${a} in ${key} [${axes.join(', ')}]`;
+      report(`${which} of ${op.op} must be in [0, ${rank}): the IR stores normalised axes`);
+      ok = false;
+    }
+  }
   return ok;
 }
 

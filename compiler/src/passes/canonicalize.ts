@@ -1,5 +1,5 @@
 import { InternalError } from '../diagnostics/diagnostic.js';
-import { type ElementwiseKind, isElementwiseKind, normAxis, scalarFn } from '../ir/ops.js';
+import { type ElementwiseKind, isElementwiseKind, scalarFn } from '../ir/ops.js';
 import { inferType } from '../ir/shapes.js';
 import type { Dim, Module, OpAttrs, OpKind, TensorType, ValueId } from '../ir/types.js';
 import type { Pass } from './pass.js';
@@ -156,15 +156,12 @@ class Canon {
       }
       case 'slice': {
         const { axis, start, end } = attrs as OpAttrs['slice'];
-        const shape = this.type(a).shape;
-        return start === 0 && end === shape[normAxis(axis, shape.length)] ? a : null;
+        return start === 0 && end === this.type(a).shape[axis] ? a : null;
       }
       case 'flip': {
         const inner = this.def(a, 'flip');
         if (!inner) return null;
-        const rank = this.type(a).shape.length;
-        const same = normAxis(inner.attrs.axis, rank) === normAxis((attrs as OpAttrs['flip']).axis, rank);
-        return same ? inner.operands[0]! : null;
+        return inner.attrs.axis === (attrs as OpAttrs['flip']).axis ? inner.operands[0]! : null;
       }
       case 'transpose': {
         const perm = (attrs as OpAttrs['transpose']).perm;

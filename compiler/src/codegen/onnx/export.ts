@@ -1,6 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { fail, InternalError } from '../../diagnostics/diagnostic.js';
-import { normAxis, onnxOperator } from '../../ir/ops.js';
+import { onnxOperator } from '../../ir/ops.js';
 import type { Module, Op } from '../../ir/types.js';
 
 const { onnx } = onnxProto;
@@ -361,7 +361,7 @@ class GraphBuilder {
         break;
       case 'flip': {
         const shape = this.typeOf(op.operands[0]!);
-        const axis = normAxis(op.attrs.axis, shape.length);
+        const axis = op.attrs.axis;
         const n = shape[axis] as number;
         result = single('Gather', [x(0), this.constI64(Array.from({ length: n }, (_, i) => n - 1 - i))], {
           axis: int('axis', axis),

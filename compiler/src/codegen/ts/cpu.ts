@@ -3,7 +3,7 @@ import type { AnalysisContext } from '../../analysis/context.js';
 import { planArena } from '../../analysis/memory-plan.js';
 import { fail, InternalError } from '../../diagnostics/diagnostic.js';
 import { broadcastStrides, contiguousStrides } from '../../ir/layout.js';
-import { type ElementwiseOp, isElementwise, normAxis, type ScalarLang, scalarExpr } from '../../ir/ops.js';
+import { type ElementwiseOp, isElementwise, type ScalarLang, scalarExpr } from '../../ir/ops.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, OpOfKind, ValueId } from '../../ir/types.js';
 import type { ConstantSlot } from '../wgsl/plan.js';
@@ -223,18 +223,16 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
 /** Images run one at a time: no op may mix the images of a batch. */
 function checkBatch(op: Op, operands: readonly (readonly Dim[])[], label: string): void {
   const x = operands[0];
-  const rank = x?.length ?? 0;
-  const norm = (a: number) => normAxis(a, rank);
   const onBatch = x !== undefined && batched(x);
   switch (op.op) {
     case 'slice':
     case 'flip':
     case 'l1norm':
-      if (onBatch && norm(op.attrs.axis) === 0) unsupported(`${label} works along the batch axis`);
+      if (onBatch && op.attrs.axis === 0) unsupported(`${label} works along the batch axis`);
       break;
     case 'mean':
     case 'sum':
-      if (onBatch && op.attrs.axes.some((a) => norm(a) === 0)) unsupported(`${label} reduces over the batch`);
+      if (onBatch && op.attrs.axes.includes(0)) unsupported(`${label} reduces over the batch`);
       break;
     case 'transpose':
       if (onBatch && op.attrs.perm[0] !== 0) unsupported(`${label} moves the batch axis`);
@@ -332,7 +330,7 @@ function kernelBody(
     case 'channel_bn':
       return channelBn(op.attrs.eps, x);
     case 'slice': {
-      const axis = normAxis(op.attrs.axis, x.length);
+      const axis = op.attrs.axis;
       const [outerN, n, inner] = around(x, axis);
       const { start, end } = op.attrs;
       const len = (end - start) * inner;
@@ -347,7 +345,7 @@ function kernelBody(
       return { body: c.lines, doc: `y = x[${start}:${end}] along axis ${axis} of [${x.join(', ')}]` };
     }
     case 'flip': {
-      const axis = normAxis(op.attrs.axis, x.length);
+      const axis = op.attrs.axis;
       const [outerN, n, inner] = around(x, axis);
       const c = new Code();
       c.for('o', 0, outerN);
@@ -366,7 +364,7 @@ function kernelBody(
     case 'matmul':
       return matmul(out, x, scratch);
     case 'l1norm': {
-      const axis = normAxis(op.attrs.axis, x.length);
+      const axis = op.attrs.axis;
       const [outerN, n, inner] = around(x, axis);
       const c = new Code();
       c.for('o', 0, outerN);
@@ -626,8 +624,7 @@ function reduce(
   out: readonly number[],
   scratch: { red: number },
 ): Body {
-  const rank = x.length;
-  const axes = op.attrs.axes.map((a) => normAxis(a, rank));
+  const axes = op.attrs.axes;
   const kept = x.map((d, i) => (axes.includes(i) ? 1 : d));
   const keptStrides = contiguousStrides(kept);
   const n = size(out);

@@ -1,4 +1,4 @@
-import { isElementwise, normAxis } from '../../ir/ops.js';
+import { isElementwise } from '../../ir/ops.js';
 import type { Op, ValueId } from '../../ir/types.js';
 import { ExprWriter, offsetExpr } from './expr.js';
 import { ENTRY, PRELUDE, type RenderedKernel, type Unit, WORKGROUP_SIZE } from './kernels.js';
@@ -226,7 +226,7 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
   const product = d3 ? byId.get(d3.op.operands[0]!) : undefined;
   if (!d3 || !same(d3) || product?.op !== 'mul') return null;
   const factors = product.operands.map((x) => byId.get(x));
-  const flipIndex = factors.findIndex((f) => f?.op === 'flip' && normAxis(f.attrs.axis, 4) === 1);
+  const flipIndex = factors.findIndex((f) => f?.op === 'flip' && f.attrs.axis === 1);
   const flipped = factors[flipIndex];
   if (!flipped) return null;
   const d1 = depthwise(factors[1 - flipIndex], byId);

@@ -1,5 +1,5 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import { isElementwise, normAxis, type ScalarLang, scalarExpr } from '../../ir/ops.js';
+import { isElementwise, type ScalarLang, scalarExpr } from '../../ir/ops.js';
 import type { Dim, Op, ValueId } from '../../ir/types.js';
 
 /**
@@ -186,7 +186,7 @@ export class ExprWriter {
       );
       expr = scalarExpr(op, args, WGSL);
     } else if (op.op === 'slice') {
-      const axis = normAxis(op.attrs.axis, rank);
+      const axis = op.attrs.axis;
       return this.inline(
         a!,
         c.map((x, i) => (i === axis ? `(${x} + ${op.attrs.start}u)` : x)),
@@ -236,14 +236,14 @@ export class ExprWriter {
       case 'const':
         return `  return ${f32Literal(op.attrs.value)};`;
       case 'slice': {
-        const axis = normAxis(op.attrs.axis, rank);
+        const axis = op.attrs.axis;
         const parts = AXES.slice(0, rank).map((ax, i) =>
           i === axis ? `c.${ax} + ${op.attrs.start}u` : `c.${ax}`,
         );
         return `  return ${this.call(a!, vec(parts))};`;
       }
       case 'flip': {
-        const axis = normAxis(op.attrs.axis, rank);
+        const axis = op.attrs.axis;
         const n = op.type.shape[axis] as number;
         const parts = AXES.slice(0, rank).map((ax, i) => (i === axis ? `${n - 1}u - c.${ax}` : `c.${ax}`));
         return `  return ${this.call(a!, vec(parts))};`;
@@ -312,7 +312,7 @@ export class ExprWriter {
         ].join('\n');
       }
       case 'l1norm': {
-        const axis = normAxis(op.attrs.axis, rank);
+        const axis = op.attrs.axis;
         const n = op.type.shape[axis] as number;
         const at = vec(AXES.slice(0, rank).map((ax, i) => (i === axis ? 'k' : `c.${ax}`)));
         return [
@@ -357,8 +357,7 @@ export class ExprWriter {
   private reduce(op: Op & { op: 'mean' | 'sum' }): string {
     const x = op.operands[0]!;
     const inShape = this.op(x).type.shape;
-    const rank = inShape.length;
-    const axes = op.attrs.axes.map((a) => normAxis(a, rank));
+    const axes = op.attrs.axes;
     // Coordinates in the input: reduced axes take loop variables, kept axes read the output coords.
     let outAxis = 0;
     const parts = inShape.map((_, i) => {

@@ -1,5 +1,4 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
-import { normAxis } from '../../ir/ops.js';
 import { numel } from '../../ir/shapes.js';
 import type { Op, ValueId } from '../../ir/types.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
@@ -152,7 +151,7 @@ function renderAttention(unit: Unit): RenderedKernel | null {
   if (!v || t?.op !== 'transpose' || t.attrs.perm.join(',') !== '0,1,3,2') return null;
   const pn = byId.get(t.operands[0]!);
   if (!pn) return null;
-  const l1 = pn.op === 'l1norm' && normAxis(pn.attrs.axis, pn.type.shape.length) === 3 ? pn : null;
+  const l1 = pn.op === 'l1norm' && pn.attrs.axis === 3 ? pn : null;
   const p = l1 ? byId.get(l1.operands[0]!)! : pn;
   const [, heads, d, n] = o.type.shape as [unknown, number, number, number];
   if (d > 256) return null;
