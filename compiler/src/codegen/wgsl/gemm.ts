@@ -1,4 +1,3 @@
-import { normAxis } from '../../ir/ops.js';
 import type { Dim, Op, ValueId } from '../../ir/types.js';
 import { ExprWriter, offsetExpr, type Source } from './expr.js';
 import type { RenderedKernel, Unit } from './kernels.js';
@@ -142,7 +141,7 @@ export function renderGemm(
         return `${row}.${LANES[q]}`;
       }
       if ((op.op === 'mean' || op.op === 'sum') && op.attrs.keepdims && c[1] === '0u') {
-        const axes = op.attrs.axes.map((a) => normAxis(a, 4));
+        const { axes } = op.attrs;
         if (axes.length !== 1 || axes[0] !== 1) return null;
         const x = op.operands[0]!;
         const s = isX(x) ? 's1' : isX2(x) ? 's2' : null;
