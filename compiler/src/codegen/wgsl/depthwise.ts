@@ -14,10 +14,10 @@ import { ENTRY, PRELUDE, type RenderedKernel, type Unit, WORKGROUP_SIZE } from '
  * - *depthwise*: a depthwise conv with any elementwise prologue (read per window element) and
  *   epilogue (evaluated per output from the accumulator): stem-free units such as the downsampling
  *   stride-2 convs and the attention q/k/v convs, at any kernel size, stride and dilation.
- * - *polyconv*: `dw3(dw1(b) * flip(dw2(b)))`, all "same" stride-1 convs: a workgroup stages the
- *   input tiles of b (both channels the flip pairs) in workgroup memory, then m = dw1 * flip(dw2)
- *   for the output tile and dw3's halo (each element once, with sliding windows over the staged b),
- *   then dw3 from there.
+ * - *polyconv*: `dw3(dw1(b) * flip(dw2(b)))`, all "same" stride-1 convs: each invocation walks a
+ *   strip of rows keeping dw3's window of m = dw1 * flip(dw2) rows in registers, computing one new
+ *   row of m and one output row per step, with no barriers (renderRegisters). The older template
+ *   stages b and m in workgroup memory (renderStaged, `KernelOptions.polyconv: 'staged'`).
  */
 
 type Conv = Op & { op: 'conv2d' };
