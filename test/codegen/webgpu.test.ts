@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
+import { type KernelOptions, renderKernel } from '../../compiler/src/codegen/wgsl/kernels.js';
+import { buildPlan } from '../../compiler/src/codegen/wgsl/plan.js';
 import { buildModel } from '../../compiler/src/driver/frontend.js';
 import { randomInput } from '../../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../../compiler/src/driver/run.js';
@@ -21,11 +24,15 @@ async function runBoth(
   m: Module,
   passes: string,
   batches: readonly number[],
+  options?: KernelOptions,
 ): Promise<{ err: number; steps: number; submits: number }[]> {
   const [, ...image] = m.ops.find((o) => o.op === 'input')!.type.shape as number[];
   const weights = syntheticWeights(m);
   const opt = runPasses(m, parsePipeline(passes), { verifyEach: true }).module;
-  const compiled = compileForWebGpu(opt, Math.max(...batches));
+  const maxBatch = Math.max(...batches);
+  const compiled = options
+    ? buildPlan(opt, maxBatch, new AnalysisContext(), (u) => renderKernel(u, options))
+    : compileForWebGpu(opt, maxBatch);
   const model = await WebGpuModel.create(compiled.plan, packWeights(opt, compiled, weights));
   try {
     const results = [];
@@ -55,6 +62,26 @@ describe('every kernel kind against the interpreter (batch 1 and 5)', () => {
         for (const x of results) expect(x.err).toBeLessThan(1e-5);
         // One submit per inference, whatever the batch.
         expect(results.map((x) => x.submits)).toEqual([1, 2]);
+      });
+    }
+  }
+});
+
+describe('PolyConv templates and tiles against the interpreter (batch 1 and 5)', () => {
+  // The registers template with other tiles than the rule's (strips taller than the image, rows
+  // and columns that the tile does not divide, one column per invocation), and the staged one.
+  const variants: Record<string, KernelOptions> = {
+    staged: { polyconv: 'staged' },
+    'registers 4x5': { polyconvTile: { tw: 4, th: 5 } },
+    'registers 8x16': { polyconvTile: { tw: 8, th: 16 } },
+    'registers 1x3': { polyconvTile: { tw: 1, th: 3 } },
+  };
+  for (const name of Object.keys(KERNEL_MODELS).filter((n) => n.startsWith('polyconv'))) {
+    for (const [variant, options] of Object.entries(variants)) {
+      it(`${name}, ${variant}`, async () => {
+        const r = buildModel('kernel.poly', { readFile: () => KERNEL_MODELS[name]!.source });
+        const results = await runBoth(r.model!.module, 'default', [1, 5], options);
+        for (const x of results) expect(x.err).toBeLessThan(1e-5);
       });
     }
   }

@@ -14,10 +14,10 @@ import { ENTRY, PRELUDE, type RenderedKernel, type Unit, WORKGROUP_SIZE } from '
  * - *depthwise*: a depthwise conv with any elementwise prologue (read per window element) and
  *   epilogue (evaluated per output from the accumulator): stem-free units such as the downsampling
  *   stride-2 convs and the attention q/k/v convs, at any kernel size, stride and dilation.
- * - *polyconv*: `dw3(dw1(b) * flip(dw2(b)))`, all "same" stride-1 convs: a workgroup stages the
- *   input tiles of b (both channels the flip pairs) in workgroup memory, then m = dw1 * flip(dw2)
- *   for the output tile and dw3's halo (each element once, with sliding windows over the staged b),
- *   then dw3 from there.
+ * - *polyconv*: `dw3(dw1(b) * flip(dw2(b)))`, all "same" stride-1 convs: each invocation walks a
+ *   strip of rows keeping dw3's window of m = dw1 * flip(dw2) rows in registers, computing one new
+ *   row of m and one output row per step, with no barriers (renderRegisters). The older template
+ *   stages b and m in workgroup memory (renderStaged, `KernelOptions.polyconv: 'staged'`).
  */
 
 type Conv = Op & { op: 'conv2d' };
@@ -209,17 +209,34 @@ const SHARED_FLOATS = 4096;
 
 /**
  * PolyConv `dw3(m)`, m = dw1(b) * flip(dw2(b)) (flip over channels, so channel c multiplies dw1 of
- * channel c by dw2 of channel C-1-c). A workgroup computes a tile of `gy` rows by `gx * tx` columns
- * for each of `gc` channels (several channels per workgroup when images are small):
- * 1. it copies the two input tiles of b (channels c and C-1-c, with the halos dw1, dw2 and dw3 need)
- *    into workgroup memory, each element read from the arena once;
- * 2. it computes m over the output tile and dw3's halo, zero outside the image (dw3's padding):
- *    each element once, a row segment per invocation step with sliding windows over the staged b;
- * 3. each invocation computes `tx` outputs of one row from the staged m, with dw3's weights in
- *    registers and a sliding window per kernel row.
- * Returns null unless the unit has exactly this shape with "same" stride-1 convolutions.
+ * channel c by dw2 of channel C-1-c), all "same" stride-1 depthwise convs. Two variants: register
+ * sliding windows down a strip of rows (the default, no barriers), or tiles staged in workgroup
+ * memory (`variant: 'staged'`). Returns null unless the unit has exactly this shape.
  */
-export function renderPolyconv(unit: Unit): RenderedKernel | null {
+export function renderPolyconv(unit: Unit, options: PolyconvOptions = {}): RenderedKernel | null {
+  const pc = matchPolyconv(unit);
+  if (!pc) return null;
+  return options.variant === 'staged' ? renderStaged(unit, pc) : renderRegisters(unit, pc, options);
+}
+
+/** The three depthwise convs of a PolyConv unit: m = dw1(b) * flip(dw2(b)), result dw3(m). */
+interface Polyconv {
+  readonly d1: Depthwise;
+  readonly d2: Depthwise;
+  readonly d3: Depthwise;
+}
+
+/** How to render PolyConv units (benchmarks; the defaults are the rule). */
+export interface PolyconvOptions {
+  /** 'registers' (default): barrier-free register sliding windows; 'staged': workgroup-memory tiles. */
+  readonly variant?: 'staged' | 'registers';
+  /** Outputs per invocation along W (registers variant), overriding the rule. */
+  readonly tw?: number;
+  /** Output rows per invocation (registers variant), overriding the rule. */
+  readonly th?: number;
+}
+
+function matchPolyconv(unit: Unit): Polyconv | null {
   if (unit.family !== 'polyconv') return null;
   const byId = new Map(unit.ops.map((o) => [o.id, o]));
   const d3 = depthwise(byId.get(unit.result), byId);
@@ -232,6 +249,22 @@ export function renderPolyconv(unit: Unit): RenderedKernel | null {
   const d1 = depthwise(factors[1 - flipIndex], byId);
   const d2 = depthwise(byId.get(flipped.operands[0]!), byId);
   if (!d1 || !d2 || !same(d1) || !same(d2) || d1.op.operands[0] !== d2.op.operands[0]) return null;
+  return { d1, d2, d3 };
+}
+
+/**
+ * The staged variant, kept for benchmarks and real-GPU comparisons (`KernelOptions.polyconv:
+ * 'staged'`). A workgroup computes a tile of `gy` rows by `gx * tx` columns for each of `gc`
+ * channels (several channels per workgroup when images are small):
+ * 1. it copies the two input tiles of b (channels c and C-1-c, with the halos dw1, dw2 and dw3 need)
+ *    into workgroup memory, each element read from the arena once;
+ * 2. it computes m over the output tile and dw3's halo, zero outside the image (dw3's padding):
+ *    each element once, a row segment per invocation step with sliding windows over the staged b;
+ * 3. each invocation computes `tx` outputs of one row from the staged m, with dw3's weights in
+ *    registers and a sliding window per kernel row.
+ * Two workgroup barriers; null when the tiles do not fit in workgroup memory.
+ */
+function renderStaged(unit: Unit, { d1, d2, d3 }: Polyconv): RenderedKernel | null {
   const { channels, h, w } = d3;
   const tx = segmentWidth(w);
   const gx = Math.min(Math.ceil(w / tx), 16);
@@ -394,5 +427,161 @@ ${outStores.join('\n')}
     wgsl: `${wgsl}\n`,
     workgroupSize: wg,
     invocationsPerBatch: groups * tilesY * tilesX * wg,
+  };
+}
+
+/** Invocations per image the PolyConv strips aim for (a few thousand keep a GPU's cores busy at batch 1). */
+const POLYCONV_PARALLELISM = 2048;
+/** Most output rows per strip: beyond, the m halo (k3 - 1 rows per strip) is already amortised. */
+const POLYCONV_MAX_ROWS = 16;
+
+/**
+ * The register variant's tile: `tw` outputs along W per invocation (segmentWidth: 4..8, the fewest
+ * idle columns), and a strip of `th` rows, the tallest (at most POLYCONV_MAX_ROWS, strips of equal
+ * height) that still gives POLYCONV_PARALLELISM invocations per image, and at least 2 rows: m rows
+ * are recomputed at the strip edges, (th + k3 - 1) / th times the work of computing each once.
+ */
+export function polyconvTile(channels: number, h: number, w: number): { tw: number; th: number } {
+  const tw = segmentWidth(w);
+  const segments = Math.ceil(w / tw);
+  const balanced = (t: number) => Math.ceil(h / Math.ceil(h / t));
+  let th = balanced(Math.min(h, POLYCONV_MAX_ROWS));
+  while (th > 2 && channels * segments * Math.ceil(h / th) < POLYCONV_PARALLELISM) th = balanced(th - 1);
+  return { tw, th };
+}
+
+/**
+ * The register variant, barrier-free. An invocation owns one channel c, a segment of `tw`
+ * neighbouring outputs along W (contiguous stores) and a strip of `th` output rows, which it walks
+ * down with dw3's window of m rows in registers (each row `tw + (k3 - 1) * d3` wide):
+ * - per step it computes one new row of m: dw1 of channel c and dw2 of channel C-1-c at those
+ *   columns, each kernel row of b loaded once into registers and shared by the outputs' taps (a
+ *   sliding window along W), zero outside the image (dw3's padding);
+ * - it shifts the window (register moves) and, once full, computes one output row of dw3 from it.
+ * Every weight (dw1 and dw3 of c, dw2 of C-1-c) is loaded once into registers; all indices are
+ * constants after generation, so the windows stay in registers. b is re-read per m row (k1 + k2
+ * rows of it) rather than kept as a window of rows: dw1 dilated (k5 d2 spans 9 rows) would need
+ * too many registers, and the re-reads hit the cache. The m rows of the k3 - 1 halo rows are
+ * recomputed by the neighbouring strip.
+ */
+function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: PolyconvOptions): RenderedKernel {
+  const { channels, h, w } = d3;
+  const rule = polyconvTile(channels, h, w);
+  const tw = Math.min(options.tw ?? rule.tw, w);
+  const th = Math.min(options.th ?? rule.th, h);
+  const segments = Math.ceil(w / tw);
+  const strips = Math.ceil(h / th);
+  // Rows of m dw3 reads for one output row (its window), and the window's width.
+  const rows = (d3.kh - 1) * d3.dilation[0] + 1;
+  const mw = tw + (d3.kw - 1) * d3.dilation[1];
+  // b columns are numbered from xb, the leftmost column dw1 or dw2 reads; the m row starts at
+  // xb + pad, that conv's window at m's start minus its own padding.
+  const padB = Math.max(d1.pad[1], d2.pad[1]);
+  const accs = new Map<string, string>();
+  const writer = new ExprWriter(unit.ops, unit.sources, {
+    anchor: (op, c) => (op.id === d3.op.id ? (accs.get(c.join()) ?? null) : null),
+  });
+  const bf = writer.fn(d1.op.operands[0]!);
+  const wf = [d1, d2, d3].map((d) => writer.fn(d.op.operands[1]!));
+  /** One m row's dw1 (or dw2) into `acc<e>`: the conv's kernel rows over b rows of channel `ch`. */
+  const branch = (d: Depthwise, ch: string, wname: string, acc: string) =>
+    Array.from({ length: d.kh }, (_, ky) => [
+      `      let ${wname}y${ky} = ym ${plus(ky * d.dilation[0] - d.pad[0])};`,
+      `      if (${wname}y${ky} >= 0 && ${wname}y${ky} < ${h}) {`,
+      `        let row = u32(${wname}y${ky});`,
+      ...windowRow(
+        mw,
+        d.kw,
+        1,
+        d.dilation[1],
+        (e) => {
+          const k = e + padB - d.pad[1];
+          return `select(0.0, ${bf}(vec4<u32>(b, ${ch}, row, bx${k})), bi${k})`;
+        },
+        (kx) => `${wname}${ky}_${kx}`,
+        (j) => `${acc}${j}`,
+        '        ',
+      ),
+      '      }',
+    ]).flat();
+  const bCols = mw + 2 * padB;
+  const body = [
+    `  let xs = i % ${segments}u;`,
+    `  let ys = (i / ${segments}u) % ${strips}u;`,
+    `  let c = (i / ${segments * strips}u) % ${channels}u;`,
+    `  let b = i / ${segments * strips * channels}u;`,
+    `  let cf = ${channels - 1}u - c;`,
+    `  let x0 = xs * ${tw}u;`,
+    `  let y0 = ys * ${th}u;`,
+    `  let xb = i32(x0) - ${d3.pad[1] + padB};`,
+    // Columns of b (clamped, and whether inside the image) and of m (inside the image).
+    ...Array.from({ length: bCols }, (_, k) => [
+      `  let bx${k} = u32(clamp(xb + ${k}, 0, ${w - 1}));`,
+      `  let bi${k} = xb + ${k} >= 0 && xb + ${k} < ${w};`,
+    ]).flat(),
+    ...Array.from(
+      { length: mw },
+      (_, e) => `  let mi${e} = xb + ${e + padB} >= 0 && xb + ${e + padB} < ${w};`,
+    ),
+    ...weightRegisters('p', wf[0]!, 'c', d1.kh, d1.kw),
+    ...weightRegisters('q', wf[1]!, 'cf', d2.kh, d2.kw),
+    ...weightRegisters('w', wf[2]!, 'c', d3.kh, d3.kw),
+    ...Array.from({ length: rows }, (_, r) =>
+      Array.from({ length: mw }, (_, e) => `  var m${r}_${e} = 0.0;`),
+    ).flat(),
+    // The last strip may be shorter; its m rows stop at the image's last output row's window.
+    `  let steps = min(${th}u, ${h}u - y0) + ${rows - 1}u;`,
+    '  for (var r = 0u; r < steps; r++) {',
+    `    let ym = i32(y0 + r) - ${d3.pad[0]};`,
+    ...Array.from({ length: mw }, (_, e) => `    var s1_${e} = 0.0;\n    var s2_${e} = 0.0;`),
+    `    if (ym >= 0 && ym < ${h}) {`,
+    ...branch(d1, 'c', 'p', 's1_'),
+    ...branch(d2, 'cf', 'q', 's2_'),
+    '    }',
+    // Shift the window up one row; rows of m outside the image are zero (the sums are 0 there).
+    ...Array.from({ length: rows - 1 }, (_, r) =>
+      Array.from({ length: mw }, (_, e) => `    m${r}_${e} = m${r + 1}_${e};`),
+    ).flat(),
+    ...Array.from(
+      { length: mw },
+      (_, e) => `    m${rows - 1}_${e} = select(0.0, s1_${e} * s2_${e}, mi${e});`,
+    ),
+    `    if (r >= ${rows - 1}u) {`,
+    `      let y = y0 + r - ${rows - 1}u;`,
+    ...Array.from({ length: tw }, (_, j) => `      var o${j} = 0.0;`),
+  ];
+  for (let ky = 0; ky < d3.kh; ky++) {
+    for (let j = 0; j < tw; j++) {
+      const terms = Array.from(
+        { length: d3.kw },
+        (_, kx) => `w${ky}_${kx} * m${ky * d3.dilation[0]}_${j + kx * d3.dilation[1]}`,
+      );
+      body.push(`      o${j} += ${terms.join(' + ')};`);
+    }
+  }
+  const memo = new Map<string, string>();
+  const stores: string[] = [];
+  for (let j = 0; j < tw; j++) {
+    // Clamped so any epilogue's reads stay in bounds for the idle outputs of the last segment.
+    stores.push(`      let ox${j} = min(x0 + ${j}u, ${w - 1}u);`);
+    const at = ['b', 'c', 'y', `ox${j}`];
+    accs.set(at.join(), `o${j}`);
+    const value = writer.inline(unit.result, at, stores, memo);
+    stores.push(
+      `      if (x0 + ${j}u < ${w}u) {`,
+      `        arena[${offsetExpr(0)} + ((b * ${channels}u + c) * ${h}u + y) * ${w}u + x0 + ${j}u] = ${value};`,
+      '      }',
+    );
+  }
+  const wgsl = [
+    PRELUDE,
+    writer.functions(),
+    `${ENTRY}\n${body.join('\n')}\n${stores.join('\n')}\n    }\n  }\n}`,
+  ].join('\n\n');
+  return {
+    name: `polyconv_${channels}x${h}x${w}`,
+    wgsl: `${wgsl}\n`,
+    workgroupSize: WORKGROUP_SIZE,
+    invocationsPerBatch: channels * strips * segments,
   };
 }

@@ -61,11 +61,18 @@ export interface KernelOptions {
   readonly gemmChannels?: number;
   /** The per-pixel LayerNorm template (default true; false: the generic path, for benchmarks). */
   readonly norm?: boolean;
+  /** PolyConv template: 'registers' (default, barrier-free sliding windows) or 'staged' (workgroup memory). */
+  readonly polyconv?: 'staged' | 'registers';
+  /** PolyConv tile (outputs along W, rows per strip) for the registers template, overriding the rule (benchmarks). */
+  readonly polyconvTile?: { readonly tw?: number; readonly th?: number };
 }
 
 export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedKernel {
   return (
-    renderAttention(unit) ?? renderPolyconv(unit) ?? renderDepthwise(unit) ?? renderElementwise(unit, options)
+    renderAttention(unit) ??
+    renderPolyconv(unit, { ...options.polyconvTile, variant: options.polyconv ?? 'registers' }) ??
+    renderDepthwise(unit) ??
+    renderElementwise(unit, options)
   );
 }
 
