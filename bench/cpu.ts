@@ -6,32 +6,22 @@
  *   npm run bench:cpu -- [--models cpolynext_t] [--batches 1] [--size 224] [--runs 3] [--warmup 1]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { exportOnnx } from '../compiler/src/codegen/onnx/export.js';
-import { buildModel } from '../compiler/src/driver/frontend.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
-import { timeRuns, writeSection } from './report.js';
+import { buildExampleModel, MODEL_BENCH_OPTIONS, relDiff, timing, writeSection } from './report.js';
 
 const { values } = parseArgs({
-  options: {
-    models: { type: 'string', default: 'cpolynext_t' },
-    batches: { type: 'string', default: '1' },
-    size: { type: 'string', default: '224' },
-    runs: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '1' },
-    out: { type: 'string', default: 'docs/benchmarks.md' },
-  },
+  options: { ...MODEL_BENCH_OPTIONS, models: { type: 'string', default: 'cpolynext_t' } },
 });
-const runs = Number(values.runs);
-const warmup = Number(values.warmup);
+const { runs, warmup, time } = timing(values);
 const size = Number(values.size);
-const time = (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs);
 
 interface CpuModel {
   run(input: Float32Array, options: { batch: number }): Promise<{ logits: Float32Array }>;
@@ -53,10 +43,7 @@ try {
       Model: { create(o: { backend: 'cpu' }): Promise<CpuModel> };
     };
     const model = await api.Model.create({ backend: 'cpu' });
-    const host = {
-      readFile: (p: string) => (existsSync(p) && statSync(p).isFile() ? readFileSync(p, 'utf8') : null),
-    };
-    const m = buildModel(`examples/${name}.poly`, host, { image_size: String(size) }).model!.module;
+    const m = buildExampleModel(name, { image_size: String(size) }).module;
     const session = await ort.InferenceSession.create(exportOnnx(m, syntheticWeights(m)));
     for (const batch of values.batches.split(',').map(Number)) {
       const input = randomInput([batch, 3, size, size], 42);
@@ -66,14 +53,8 @@ try {
             .data as Float32Array,
       );
       const ours = await time(async () => (await model.run(input.data, { batch })).logits);
-      let d = 0;
-      let s = 0;
-      ref.out.forEach((v, i) => {
-        d = Math.max(d, Math.abs(v - ours.out[i]!));
-        s = Math.max(s, Math.abs(v));
-      });
       rows.push(
-        `| ${name} | ${batch} | ${ours.ms.toFixed(0)} | ${ref.ms.toFixed(0)} | ${(ours.ms / ref.ms).toFixed(1)} | ${(d / s).toExponential(1)} |`,
+        `| ${name} | ${batch} | ${ours.ms.toFixed(0)} | ${ref.ms.toFixed(0)} | ${(ours.ms / ref.ms).toFixed(1)} | ${relDiff(ours.out, ref.out).toExponential(1)} |`,
       );
       console.log(rows[rows.length - 1]);
     }

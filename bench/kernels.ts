@@ -1,120 +1,277 @@
 /**
- * `npx tsx bench/kernels.ts`: one pointwise conv (and one fused LayerNorm GEMM) per model, timed
- * with the register-blocked GEMM kernels (the channel tile from the rule, and forced to 4 and 16)
- * against the previous path (4 channels of one pixel per invocation, scalar loads), in the same
- * process on the same adapter. Median wall time of `--runs` inferences (upload, one dispatch,
- * readback) after `--warmup`. Not a test; on SwiftShader read the ratios, not the times.
+ * `npm run bench:kernels`: micro-benchmarks of the WGSL kernel templates. Each case is a small model
+ * whose kernels are the unit under test, compiled several ways and timed in the same process on the
+ * same adapter, the variants' runs interleaved. Median wall time of `--runs` inferences (upload,
+ * dispatches, readback) after `--warmup`, and the largest difference from the first variant's
+ * output. Not a test; on SwiftShader read the ratios, not the times. Sections (`--only`):
+ * - gemm: one pointwise conv per stage (and one LayerNorm folded into a GEMM) with the
+ *   register-blocked GEMM kernels (the channel tile from the rule, and forced to 4 and 16) against
+ *   the previous path (4 channels of one pixel per invocation, scalar loads);
+ * - depthwise: CPolyNeXt-T's PolyConv units (chained `--chain` times so the upload and readback
+ *   weigh less), the downsampling depthwise convs and APolyNeXt-T's attention q/k/v convs, today's
+ *   codegen against the WGSL codegen of a base revision (`--base`, default the merge-base with main);
+ * - polyconv: the same PolyConv units with the staged template (workgroup memory, two barriers)
+ *   against the register template (sliding windows down row strips) with the rule's tile and with
+ *   the tiles forced by `--tiles` (e.g. `4x8,7x7`);
+ * - norm: CPolyNeXt-T's two LayerNorm units at each stage's shape, the per-pixel norm template
+ *   against the generic path (one invocation per element, statistics recomputed per element).
  *
- *   npx tsx bench/kernels.ts [--runs 5] [--warmup 1] [--cases pw96x56,...]
+ *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,norm] [--cases <substring>,...]
+ *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AnalysisContext } from '../compiler/src/analysis/context.js';
 import { chooseChannels } from '../compiler/src/codegen/wgsl/gemm.js';
 import { type KernelOptions, renderKernel } from '../compiler/src/codegen/wgsl/kernels.js';
-import { buildPlan } from '../compiler/src/codegen/wgsl/plan.js';
+import { buildPlan, type CompiledPlan } from '../compiler/src/codegen/wgsl/plan.js';
 import { buildModel } from '../compiler/src/driver/frontend.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
 import { packWeights } from '../compiler/src/driver/webgpu.js';
+import type { Module } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
-import { timeRuns } from './report.js';
+import { median, relDiff, TIMING_OPTIONS, timing } from './report.js';
 
 const { values } = parseArgs({
   options: {
+    ...TIMING_OPTIONS,
     runs: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
+    only: { type: 'string', default: 'gemm,depthwise,polyconv,norm' },
+    tiles: { type: 'string', default: '' },
     cases: { type: 'string', default: '' },
+    chain: { type: 'string', default: '4' },
+    base: { type: 'string' },
   },
 });
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+const { runs, warmup } = timing(values);
+const chain = Number(values.chain);
 
 interface Case {
   readonly name: string;
-  readonly k: number;
-  readonly size: number;
   readonly source: string;
 }
 
+interface Variant {
+  readonly name: string;
+  /** The optimised module's plan, with kernels rendered this variant's way. */
+  readonly build: (m: Module) => CompiledPlan;
+}
+
+interface Section {
+  readonly name: string;
+  readonly cases: readonly Case[];
+  /** The first is the baseline the others are compared with. */
+  readonly variants: () => Promise<readonly Variant[]>;
+  /** Whether a case must compile to one kernel (so the time is the template's alone). */
+  readonly oneKernel?: boolean;
+}
+
+const withOptions = (name: string, options: KernelOptions): Variant => ({
+  name,
+  build: (m) => buildPlan(m, 1, new AnalysisContext(), (u) => renderKernel(u, options)),
+});
+
 const pointwise = (k: number, cout: number, size: number): Case => ({
-  name: `pw${k}->${cout}@${size}`,
-  k,
-  size,
+  name: `pw${k}->${cout}@${size} (rule ${chooseChannels(cout, 1)}x4)`,
   source: `model m(x: f32[B, ${k}, ${size}, ${size}]) {\n  return pwconv(self.p, x, out=${cout})\n}`,
 });
 
-const CASES: Case[] = [
-  pointwise(96, 192, 56),
-  pointwise(192, 384, 28),
-  pointwise(384, 768, 14),
-  pointwise(768, 1536, 7),
-  // CPolyNeXt-T's PolyMLP down-projection: LayerNorm folded into the GEMM, plus the residual.
+// CPolyNeXt-T's PolyConv units: dw1 is k3 dilation 2 in stage 1, k5 dilation 2 after.
+const POLYCONV_SHAPES = [
+  [48, 56, 3],
+  [96, 28, 5],
+  [144, 14, 5],
+  [216, 7, 5],
+] as const;
+
+const polyconv = (c: number, h: number, k1: number): Case => ({
+  name: `polyconv ${c}x${h}x${h} dw1 k${k1} d2`,
+  source: `block pc(self: path, x: tensor) {
+  return dwconv(self.m, dwconv(self.a1, x, k=${k1}, dilation=2) * flip(dwconv(self.a2, x, k=3)), k=3)
+}
+model m(x: f32[B, ${c}, ${h}, ${h}]) {
+  y0 = x
+${Array.from({ length: chain }, (_, i) => `  y${i + 1} = pc(self.p${i}, y${i})`).join('\n')}
+  return y${chain}
+}`,
+});
+
+const depthwise = (c: number, h: number, k: number, stride: number): Case => ({
+  name: `depthwise ${c}x${h}x${h} k${k} s${stride}`,
+  source: `model m(x: f32[B, ${c}, ${h}, ${h}]) {\n  return dwconv(self.d, x, k=${k}, stride=${stride})\n}`,
+});
+
+/** The cell input's scaled sum of two tensors, normalised (`cells.*.postprocess:norm`). */
+const cellInput = (c: number, size: number): Case => ({
+  name: `cell${c}@${size}`,
+  source: `model m(x: f32[B, ${2 * c}, ${size}, ${size}]) {
+  return layernorm2d(self.n, scale(self.p0, x[:, :${c}]) + scale(self.p1, x[:, ${c}:]))
+}`,
+});
+
+/** LayerNorm of a conv's output plus the residual (`cells.*:poly_conv`). */
+const residual = (c: number, size: number): Case => ({
+  name: `res${c}@${size}`,
+  source: `model m(x: f32[B, ${2 * c}, ${size}, ${size}]) {\n  return layernorm2d(self.n, x[:, :${c}]) + x[:, ${c}:]\n}`,
+});
+
+const root = resolve(import.meta.dirname, '..');
+const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+/** Temporary folders to remove at exit. */
+const temporary: string[] = [];
+
+/**
+ * The base revision's `codegen/wgsl/` in a temporary folder, its imports of anything outside that
+ * folder pointed at today's files, so only the kernel code differs.
+ */
+async function baseBuildPlan(base: string): Promise<typeof buildPlan> {
+  const dir = mkdtempSync(join(tmpdir(), 'polyc-wgsl-base-'));
+  temporary.push(dir);
+  const folder = 'compiler/src/codegen/wgsl';
+  for (const path of git('ls-tree', '--name-only', base, `${folder}/`).split('\n')) {
+    const text = git('show', `${base}:${path}`).replace(/from '(\.[^']*)'/g, (all, spec: string) => {
+      const target = resolve(root, dirname(path), spec);
+      return relative(resolve(root, folder), target).startsWith('..')
+        ? `from '${pathToFileURL(target).href.replace(/\.js$/, '.ts')}'`
+        : all;
+    });
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  const mod = (await import(pathToFileURL(join(dir, folder, 'plan.ts')).href)) as {
+    buildPlan: typeof buildPlan;
+  };
+  return mod.buildPlan;
+}
+
+const SECTIONS: Section[] = [
   {
-    name: 'ln-gemm48->48@56',
-    k: 48,
-    size: 56,
-    source: `model m(x: f32[B, 48, 56, 56]) {\n  return pwconv(self.p, layernorm2d(self.n, x), out=48) + x\n}`,
+    name: 'gemm',
+    cases: [
+      pointwise(96, 192, 56),
+      pointwise(192, 384, 28),
+      pointwise(384, 768, 14),
+      pointwise(768, 1536, 7),
+      // CPolyNeXt-T's PolyMLP down-projection: LayerNorm folded into the GEMM, plus the residual.
+      {
+        name: `ln-gemm48->48@56 (rule ${chooseChannels(48, 1)}x4)`,
+        source: `model m(x: f32[B, 48, 56, 56]) {\n  return pwconv(self.p, layernorm2d(self.n, x), out=48) + x\n}`,
+      },
+    ],
+    variants: async () => [
+      withOptions('old', { gemm: false }),
+      withOptions('gemm (rule)', {}),
+      withOptions('gemm 4x4', { gemmChannels: 4 }),
+      withOptions('gemm 16x4', { gemmChannels: 16 }),
+    ],
+  },
+  {
+    name: 'depthwise',
+    cases: [
+      ...POLYCONV_SHAPES.map(([c, h, k1]) => polyconv(c, h, k1)),
+      // The downsampling depthwise convs (stride 2), and APolyNeXt-T's attention q/k/v convs.
+      depthwise(48, 56, 3, 2),
+      depthwise(96, 28, 3, 2),
+      depthwise(192, 14, 3, 2),
+      depthwise(96, 14, 5, 1),
+      depthwise(160, 7, 5, 1),
+    ],
+    variants: async () => {
+      const base = values.base ?? git('merge-base', 'HEAD', 'main');
+      const build = await baseBuildPlan(base);
+      return [
+        { name: `base ${base.slice(0, 10)}`, build: (m) => build(m, 1, new AnalysisContext()) },
+        withOptions('working tree', {}),
+      ];
+    },
+  },
+  {
+    name: 'polyconv',
+    cases: POLYCONV_SHAPES.map(([c, h, k1]) => polyconv(c, h, k1)),
+    variants: async () => [
+      withOptions('staged', { polyconv: 'staged' }),
+      withOptions('registers (rule)', {}),
+      ...(values.tiles ? values.tiles.split(',') : []).map((t) => {
+        const [tw, th] = t.split('x').map(Number) as [number, number];
+        return withOptions(`registers ${t}`, { polyconvTile: { tw, th } });
+      }),
+    ],
+  },
+  {
+    name: 'norm',
+    cases: [
+      [48, 56],
+      [96, 28],
+      [192, 14],
+      [288, 7],
+    ].flatMap(([c, s]) => [cellInput(c!, s!), residual(c!, s!)]),
+    variants: async () => [withOptions('old', { norm: false }), withOptions('norm', {})],
+    oneKernel: true,
   },
 ];
 
-const VARIANTS: { name: string; options: KernelOptions }[] = [
-  { name: 'old', options: { gemm: false } },
-  { name: 'gemm (rule)', options: {} },
-  { name: 'gemm 4x4', options: { gemmChannels: 4 } },
-  { name: 'gemm 16x4', options: { gemmChannels: 16 } },
-];
-
-const runs = Number(values.runs);
-const warmup = Number(values.warmup);
-const only = values.cases ? new Set(values.cases.split(',')) : null;
-const rows: string[] = [];
-for (const c of CASES.filter((x) => !only || only.has(x.name))) {
+/** Median times of each variant on one case, and the largest difference from the first's output. */
+async function measure(c: Case, section: Section, variants: readonly Variant[]): Promise<string> {
   const built = buildModel('bench.poly', { readFile: () => c.source });
   if (!built.model) throw new Error(`${c.name}: ${JSON.stringify(built.diagnostics)}`);
-  const m = runPasses(built.model.module, parsePipeline('default')).module;
+  const m = built.model.module;
+  const opt = runPasses(m, parsePipeline('default')).module;
   const weights = syntheticWeights(m);
-  const input = randomInput([1, c.k, c.size, c.size], 1);
-  const times: number[] = [];
-  let reference: Float32Array | null = null;
-  let worst = 0;
-  for (const v of VARIANTS) {
-    const ctx = new AnalysisContext();
-    const compiled = buildPlan(m, 1, ctx, (u) => renderKernel(u, v.options));
-    const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights, ctx));
-    try {
-      const t = await timeRuns(async () => (await model.run([input.data], 1))[0]!, warmup, runs);
-      times.push(t.ms);
-      if (reference) worst = Math.max(worst, relDiff(t.out, reference));
-      else reference = t.out;
-    } finally {
-      model.destroy();
+  const shape = m.ops.find((o) => o.op === 'input')!.type.shape.map((d) => (typeof d === 'number' ? d : 1));
+  const input = randomInput(shape, 1);
+  const models: WebGpuModel[] = [];
+  try {
+    for (const v of variants) {
+      const compiled = v.build(opt);
+      if (section.oneKernel && compiled.plan.steps.length !== 1) {
+        throw new Error(`${c.name}: expected one kernel, ${v.name} has ${compiled.plan.steps.length}`);
+      }
+      models.push(await WebGpuModel.create(compiled.plan, packWeights(opt, compiled, weights)));
     }
+    const times: number[][] = models.map(() => []);
+    const outs: Float32Array[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      for (const [k, model] of models.entries()) {
+        const t0 = performance.now();
+        [outs[k]] = (await model.run([input.data], 1)) as [Float32Array];
+        if (i >= warmup) times[k]!.push(performance.now() - t0);
+      }
+    }
+    const [old, ...rest] = times.map(median) as [number, ...number[]];
+    const worst = Math.max(...outs.slice(1).map((o) => relDiff(o, outs[0]!)));
+    return `| ${c.name} | ${old.toFixed(1)} | ${rest
+      .map((t) => `${t.toFixed(1)} (${(old / t).toFixed(2)}x)`)
+      .join(' | ')} | ${worst.toExponential(1)} |`;
+  } finally {
+    for (const model of models) model.destroy();
   }
-  const [old, ...rest] = times as [number, ...number[]];
-  const cout = m.ops.find((o) => o.op === 'conv2d' || o.op === 'fused')!.type.shape[1] as number;
-  rows.push(
-    `| ${c.name} | ${chooseChannels(cout, 1)}x4 | ${old.toFixed(0)} | ${rest
-      .map((t) => `${t.toFixed(0)} (${(old / t).toFixed(2)}x)`)
-      .join(' | ')} | ${worst.toExponential(1)} |`,
-  );
-  console.log(rows.at(-1));
 }
-console.log(
-  [
-    `\nmedian of ${runs} runs (ms; speed-up over the old path)\n`,
-    `| case | rule | ${VARIANTS.map((v) => v.name).join(' | ')} | max rel diff |`,
-    `|---|---|${VARIANTS.map(() => '---').join('|')}|---|`,
-    ...rows,
-  ].join('\n'),
-);
 
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
+const only = new Set(values.only.split(','));
+const filters = values.cases ? values.cases.split(',') : [''];
+try {
+  for (const section of SECTIONS.filter((s) => only.has(s.name))) {
+    const cases = section.cases.filter((c) => filters.some((f) => c.name.includes(f)));
+    if (cases.length === 0) continue;
+    const variants = await section.variants();
+    console.log(
+      [
+        `\n### ${section.name}: median of ${runs} runs after ${warmup} warm-up (ms; speed-up over ${variants[0]!.name})\n`,
+        `| case | ${variants.map((v) => v.name).join(' | ')} | max rel diff |`,
+        `|---|${variants.map(() => '---').join('|')}|---|`,
+      ].join('\n'),
+    );
+    for (const c of cases) console.log(await measure(c, section, variants));
   }
-  return d / s;
+} finally {
+  for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
 }
+process.exit(0);

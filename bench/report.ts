@@ -32,6 +32,38 @@ export function writeSection(file: string, name: string, content: string): void 
   writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
 }
 
+/** `--runs` and `--warmup`, which every timing benchmark takes (spread into its parseArgs options). */
+export const TIMING_OPTIONS = {
+  runs: { type: 'string', default: '3' },
+  warmup: { type: 'string', default: '1' },
+} as const;
+
+/** The options of the benchmarks over example models: which ones, at which batches and image size, where to report. */
+export const MODEL_BENCH_OPTIONS = {
+  ...TIMING_OPTIONS,
+  batches: { type: 'string', default: '1' },
+  size: { type: 'string', default: '224' },
+  out: { type: 'string', default: 'docs/benchmarks.md' },
+} as const;
+
+/** The timing options as numbers, and `timeRuns` with them. */
+export function timing(values: { readonly runs: string; readonly warmup: string }) {
+  const runs = Number(values.runs);
+  const warmup = Number(values.warmup);
+  return { runs, warmup, time: (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs) };
+}
+
+/** The largest absolute difference from `reference`, relative to the reference's largest magnitude. */
+export function relDiff(a: Float32Array, reference: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < reference.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - reference[i]!));
+    s = Math.max(s, Math.abs(reference[i]!));
+  }
+  return d / s;
+}
+
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The median wall time of `runs` calls after `warmup` calls, and the last result. */

@@ -24,16 +24,13 @@ import { compileForWebGpu, packWeights } from '../compiler/src/driver/webgpu.js'
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
-import { buildExampleModel, timeRuns, writeSection } from './report.js';
+import { buildExampleModel, MODEL_BENCH_OPTIONS, relDiff, timing, writeSection } from './report.js';
 
 const { values } = parseArgs({
   options: {
+    ...MODEL_BENCH_OPTIONS,
     models: { type: 'string', default: 'cpolynext_t,apolynext_t' },
     batches: { type: 'string', default: '1,8' },
-    size: { type: 'string', default: '224' },
-    runs: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '1' },
-    out: { type: 'string', default: 'docs/benchmarks.md' },
     section: { type: 'string', default: 'webgpu' },
     profile: { type: 'boolean', default: false },
     'profile-repeats': { type: 'string', default: '3' },
@@ -41,8 +38,7 @@ const { values } = parseArgs({
     'no-ort': { type: 'boolean', default: false },
   },
 });
-const runs = Number(values.runs);
-const warmup = Number(values.warmup);
+const { runs, warmup, time } = timing(values);
 const size = Number(values.size);
 const batches = values.batches.split(',').map(Number);
 const profileRepeats = Number(values['profile-repeats']);
@@ -60,18 +56,6 @@ interface Row {
   movedMiB: string;
   peakMiB: string;
   maxRelDiff: string;
-}
-
-const time = (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs);
-
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return d / s;
 }
 
 const rows: Row[] = [];

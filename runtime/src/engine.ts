@@ -1,5 +1,5 @@
 import { type AcquireOptions, acquireDevice, RuntimeError } from './device.js';
-import { PARAMS_BYTES } from './plan.js';
+import { PARAMS_BYTES, type ProgramSizes } from './plan.js';
 import { median, type ProfileOptions, type ProfileTiming, type StepTimes } from './profile.js';
 import {
   BUFFER_COPY_DST,
@@ -52,8 +52,7 @@ export interface ProgramTensor {
   readonly perImage: number;
 }
 
-export interface GpuProgram {
-  readonly name: string;
+export interface GpuProgram extends ProgramSizes {
   /** Distinct kernels; `encode` refers to their pipelines by index. */
   readonly shaders: readonly GpuShader[];
   /** Steps (uniform slices and bind groups), including any with no work. */
@@ -62,9 +61,6 @@ export interface GpuProgram {
   readonly labels?: readonly string[];
   /** Device limits the program needs (`requiredLimits`). */
   readonly limits: Readonly<Record<string, number>>;
-  readonly maxBatch: number;
-  readonly arenaFloats: number;
-  readonly weightFloats: number;
   /** Written before each run, in this order. */
   readonly inputs: readonly ProgramTensor[];
   /** Read back after each run, in this order. */

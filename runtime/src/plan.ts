@@ -24,8 +24,8 @@ export const PARAMS_BYTES = 256;
 /** Offsets a step may pass: (PARAMS_BYTES - 16) / 4. */
 export const MAX_OFFSETS = 60;
 
-export interface Plan {
-  readonly version: typeof PLAN_VERSION;
+/** What a plan and the engine's `GpuProgram` both say about a model's buffers. */
+export interface ProgramSizes {
   readonly name: string;
   /** The largest batch the arena was planned for; `run` accepts 1..maxBatch. */
   readonly maxBatch: number;
@@ -33,6 +33,10 @@ export interface Plan {
   readonly arenaFloats: number;
   /** Size of the packed weights buffer in f32 elements. */
   readonly weightFloats: number;
+}
+
+export interface Plan extends ProgramSizes {
+  readonly version: typeof PLAN_VERSION;
   readonly inputs: readonly PlanTensor[];
   readonly outputs: readonly PlanTensor[];
   /** Distinct kernels; steps refer to them by `key`. */

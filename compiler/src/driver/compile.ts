@@ -3,7 +3,7 @@ import { AnalysisContext } from '../analysis/context.js';
 import { costAnalysis } from '../analysis/cost.js';
 import { degreeReport } from '../analysis/degree.js';
 import { bundleRuntime } from '../codegen/package/bundle.js';
-import { modelCard } from '../codegen/package/card.js';
+import { type CardInfo, modelCard } from '../codegen/package/card.js';
 import { packageJson, type WeightsManifest } from '../codegen/package/manifest.js';
 import { type ApiInfo, indexSource } from '../codegen/ts/api.js';
 import { buildCpuProgram } from '../codegen/ts/cpu.js';
@@ -44,13 +44,8 @@ export interface CompileRequest {
 export interface CompiledPackage {
   /** Path inside the package directory -> contents. */
   readonly files: ReadonlyMap<string, Uint8Array>;
-  readonly summary: {
-    readonly dispatches: number;
-    readonly kernels: number;
-    readonly cpuLoopNests: number;
-    readonly weightBytes: number;
-    readonly synthetic: boolean;
-  };
+  /** What the model card says about the weights and the two backends. */
+  readonly summary: Pick<CardInfo, 'weights' | 'webgpu' | 'cpu'>;
   /** The pipeline's passes, for `--timing` (the pipeline runs here, not in the CLI's front end). */
   readonly passes: readonly PassRecord[];
   /** Wall time of each step of the compile, in order (the steps `progress` announces). */
@@ -205,31 +200,29 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   files.set('weights.bin', weightBytes);
   addText('weights.json', `${JSON.stringify(manifest, null, 2)}\n`);
   for (const [name, s] of emitted.sources) addText(`src/${name}`, s);
-  addText(
-    'README.md',
-    modelCard({
-      packageName: req.packageName,
-      model: m.name,
-      source: req.source,
-      settings: req.settings,
-      polycVersion: req.polycVersion,
-      cost: modelCost,
-      degree,
-      inputShape,
-      outputShape,
-      maxBatch: req.maxBatch,
-      preprocess,
-      weights: {
-        synthetic: req.checkpoint === null,
-        checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
-        checkpointSha256: req.checkpoint ? sha256(req.checkpoint.bytes) : null,
-        byteLength: weightBytes.length,
-        sha256: weightsSha,
-      },
-      webgpu: { dispatches, kernels, arenaBytes: plan.memory.plannedBytes },
-      cpu: { loopNests: cpu.calls.length, kernels: cpu.kernels.length, arenaBytes: cpu.arenaFloats * 4 },
-    }),
-  );
+  const card: CardInfo = {
+    packageName: req.packageName,
+    model: m.name,
+    source: req.source,
+    settings: req.settings,
+    polycVersion: req.polycVersion,
+    cost: modelCost,
+    degree,
+    inputShape,
+    outputShape,
+    maxBatch: req.maxBatch,
+    preprocess,
+    weights: {
+      synthetic: req.checkpoint === null,
+      checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
+      checkpointSha256: req.checkpoint ? sha256(req.checkpoint.bytes) : null,
+      byteLength: weightBytes.length,
+      sha256: weightsSha,
+    },
+    webgpu: { dispatches, kernels, arenaBytes: plan.memory.plannedBytes },
+    cpu: { loopNests: cpu.calls.length, kernels: cpu.kernels.length, arenaBytes: cpu.arenaFloats * 4 },
+  };
+  addText('README.md', modelCard(card));
   const shipped = [...files.keys()].filter((f) => !f.startsWith('src/')).concat('src/');
   addText(
     'package.json',
@@ -255,13 +248,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     passes: optimised.records,
     phases,
     files,
-    summary: {
-      dispatches,
-      kernels,
-      cpuLoopNests: cpu.calls.length,
-      weightBytes: weightBytes.length,
-      synthetic: req.checkpoint === null,
-    },
+    summary: { weights: card.weights, webgpu: card.webgpu, cpu: card.cpu },
   };
 }
 

@@ -447,35 +447,19 @@ export function unpickle(bytes: Uint8Array): PickleValue {
         stack.push(r.take(r.u8()).slice());
         break;
 
+      // Tuples and lists are both arrays here.
       case OP.EMPTY_TUPLE:
-        stack.push([]);
-        break;
-      case OP.TUPLE:
-        stack.push(popMark());
-        break;
-      case OP.TUPLE1: {
-        const a = pop();
-        stack.push([a]);
-        break;
-      }
-      case OP.TUPLE2: {
-        const b = pop();
-        const a = pop();
-        stack.push([a, b]);
-        break;
-      }
-      case OP.TUPLE3: {
-        const c = pop();
-        const b = pop();
-        const a = pop();
-        stack.push([a, b, c]);
-        break;
-      }
       case OP.EMPTY_LIST:
         stack.push([]);
         break;
+      case OP.TUPLE:
       case OP.LIST:
         stack.push(popMark());
+        break;
+      case OP.TUPLE1:
+      case OP.TUPLE2:
+      case OP.TUPLE3:
+        stack.push(Array.from({ length: op - OP.TUPLE1 + 1 }, pop).reverse());
         break;
       case OP.APPEND: {
         const v = pop();

@@ -200,24 +200,16 @@ class Builder {
         return this.chain(n, 'andExpr', ['Or']);
       case 'andExpr':
         return this.chain(n, 'notExpr', ['And']);
-      case 'notExpr': {
-        const inner = this.maybeNode(n, 'notExpr');
-        return inner
-          ? { kind: 'unary', op: 'not', operand: this.expr(inner), span }
-          : this.expr(this.node(n, 'cmpExpr'));
-      }
+      case 'notExpr':
+        return this.prefix(n, 'not', 'cmpExpr', span);
       case 'cmpExpr':
         return this.chain(n, 'addExpr', ['CmpOp', 'In']);
       case 'addExpr':
         return this.chain(n, 'mulExpr', ['AddOp']);
       case 'mulExpr':
         return this.chain(n, 'unaryExpr', ['MulOp']);
-      case 'unaryExpr': {
-        const inner = this.maybeNode(n, 'unaryExpr');
-        return inner
-          ? { kind: 'unary', op: '-', operand: this.expr(inner), span }
-          : this.expr(this.node(n, 'powExpr'));
-      }
+      case 'unaryExpr':
+        return this.prefix(n, '-', 'powExpr', span);
       case 'powExpr': {
         const base = this.expr(this.node(n, 'postfixExpr'));
         const exp = this.maybeNode(n, 'unaryExpr');
@@ -228,6 +220,12 @@ class Builder {
       default:
         return this.primary(n);
     }
+  }
+
+  /** A prefix operator applied to the same rule nested in `n`, or (without it) `n`'s `next` rule. */
+  prefix(n: CstNode, op: '-' | 'not', next: string, span: Span): Expr {
+    const inner = this.maybeNode(n, n.name);
+    return inner ? { kind: 'unary', op, operand: this.expr(inner), span } : this.expr(this.node(n, next));
   }
 
   /** A left-associative chain `a op b op c` whose operands are under `operandKey`. */

@@ -70,8 +70,8 @@ export const compile: Command = {
     writeDirAtomic(out, pkg.files);
     const s = pkg.summary;
     io.out(
-      `wrote ${out}: npm package '${name}', ${s.dispatches} WebGPU dispatches, ${s.cpuLoopNests} CPU loop nests, ` +
-        `weights ${(s.weightBytes / 1e6).toFixed(2)} MB${s.synthetic ? ' (RANDOM, not trained)' : ''}`,
+      `wrote ${out}: npm package '${name}', ${s.webgpu.dispatches} WebGPU dispatches, ${s.cpu.loopNests} CPU loop nests, ` +
+        `weights ${(s.weights.byteLength / 1e6).toFixed(2)} MB${s.weights.synthetic ? ' (RANDOM, not trained)' : ''}`,
     );
     return EXIT_OK;
   },

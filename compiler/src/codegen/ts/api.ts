@@ -1,4 +1,5 @@
-import { Scope, type SourceFileStructure, StructureKind, VariableDeclarationKind } from 'ts-morph';
+import { Scope, type SourceFileStructure, StructureKind } from 'ts-morph';
+import { constant, engineInterface } from './structures.js';
 
 /**
  * index.ts of a generated package, as a ts-morph structure: the typed API (`Model.create`, `run`,
@@ -31,13 +32,7 @@ export interface ApiInfo {
 
 const tuple = (xs: readonly number[]) => `[${xs.join(', ')}] as const`;
 
-const exported = (name: string, init: string, doc: string) => ({
-  kind: StructureKind.VariableStatement as const,
-  declarationKind: VariableDeclarationKind.Const,
-  isExported: true,
-  docs: [doc],
-  declarations: [{ name, initializer: init }],
-});
+const exported = (name: string, init: string, doc: string) => constant(name, init, doc, true);
 
 export function indexSource(info: ApiInfo): SourceFileStructure {
   const perImage = info.inputShape.reduce((a, b) => a * b, 1);
@@ -181,22 +176,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
           },
         ],
       },
-      {
-        kind: StructureKind.Interface,
-        name: 'Engine',
-        properties: [{ name: 'adapterInfo', isReadonly: true, type: 'string' }],
-        methods: [
-          {
-            name: 'run',
-            parameters: [
-              { name: 'input', type: 'Float32Array' },
-              { name: 'batch', type: 'number' },
-            ],
-            returnType: 'Float32Array | Promise<Float32Array>',
-          },
-          { name: 'destroy', returnType: 'void' },
-        ],
-      },
+      engineInterface('Engine', 'Float32Array | Promise<Float32Array>', false),
       {
         kind: StructureKind.Class,
         isExported: true,

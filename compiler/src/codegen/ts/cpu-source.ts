@@ -1,29 +1,11 @@
-import {
-  type FunctionDeclarationStructure,
-  type SourceFileStructure,
-  StructureKind,
-  VariableDeclarationKind,
-  type VariableStatementStructure,
-} from 'ts-morph';
+import { type FunctionDeclarationStructure, type SourceFileStructure, StructureKind } from 'ts-morph';
 import type { CpuProgram } from './cpu.js';
+import { constant, engineInterface } from './structures.js';
 
 /**
  * cpu.ts of a generated package, as a ts-morph structure: one function per distinct loop nest,
  * `forward` calling them in order with the arena and weights offsets as literals, and `createCpu`.
  */
-
-const constant = (
-  name: string,
-  init: string,
-  docs?: string,
-  exported = false,
-): VariableStatementStructure => ({
-  kind: StructureKind.VariableStatement,
-  declarationKind: VariableDeclarationKind.Const,
-  isExported: exported,
-  ...(docs ? { docs: [docs] } : {}),
-  declarations: [{ name, initializer: init }],
-});
 
 export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure {
   const kernels: FunctionDeclarationStructure[] = p.kernels.map((k) => ({
@@ -97,23 +79,7 @@ return {
       ),
       constant('ROW', `new Float64Array(${p.scratch.row})`, 'Float64 accumulator of one matmul output row.'),
       constant('RED', `new Float64Array(${p.scratch.red})`, 'Float64 accumulators of one reduction.'),
-      {
-        kind: StructureKind.Interface,
-        name: 'CpuEngine',
-        isExported: true,
-        properties: [{ name: 'adapterInfo', type: 'string', isReadonly: true }],
-        methods: [
-          {
-            name: 'run',
-            parameters: [
-              { name: 'input', type: 'Float32Array' },
-              { name: 'batch', type: 'number' },
-            ],
-            returnType: 'Float32Array',
-          },
-          { name: 'destroy', returnType: 'void' },
-        ],
-      },
+      engineInterface('CpuEngine', 'Float32Array', true),
       ...kernels,
       forward,
       create,

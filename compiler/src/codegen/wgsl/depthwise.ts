@@ -141,7 +141,11 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
   const { channels, h, w, oh, ow, kh, kw, stride, dilation, pad } = d;
   const tx = segmentWidth(ow);
   const segments = Math.ceil(ow / tx);
-  const writer = new ExprWriter(unit.ops, unit.sources);
+  /** The accumulator holding the conv's value at each output's coordinates (`b,c,y,ox<j>` -> `a<j>`). */
+  const accumulators = new Map<string, string>();
+  const writer = new ExprWriter(unit.ops, unit.sources, {
+    anchor: (op, c) => (op.id === d.op.id ? (accumulators.get(c.join()) ?? null) : null),
+  });
   const xf = writer.fn(d.op.operands[0]!);
   const wf = writer.fn(d.op.operands[1]!);
   const body = [
@@ -177,9 +181,8 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
     // Clamped so the epilogue's reads stay in bounds for the idle outputs of the last segment.
     body.push(`  let ox${j} = min(x0 + ${j}u, ${ow - 1}u);`);
     const at = ['b', 'c', 'y', `ox${j}`];
-    const value = writer.inline(unit.result, at, body, memo, (id, c) =>
-      id === d.op.id && c.join() === at.join() ? `a${j}` : undefined,
-    );
+    accumulators.set(at.join(), `a${j}`);
+    const value = writer.inline(unit.result, at, body, memo);
     stores.push(
       `  if (x0 + ${j}u < ${ow}u) {`,
       `    arena[${offsetExpr(0)} + ((b * ${channels}u + c) * ${oh}u + y) * ${ow}u + x0 + ${j}u] = ${value};`,

@@ -24,8 +24,9 @@ const AXES = ['x', 'y', 'z', 'w'] as const;
 /**
  * Options of an ExprWriter. `vec4Storage`: the kernel declares its storage buffers as
  * `array<vec4<f32>>` (for vector loads), so scalar reads index `buf[i >> 2u][i & 3u]`. `anchor`:
- * values the caller computes itself (a register-blocked GEMM's accumulators): given an op and
- * coordinates, an expression holding its value there, or null to compute it as usual.
+ * values the caller computes itself (a convolution's accumulators, a LayerNorm's normalised value):
+ * given an op and coordinates, an expression holding its value there, or null to compute it as
+ * usual. `inline` consults it and memoises what it returns like any other value.
  */
 export interface ExprOptions {
   readonly vec4Storage?: boolean;
@@ -100,9 +101,6 @@ function unlinear(shape: readonly Dim[], l: string): string {
   return vec(shape.map((d, i) => (i === 0 ? `(${l}) / ${s[0]}` : `((${l}) / ${s[i]}) % ${dimExpr(d)}`)));
 }
 
-/** A value the caller already holds at given coordinates, as a WGSL expression, or undefined. */
-export type Anchor = (id: ValueId, c: readonly string[]) => string | undefined;
-
 export class ExprWriter {
   private readonly fns = new Map<ValueId, string>();
   private readonly order: string[] = [];
@@ -150,19 +148,12 @@ export class ExprWriter {
    * Statements computing value `id` at coordinates `c` (a WGSL vec4 variable) inside one function,
    * returning the expression holding the result. Elementwise ops and views are written inline and
    * every (value, coordinates) pair is computed once: a GEMM epilogue that reads the per-pixel mean
-   * three times computes it once. Other ops are calls to their `fn` functions.
-   * `anchor` lets a template supply values it computed itself (a convolution's accumulator): where
-   * it returns an expression for (value, coordinates), that expression is used as is.
+   * three times computes it once. Other ops are calls to their `fn` functions; values the
+   * options' `anchor` supplies are used as it writes them.
    */
-  inline(
-    id: ValueId,
-    c: readonly string[],
-    out: string[],
-    memo: Map<string, string> = new Map(),
-    anchor: Anchor = () => undefined,
-  ): string {
+  inline(id: ValueId, c: readonly string[], out: string[], memo: Map<string, string> = new Map()): string {
     const key = `${id}@${c.join(',')}`;
-    const hit = memo.get(key) ?? anchor(id, c);
+    const hit = memo.get(key);
     if (hit !== undefined) return hit;
     const op = this.op(id);
     const anchored = this.options.anchor?.(op, c);
@@ -181,9 +172,7 @@ export class ExprWriter {
     let expr: string;
     if (isElementwise(op)) {
       // Binary operands are read at broadcast coordinates; a unary op's operand has its shape.
-      const args = op.operands.map((x) =>
-        this.inline(x, op.operands.length === 1 ? c : bcast(x), out, memo, anchor),
-      );
+      const args = op.operands.map((x) => this.inline(x, op.operands.length === 1 ? c : bcast(x), out, memo));
       expr = scalarExpr(op, args, WGSL);
     } else if (op.op === 'slice') {
       const axis = op.attrs.axis;
@@ -192,7 +181,6 @@ export class ExprWriter {
         c.map((x, i) => (i === axis ? `(${x} + ${op.attrs.start}u)` : x)),
         out,
         memo,
-        anchor,
       );
     } else if (op.op === 'const') {
       expr = f32Literal(op.attrs.value);

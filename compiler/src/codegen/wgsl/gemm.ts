@@ -35,7 +35,7 @@ export const PIXELS = 4;
 /**
  * The most vec4 accumulators an invocation keeps. Measured on SwiftShader (96->192 at 56x56):
  * 8 channels x 4 pixels beats 4x4 and 8x8, and 16x4 spills; a real GPU has registers for 32
- * accumulators per invocation at a workgroup of 64 too (see bench/kernels.ts).
+ * accumulators per invocation at a workgroup of 64 too (see `npm run bench:kernels -- --only gemm`).
  */
 const MAX_ACCUMULATORS = 8;
 
