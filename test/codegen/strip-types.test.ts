@@ -58,6 +58,7 @@ describe('stripTypes', () => {
 
   it('refuses syntax that is not erasable', () => {
     expect(() => stripTypes('enum E { A }', 'e.ts')).toThrow(/enum/);
+    expect(() => stripTypes('@d class C {}', 'd.ts')).toThrow(/decorators/);
     expect(() => stripTypes('namespace N { export const a = 1; }', 'n.ts')).toThrow(/namespace/);
     expect(() => stripTypes('class C { constructor(private a: number) {} }', 'c.ts')).toThrow(
       /parameter property/,
