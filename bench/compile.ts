@@ -144,9 +144,9 @@ on ${new Date().toISOString().slice(0, 10)}.
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 20).toFixed(0)} MiB RAM, Node ${process.version}.
 - Each compile runs in a fresh Node process through the driver (front end, then the built
   \`compilePackage\` from dist/, with random weights, seed 0, and the default pipeline), as
-  \`polyc compile\` does, but without loading the CLI or writing the files. Times are wall-clock medians of ${runs} compiles in ms (share
-  of the total); peak RSS is the process's high-water mark. A shared machine makes single numbers
-  noisy: compare phases within a run.
+  \`polyc compile\` does, but without loading the CLI or writing the files. Times are wall-clock
+  medians of ${runs} compiles in ms (share of the total); peak RSS is the process's high-water mark. A
+  shared machine makes single numbers noisy: compare phases within a run.
 
 | phase | ${models.join(' | ')} |
 |---|${models.map(() => '---|').join('')}
