@@ -21,12 +21,8 @@ export function randomWeights(m: Module, seed = 0): Map<string, Float32Array> {
     if (op.op !== 'param') continue;
     const use = consumers.get(op.id)?.[0];
     const { shift, scale } = role(use ? `${use.op.op}:${use.index}` : 'unused', op.type.shape as number[]);
-    const rand = mulberry32(hash(op.attrs.key) ^ seed);
     const data = new Float32Array(numel(op.type.shape));
-    // shift + scale * u with u uniform in [-1, 1); a zero shift is left out so the values are
-    // exactly scale * u (no -0 turned into +0).
-    if (shift === 0) for (let i = 0; i < data.length; i++) data[i] = scale * (rand() * 2 - 1);
-    else for (let i = 0; i < data.length; i++) data[i] = shift + scale * (rand() * 2 - 1);
+    fillUniform(data, hash(op.attrs.key) ^ seed, shift, scale);
     out.set(op.attrs.key, data);
   }
   return out;
@@ -71,6 +67,26 @@ function hash(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * `data[i] = shift + scale * u` with u uniform in [-1, 1) from mulberry32 seeded with `seed`: the
+ * same stream as `mulberry32(seed)`, with the generator's state in a local (a closure's state is a
+ * boxed number, one heap allocation per value, which made this loop a large part of a compile). A
+ * zero shift is left out so the values are exactly `scale * u` (no -0 turned into +0).
+ */
+function fillUniform(data: Float32Array, seed: number, shift: number, scale: number): void {
+  // The state as an int32 (the same bits as mulberry32's uint32): it stays a machine integer.
+  let a = seed | 0;
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    data[i] = shift === 0 ? scale * u : shift + scale * u;
+  }
 }
 
 /** A small, fast PRNG with good statistical quality for initialisation; returns [0, 1). */

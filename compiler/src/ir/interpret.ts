@@ -134,7 +134,7 @@ function elementwise(op: ElementwiseOp, a: readonly Tensor[], shape: readonly nu
   const out = new Float32Array(n);
   // Fast path: both operands already have the output shape.
   if (x.data.length === n && y.data.length === n) {
-    for (let i = 0; i < n; i++) out[i] = f(x.data[i]!, y.data[i]!);
+    binaryRun(op.op, f, out, 0, n, x.data, 0, 1, y.data, 0, 1);
     return out;
   }
   if (!broadcastShapes(x.shape, y.shape)) throw new InternalError('operands do not broadcast');
@@ -147,7 +147,7 @@ function elementwise(op: ElementwiseOp, a: readonly Tensor[], shape: readonly nu
   let ox = 0;
   let oy = 0;
   for (let i = 0; i < n; i += length) {
-    for (let j = 0; j < length; j++) out[i + j] = f(x.data[ox + j * px!]!, y.data[oy + j * py!]!);
+    binaryRun(op.op, f, out, i, length, x.data, ox, px!, y.data, oy, py!);
     for (let d = outer - 1; d >= 0; d--) {
       idx[d]!++;
       ox += sx![d]!;
@@ -159,6 +159,43 @@ function elementwise(op: ElementwiseOp, a: readonly Tensor[], shape: readonly nu
     }
   }
   return out;
+}
+
+/**
+ * `out[o + j] = f(x[ox + j * px], y[oy + j * py])` for j < length. The arithmetic ops get loops of
+ * their own: one shared loop calling `f` is a call per element that V8 cannot inline (every kind
+ * passes through it), and load-time constants (folded BatchNorm, scales and LayerNorm weights:
+ * a per-channel factor times a whole convolution kernel) run tens of millions of elements here.
+ */
+function binaryRun(
+  kind: ElementwiseOp['op'],
+  f: (x: number, y: number) => number,
+  out: Float32Array,
+  o: number,
+  length: number,
+  x: Float32Array,
+  ox: number,
+  px: number,
+  y: Float32Array,
+  oy: number,
+  py: number,
+): void {
+  switch (kind) {
+    case 'add':
+      for (let j = 0; j < length; j++) out[o + j] = x[ox + j * px]! + y[oy + j * py]!;
+      return;
+    case 'sub':
+      for (let j = 0; j < length; j++) out[o + j] = x[ox + j * px]! - y[oy + j * py]!;
+      return;
+    case 'mul':
+      for (let j = 0; j < length; j++) out[o + j] = x[ox + j * px]! * y[oy + j * py]!;
+      return;
+    case 'div':
+      for (let j = 0; j < length; j++) out[o + j] = x[ox + j * px]! / y[oy + j * py]!;
+      return;
+    default:
+      for (let j = 0; j < length; j++) out[o + j] = f(x[ox + j * px]!, y[oy + j * py]!);
+  }
 }
 
 function conv2d(op: OpOfKind<'conv2d'>, x: Tensor, w: Tensor, shape: readonly number[]): Float32Array {

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ts } from 'ts-morph';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { RUNTIME_SRC as RUNTIME, runtimePackageEntry } from './bundle.js';
@@ -14,6 +17,13 @@ import { RUNTIME_SRC as RUNTIME, runtimePackageEntry } from './bundle.js';
  * WebGPU's types are not in TypeScript's DOM lib, and a package must typecheck without extra type
  * packages, so each `GPU…` type the declarations use becomes a module-local alias: the global type
  * where WebGPU's types are loaded (e.g. @webgpu/types), else `any`.
+ *
+ * The text depends only on the runtime's declarations, so `npm run build` writes it once
+ * (runtime-dts.json next to this module in dist/, with a hash of the declarations it came from) and
+ * a compile from the build reads it: building the TypeScript program (lib.dom) took a few hundred
+ * ms of every compile. The file is used only while that hash matches the runtime declarations
+ * under dist/ (a `tsc` without the build step cannot leave a stale one in use); otherwise, and from
+ * the sources (tests, tsx), the declarations are generated, once per process.
  */
 
 const OPTIONS: ts.CompilerOptions = {
@@ -171,6 +181,63 @@ let cached: string | undefined;
 
 /** The package's runtime.d.ts (computed once per process). */
 export function runtimeDeclarations(): string {
-  cached ??= bundle();
+  cached ??= prebuilt() ?? bundle();
   return cached;
+}
+
+/** Where the build writes runtime.d.ts: next to this module (so only ever in dist/). */
+const PREBUILT = resolve(dirname(fileURLToPath(import.meta.url)), 'runtime-dts.json');
+
+interface Prebuilt {
+  /** `declarationsHash()` when it was written. */
+  readonly declarations: string;
+  readonly text: string;
+}
+
+/**
+ * SHA-256 of every .d.ts file under the runtime's directory (paths and contents), or null where
+ * the runtime is TypeScript sources: what `bundle()` reads, so an unchanged hash means an
+ * unchanged result.
+ */
+function declarationsHash(): string | null {
+  if (!runtimePackageEntry('.d.ts').endsWith('.d.ts')) return null;
+  const hash = createHash('sha256');
+  const files = (readdirSync(RUNTIME, { recursive: true }) as string[])
+    .map((f) => resolve(RUNTIME, f))
+    .filter((f) => f.endsWith('.d.ts'))
+    .sort();
+  for (const file of files) {
+    hash
+      .update(`${relative(RUNTIME, file)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** The build's runtime.d.ts, when there is one and it was made from the declarations here. */
+function prebuilt(): string | undefined {
+  if (!existsSync(PREBUILT)) return undefined;
+  const declarations = declarationsHash();
+  if (declarations === null) return undefined;
+  try {
+    const file = JSON.parse(readFileSync(PREBUILT, 'utf8')) as Prebuilt;
+    return file.declarations === declarations && typeof file.text === 'string' ? file.text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The build step (`npm run build`, after tsc): generates runtime.d.ts from the runtime's
+ * declarations under dist/ and writes it with their hash. Returns the file written.
+ */
+export function writePrebuiltRuntimeDeclarations(): string {
+  const declarations = declarationsHash();
+  if (declarations === null) {
+    throw new InternalError(`the runtime under ${RUNTIME} is not built: run the build's tsc first`);
+  }
+  const file: Prebuilt = { declarations, text: bundle() };
+  writeFileSync(PREBUILT, `${JSON.stringify(file)}\n`);
+  return PREBUILT;
 }

@@ -1,15 +1,17 @@
 import { printStructure, type SourceFileStructure, ts } from 'ts-morph';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { runtimeDeclarations } from '../package/runtime-dts.js';
+import { stripTypes } from './strip-types.js';
 
 /**
  * Turns the generated TypeScript (ts-morph structures for index.ts, cpu.ts and webgpu.ts) into
  * the package's JavaScript and declarations, in memory. ts-morph prints each structure to text,
- * and each file is transpiled alone: JavaScript with `ts.transpileModule`, index.d.ts with
- * `ts.transpileDeclaration` (the API is written with explicit types, as isolated declarations
- * require). No program is built: type-checking the large generated modules against lib.dom for a
- * program emit took a quarter of a large model's compile, and the generator's tests type-check
- * generated code.
+ * and each file is turned into JavaScript alone by deleting its type syntax (`stripTypes`: the
+ * JavaScript keeps the source's layout and comments), index.d.ts with `ts.transpileDeclaration`
+ * (the API is written with explicit types, as isolated declarations require). No program is
+ * built: type-checking the large generated modules against lib.dom for a program emit took a
+ * quarter of a large model's compile, and the generator's tests type-check generated code;
+ * `ts.transpileModule` reprinting every node of them took over a second more.
  */
 
 export interface GeneratedSources {
@@ -69,8 +71,5 @@ export function emitJavaScript(structure: SourceFileStructure): string {
 }
 
 function transpile(text: string, fileName: string): string {
-  return ts.transpileModule(text, {
-    fileName,
-    compilerOptions: { ...COMPILER_OPTIONS, declaration: false },
-  }).outputText;
+  return stripTypes(text, fileName);
 }
