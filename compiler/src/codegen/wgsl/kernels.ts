@@ -1,6 +1,7 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Op, ValueId } from '../../ir/types.js';
+import { renderConv } from './conv.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
 import { renderGemm } from './gemm.js';
@@ -61,11 +62,17 @@ export interface KernelOptions {
   readonly gemmChannels?: number;
   /** The per-pixel LayerNorm template (default true; false: the generic path, for benchmarks). */
   readonly norm?: boolean;
+  /** The implicit-GEMM template for general convs (conv.ts; default true; false: the generic path, for benchmarks). */
+  readonly conv?: boolean;
 }
 
 export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedKernel {
   return (
-    renderAttention(unit) ?? renderPolyconv(unit) ?? renderDepthwise(unit) ?? renderElementwise(unit, options)
+    renderAttention(unit) ??
+    renderPolyconv(unit) ??
+    renderDepthwise(unit) ??
+    (options.conv === false ? null : renderConv(unit, prelude('vec4<f32>'), WORKGROUP_SIZE)) ??
+    renderElementwise(unit, options)
   );
 }
 
