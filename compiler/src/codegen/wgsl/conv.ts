@@ -15,11 +15,14 @@ import type { RenderedKernel, Unit } from './kernels.js';
  *   workgroup shares its weight reads.
  * - The reduction runs over kernel rows (row bounds checked once per row, outside the channel
  *   loop), input channels, then the kernel columns, unrolled: per (row, channel) the inputs the
- *   segment's taps read are loaded once into registers as a sliding window (PIXELS·stride-ish
- *   loads instead of PIXELS·kw) and each tap is one vec4 FMA per output channel, the weight one
- *   scalar load shared by the PIXELS outputs (weights stay [Cout][Cin][kh][kw], as packed).
- * - Padding is zero by `select` on clamped reads, only in segments that touch the image's left or
- *   right edge: interior segments (most of them) read without checks.
+ *   segment's taps read are loaded once into registers as a sliding window (the union of the
+ *   taps: 19 loads for 4 outputs of a 7-wide stride-4 kernel instead of 28) and each tap is one
+ *   vec4 FMA per output channel, the weight one scalar load shared by the PIXELS outputs (weights
+ *   stay [Cout][Cin][kh][kw], as packed: no re-layout).
+ * - Padding is zero by `select` on clamped reads; the clamped columns and their masks are computed
+ *   once per invocation, outside the reduction, and only for window offsets that some segment can
+ *   read outside the image (one code path: no divergence, half the code of an interior/edge split,
+ *   which SwiftShader also compiles several times faster).
  * - The epilogue is the unit evaluated by the expression writer per output with the conv's value
  *   anchored to the accumulators; a prologue on the conv's input is evaluated per read (the writer's
  *   function of the input), otherwise the input is read from the arena directly.
