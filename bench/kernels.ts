@@ -13,10 +13,12 @@
  * - polyconv: the same PolyConv units with the staged template (workgroup memory, two barriers)
  *   against the register template (sliding windows down row strips) with the rule's tile and with
  *   the tiles forced by `--tiles` (e.g. `4x8,7x7`);
+ * - conv: general convs (the C-T stem, stride-2 downsampling, a 3x3) with the implicit-GEMM
+ *   template against the generic path;
  * - norm: CPolyNeXt-T's two LayerNorm units at each stage's shape, the per-pixel norm template
  *   against the generic path (one invocation per element, statistics recomputed per element).
  *
- *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,norm] [--cases <substring>,...]
+ *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
  */
 import { execFileSync } from 'node:child_process';
@@ -43,7 +45,7 @@ const { values } = parseArgs({
   options: {
     ...TIMING_OPTIONS,
     runs: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'gemm,depthwise,polyconv,norm' },
+    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm' },
     tiles: { type: 'string', default: '' },
     cases: { type: 'string', default: '' },
     chain: { type: 'string', default: '4' },
@@ -107,6 +109,11 @@ ${Array.from({ length: chain }, (_, i) => `  y${i + 1} = pc(self.p${i}, y${i})`)
 const depthwise = (c: number, h: number, k: number, stride: number): Case => ({
   name: `depthwise ${c}x${h}x${h} k${k} s${stride}`,
   source: `model m(x: f32[B, ${c}, ${h}, ${h}]) {\n  return dwconv(self.d, x, k=${k}, stride=${stride})\n}`,
+});
+
+const conv = (cin: number, cout: number, size: number, k: number, stride: number): Case => ({
+  name: `conv ${k}x${k}s${stride} ${cin}->${cout}@${size}`,
+  source: `model m(x: f32[B, ${cin}, ${size}, ${size}]) {\n  return conv2d(self.c, x, out=${cout}, k=${k}, stride=${stride})\n}`,
 });
 
 /** The cell input's scaled sum of two tensors, normalised (`cells.*.postprocess:norm`). */
@@ -204,6 +211,17 @@ const SECTIONS: Section[] = [
         return withOptions(`registers ${t}`, { polyconvTile: { tw, th } });
       }),
     ],
+  },
+  {
+    name: 'conv',
+    cases: [
+      conv(3, 48, 224, 7, 4), // CPolyNeXt-T's stem
+      conv(72, 144, 56, 3, 2), // CPolyNeXt-S's first downsampling conv
+      conv(144, 288, 28, 3, 2),
+      conv(72, 72, 32, 3, 1), // CPolyNeXt-LR's 3x3 conv
+    ],
+    variants: async () => [withOptions('generic', { conv: false }), withOptions('implicit GEMM', {})],
+    oneKernel: true,
   },
   {
     name: 'norm',

@@ -46,6 +46,19 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return conv2d(self.full, d, out=5, k=3, stride=2)
 }`,
   },
+  // The implicit-GEMM conv template (conv.ts): 13 and 5 output channels (not multiples of the
+  // channel tile), output widths 15, 11, 6 and 8 (not multiples of 4, and one that is), dilation 2
+  // with no padding, stride 2 with a 1x1 kernel, a prologue, an epilogue, a grouped conv, kernel
+  // rows unrolled (k=3) and looped (k=5).
+  'conv-general': {
+    source: `model m(x: f32[B, 6, 17, 15]) {
+  a = conv2d(self.a, x * x + 1, out=13, k=3)
+  b = conv2d(self.b, a * a + 1, out=16, k=3, dilation=2, pad=0)
+  c = conv2d(self.c, b, out=16, k=5, stride=2, groups=2) * 2 + 1
+  d = conv2d(self.d, x, out=5, k=1, stride=2)
+  return conv2d(self.e, c, out=8, k=3) + conv2d(self.f, d, out=8, k=3, pad=0)
+}`,
+  },
   'poly-mlp-ln-7x7': {
     source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return mlp(self, x, 13, "ln")\n}`,
   },

@@ -127,4 +127,10 @@ describe('CPolyNeXt-T at 224x224, batch 1', () => {
     // The K loop is the only loop: the conv and the LayerNorm statistics come from the accumulators.
     for (const k of blocked) expect(k.wgsl.match(/for \(/g)).toHaveLength(1);
   });
+
+  it('renders the stem conv as an implicit GEMM (conv.ts) with 8x4 register tiles', () => {
+    const m = buildExample('examples/cpolynext_t.poly');
+    const plan = compileForWebGpu(runPasses(m, parsePipeline('default')).module, 1).plan;
+    expect(plan.kernels.map((k) => k.name)).toContain('conv2d_48x56x56_7x7s4d1_8x4');
+  });
 });

@@ -1,6 +1,7 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Op, ValueId } from '../../ir/types.js';
+import { renderConv } from './conv.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
 import { renderGemm } from './gemm.js';
@@ -65,6 +66,8 @@ export interface KernelOptions {
   readonly polyconv?: 'staged' | 'registers';
   /** PolyConv tile (outputs along W, rows per strip) for the registers template, overriding the rule (benchmarks). */
   readonly polyconvTile?: { readonly tw?: number; readonly th?: number };
+  /** The implicit-GEMM template for general convs (conv.ts; default true; false: the generic path, for benchmarks). */
+  readonly conv?: boolean;
 }
 
 export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedKernel {
@@ -72,6 +75,7 @@ export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedK
     renderAttention(unit) ??
     renderPolyconv(unit, { ...options.polyconvTile, variant: options.polyconv ?? 'registers' }) ??
     renderDepthwise(unit) ??
+    (options.conv === false ? null : renderConv(unit, prelude('vec4<f32>'), WORKGROUP_SIZE)) ??
     renderElementwise(unit, options)
   );
 }
