@@ -1,6 +1,6 @@
 import type { Dim, Op, ValueId } from '../../ir/types.js';
 import { ExprWriter, offsetExpr, type Source } from './expr.js';
-import { chooseChannels } from './gemm.js';
+import { chooseChannels, PIXELS, tiledKernel, tileStores } from './gemm.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
 /**
@@ -31,7 +31,6 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * multiple of PIXELS, else as guarded scalars.
  */
 
-const PIXELS = 4;
 const LANES = ['x', 'y', 'z', 'w'] as const;
 /** Kernel rows unrolled up to this many; taller kernels loop over rows. */
 const UNROLL_ROWS = 3;
@@ -184,37 +183,20 @@ export function renderConv(
       : [`  for (var ky = 0u; ky < ${kh}u; ky++) {`, ...body('ky', '    '), '  }'];
 
   const ohw = oh * ow;
-  const stores: string[] = [`  let ob = ${offsetExpr(0)} + b * ${cout * ohw}u + oy * ${ow}u + x0;`];
-  for (let j = 0; j < tile; j++) {
-    const vals = values[j]!;
-    const body =
-      ow % PIXELS === 0
-        ? [`arena[(ob + c${j} * ${ohw}u) >> 2u] = vec4<f32>(${vals.join(', ')});`]
-        : vals.map(
-            (v, q) =>
-              `if (x0 + ${q}u < ${ow}u) { let o = ob + c${j} * ${ohw}u + ${q}u; arena[o >> 2u][o & 3u] = ${v}; }`,
-          );
-    const guard = cout % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${cout}u`;
-    stores.push(
-      guard
-        ? `  if (${guard}) {\n${body.map((s) => `    ${s}`).join('\n')}\n  }`
-        : body.map((s) => `  ${s}`).join('\n'),
-    );
-  }
-
-  const helpers = [
-    direct ? 'fn ld(i: u32) -> f32 {\n  return arena[i >> 2u][i & 3u];\n}' : '',
-    'fn ldw(i: u32) -> f32 {\n  return weights[i >> 2u][i & 3u];\n}',
-  ].filter((s) => s);
-  const entry = `@compute @workgroup_size(${workgroupSize})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${workgroupSize}u;
-  if (i >= params.total) {
-    return;
-  }
-${[...head, ...loop, ...epilogue, ...stores].join('\n')}
-}`;
-  const wgsl = [prelude, ...helpers, writer.functions(), entry].filter((s) => s).join('\n\n');
+  const stores = [
+    `  let ob = ${offsetExpr(0)} + b * ${cout * ohw}u + oy * ${ow}u + x0;`,
+    ...tileStores(values, cout, {
+      at: (j) => `ob + c${j} * ${ohw}u`,
+      vector: ow % PIXELS === 0,
+      inRange: (q) => `x0 + ${q}u < ${ow}u`,
+    }),
+  ];
+  const wgsl = tiledKernel(prelude, writer, workgroupSize, { ld: direct, ldw: true }, [
+    ...head,
+    ...loop,
+    ...epilogue,
+    ...stores,
+  ]);
   const g = groups > 1 ? `g${groups}` : '';
   return {
     name: `${unit.family}_${cout}x${oh}x${ow}_${kh}x${kw}s${sx}d${dx}${g}_${tile}x${PIXELS}`,

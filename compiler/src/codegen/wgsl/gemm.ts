@@ -218,40 +218,21 @@ export function renderGemm(
   }
   loop.push('  }');
 
-  const stores: string[] = [`  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`];
-  const channelGuard = (j: number) => (channels % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${channels}u`);
-  for (let j = 0; j < tile; j++) {
-    const row = values[j]!;
-    let body: string[];
-    if (vecX) {
-      body = [`arena[(ob + c${j} * ${hw}u + pbase) >> 2u] = vec4<f32>(${row.join(', ')});`];
-    } else {
-      body = row.map(
-        (v, q) =>
-          `if (pbase + ${q}u < ${hw}u) { let o = ob + c${j} * ${hw}u + pbase + ${q}u; arena[o >> 2u][o & 3u] = ${v}; }`,
-      );
-    }
-    const guard = channelGuard(j);
-    stores.push(
-      guard
-        ? `  if (${guard}) {\n${body.map((s) => `    ${s}`).join('\n')}\n  }`
-        : body.map((s) => `  ${s}`).join('\n'),
-    );
-  }
+  const stores = [
+    `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
+    ...tileStores(values, channels, {
+      at: (j) => `ob + c${j} * ${hw}u + pbase`,
+      vector: vecX,
+      inRange: (q) => `pbase + ${q}u < ${hw}u`,
+    }),
+  ];
 
-  const helpers = [
-    vecX ? '' : 'fn ld(i: u32) -> f32 {\n  return arena[i >> 2u][i & 3u];\n}',
-    vecW ? '' : 'fn ldw(i: u32) -> f32 {\n  return weights[i >> 2u][i & 3u];\n}',
-  ].filter((s) => s);
-  const entry = `@compute @workgroup_size(${workgroupSize})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * ${workgroupSize}u;
-  if (i >= params.total) {
-    return;
-  }
-${[...head, ...loop, ...epilogue, ...stores].join('\n')}
-}`;
-  const wgsl = [prelude, ...helpers, writer.functions(), entry].filter((s) => s).join('\n\n');
+  const wgsl = tiledKernel(prelude, writer, workgroupSize, { ld: !vecX, ldw: !vecW }, [
+    ...head,
+    ...loop,
+    ...epilogue,
+    ...stores,
+  ]);
   return {
     name: `${unit.family}_${channels}x${h}x${w}_k${k}_${tile}x${PIXELS}`,
     wgsl: `${wgsl}\n`,
@@ -271,4 +252,56 @@ export function chooseChannels(channels: number, perChannel: number): number {
   while (t > 4 && channels % t !== 0) t /= 2;
   while (t > 1 && t / 2 >= channels) t /= 2;
   return t;
+}
+
+/**
+ * The stores of a tile of `values[j][q]` (output channel `c<j>`, pixel q of PIXELS consecutive ones
+ * starting at `at(j)`): one vec4 store per channel when `vector` (aligned, all pixels in range), else
+ * scalar stores guarded by `inRange(q)`; channels past `channels` (the tile's clamped ones) skipped.
+ */
+export function tileStores(
+  values: readonly (readonly string[])[],
+  channels: number,
+  where: { at: (j: number) => string; vector: boolean; inRange: (q: number) => string },
+): string[] {
+  const tile = values.length;
+  return values.map((row, j) => {
+    const body = where.vector
+      ? [`arena[(${where.at(j)}) >> 2u] = vec4<f32>(${row.join(', ')});`]
+      : row.map(
+          (v, q) =>
+            `if (${where.inRange(q)}) { let o = ${where.at(j)} + ${q}u; arena[o >> 2u][o & 3u] = ${v}; }`,
+        );
+    const guard = channels % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${channels}u`;
+    return guard
+      ? `  if (${guard}) {\n${body.map((s) => `    ${s}`).join('\n')}\n  }`
+      : body.map((s) => `  ${s}`).join('\n');
+  });
+}
+
+/**
+ * A register-tiled kernel's WGSL: the prelude (storage as vec4 arrays), scalar loaders where some
+ * read is not a vector one (`ld` for the arena, `ldw` for the weights), the writer's functions and
+ * an entry running `statements` once per invocation below `params.total`.
+ */
+export function tiledKernel(
+  prelude: string,
+  writer: ExprWriter,
+  workgroupSize: number,
+  loaders: { readonly ld: boolean; readonly ldw: boolean },
+  statements: readonly string[],
+): string {
+  const helpers = [
+    loaders.ld ? 'fn ld(i: u32) -> f32 {\n  return arena[i >> 2u][i & 3u];\n}' : '',
+    loaders.ldw ? 'fn ldw(i: u32) -> f32 {\n  return weights[i >> 2u][i & 3u];\n}' : '',
+  ];
+  const entry = `@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * ${workgroupSize}u;
+  if (i >= params.total) {
+    return;
+  }
+${statements.join('\n')}
+}`;
+  return [prelude, ...helpers, writer.functions(), entry].filter((s) => s).join('\n\n');
 }
