@@ -1,5 +1,5 @@
 import type { Dim, Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr, type Source } from './expr.js';
+import { ExprWriter, offsetExpr, type Source, splitInvocation } from './expr.js';
 import { chooseChannels, PIXELS, tiledKernel, tileStores } from './gemm.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
@@ -122,10 +122,11 @@ export function renderConv(
   );
 
   const head = [
-    `  let sg = i % ${segments}u;`,
-    `  let oy = (i / ${segments}u) % ${oh}u;`,
-    `  let cb = (i / ${segments * oh}u) % ${blocks}u;`,
-    `  let b = i / ${segments * oh * blocks}u;`,
+    ...splitInvocation([
+      ['sg', segments],
+      ['oy', oh],
+      ['cb', blocks],
+    ]),
     `  let x0 = sg * ${PIXELS}u;`,
     `  let ix0 = i32(x0 * ${sx}u) - ${px};`,
     `  let iy0 = i32(oy * ${sy}u) - ${py};`,

@@ -1,6 +1,6 @@
 import { isElementwise } from '../../ir/ops.js';
 import type { Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr } from './expr.js';
+import { ExprWriter, offsetExpr, splitInvocation } from './expr.js';
 import { ENTRY, PRELUDE, type RenderedKernel, type Unit, WORKGROUP_SIZE } from './kernels.js';
 
 /**
@@ -149,10 +149,11 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
   const xf = writer.fn(d.op.operands[0]!);
   const wf = writer.fn(d.op.operands[1]!);
   const body = [
-    `  let xs = i % ${segments}u;`,
-    `  let y = (i / ${segments}u) % ${oh}u;`,
-    `  let c = (i / ${segments * oh}u) % ${channels}u;`,
-    `  let b = i / ${segments * oh * channels}u;`,
+    ...splitInvocation([
+      ['xs', segments],
+      ['y', oh],
+      ['c', channels],
+    ]),
     `  let x0 = xs * ${tx}u;`,
     `  let ix0 = i32(x0 * ${stride[1]}u) - ${pad[1]};`,
     ...weightRegisters('w', wf, 'c', kh, kw),
@@ -175,20 +176,7 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
       '  }',
     );
   }
-  const memo = new Map<string, string>();
-  const stores: string[] = [];
-  for (let j = 0; j < tx; j++) {
-    // Clamped so the epilogue's reads stay in bounds for the idle outputs of the last segment.
-    body.push(`  let ox${j} = min(x0 + ${j}u, ${ow - 1}u);`);
-    const at = ['b', 'c', 'y', `ox${j}`];
-    accumulators.set(at.join(), `a${j}`);
-    const value = writer.inline(unit.result, at, body, memo);
-    stores.push(
-      `  if (x0 + ${j}u < ${ow}u) {`,
-      `    arena[${offsetExpr(0)} + ((b * ${channels}u + c) * ${oh}u + y) * ${ow}u + x0 + ${j}u] = ${value};`,
-      '  }',
-    );
-  }
+  const stores = segmentStores(writer, unit.result, accumulators, 'a', [channels, oh, ow], tx, body, '  ');
   const wgsl = [
     PRELUDE,
     writer.functions(),
@@ -509,10 +497,11 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
     ]).flat();
   const bCols = mw + 2 * padB;
   const body = [
-    `  let xs = i % ${segments}u;`,
-    `  let ys = (i / ${segments}u) % ${strips}u;`,
-    `  let c = (i / ${segments * strips}u) % ${channels}u;`,
-    `  let b = i / ${segments * strips * channels}u;`,
+    ...splitInvocation([
+      ['xs', segments],
+      ['ys', strips],
+      ['c', channels],
+    ]),
     `  let cf = ${channels - 1}u - c;`,
     `  let x0 = xs * ${tw}u;`,
     `  let y0 = ys * ${th}u;`,
@@ -562,20 +551,8 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
       body.push(`      o${j} += ${terms.join(' + ')};`);
     }
   }
-  const memo = new Map<string, string>();
   const stores: string[] = [];
-  for (let j = 0; j < tw; j++) {
-    // Clamped so any epilogue's reads stay in bounds for the idle outputs of the last segment.
-    stores.push(`      let ox${j} = min(x0 + ${j}u, ${w - 1}u);`);
-    const at = ['b', 'c', 'y', `ox${j}`];
-    accs.set(at.join(), `o${j}`);
-    const value = writer.inline(unit.result, at, stores, memo);
-    stores.push(
-      `      if (x0 + ${j}u < ${w}u) {`,
-      `        arena[${offsetExpr(0)} + ((b * ${channels}u + c) * ${h}u + y) * ${w}u + x0 + ${j}u] = ${value};`,
-      '      }',
-    );
-  }
+  stores.push(...segmentStores(writer, unit.result, accs, 'o', [channels, h, w], tw, stores, '      '));
   const wgsl = [
     PRELUDE,
     writer.functions(),
@@ -587,4 +564,37 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
     workgroupSize: WORKGROUP_SIZE,
     invocationsPerBatch: channels * strips * segments,
   };
+}
+
+/**
+ * The stores of a segment of `count` outputs along W at (b, c, y, x0 + j), accumulator `<acc>j`
+ * each: the epilogue of `root` is evaluated per output with the accumulator anchored at its
+ * coordinates (its statements appended to `statements`), and each output is stored if inside the
+ * row. `anchors` is the map the writer's anchor option reads.
+ */
+function segmentStores(
+  writer: ExprWriter,
+  root: ValueId,
+  anchors: Map<string, string>,
+  acc: string,
+  [channels, h, w]: readonly [number, number, number],
+  count: number,
+  statements: string[],
+  indent: string,
+): string[] {
+  const memo = new Map<string, string>();
+  const stores: string[] = [];
+  for (let j = 0; j < count; j++) {
+    // Clamped so the epilogue's reads stay in bounds for the idle outputs of the last segment.
+    statements.push(`${indent}let ox${j} = min(x0 + ${j}u, ${w - 1}u);`);
+    const at = ['b', 'c', 'y', `ox${j}`];
+    anchors.set(at.join(), `${acc}${j}`);
+    const value = writer.inline(root, at, statements, memo);
+    stores.push(
+      `${indent}if (x0 + ${j}u < ${w}u) {`,
+      `${indent}  arena[${offsetExpr(0)} + ((b * ${channels}u + c) * ${h}u + y) * ${w}u + x0 + ${j}u] = ${value};`,
+      `${indent}}`,
+    );
+  }
+  return stores;
 }

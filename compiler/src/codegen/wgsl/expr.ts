@@ -75,6 +75,22 @@ function vec(parts: readonly string[]): string {
   return `vec4<u32>(${p.join(', ')})`;
 }
 
+/**
+ * `let` statements splitting the invocation index `i` into coordinates, the fastest-varying first:
+ * each `[name, size]` is `(i / <product of the sizes before it>) % size`, and `batch` takes the rest
+ * (the batch is the one size known only at run time).
+ */
+export function splitInvocation(axes: readonly (readonly [string, number])[], batch = 'b'): string[] {
+  let below = 1;
+  const lines = axes.map(([name, size]) => {
+    const line = `  let ${name} = ${below === 1 ? 'i' : `(i / ${below}u)`} % ${size}u;`;
+    below *= size;
+    return line;
+  });
+  lines.push(`  let ${batch} = i / ${below}u;`);
+  return lines;
+}
+
 /** Contiguous row-major strides (in elements) of a shape whose leading dim may be the batch. */
 export function strides(shape: readonly Dim[]): string[] {
   const out: string[] = [];

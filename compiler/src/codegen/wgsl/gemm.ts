@@ -1,5 +1,5 @@
 import type { Dim, Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr, type Source } from './expr.js';
+import { ExprWriter, offsetExpr, type Source, splitInvocation } from './expr.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
 /**
@@ -176,9 +176,10 @@ export function renderGemm(
   const head = [
     // Adjacent invocations take adjacent pixels: coalesced reads of X and stores of Y, and a
     // workgroup mostly shares its weight rows.
-    `  let pb = i % ${pixelBlocks}u;`,
-    `  let cb = (i / ${pixelBlocks}u) % ${blocks}u;`,
-    `  let b = i / ${pixelBlocks * blocks}u;`,
+    ...splitInvocation([
+      ['pb', pixelBlocks],
+      ['cb', blocks],
+    ]),
     `  let pbase = pb * ${PIXELS}u;`,
     // Clamped so every read is in range; stores are guarded.
     ...Array.from({ length: tile }, (_, j) => `  let c${j} = min(cb * ${tile}u + ${j}u, ${channels - 1}u);`),
