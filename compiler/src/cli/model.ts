@@ -3,7 +3,7 @@ import { renderDiagnostics } from '../diagnostics/render.js';
 import { prepareModel } from '../driver/prepare.js';
 import type { Elaborated } from '../frontend/elaborate.js';
 import { formatTiming, type PassRecord, type RunOptions } from '../passes/manager.js';
-import { flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
+import { EXIT_USER, flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
 import { fileHost } from './files.js';
 
 /**
@@ -67,4 +67,17 @@ export function loadModel(
   }
   reportTiming(inv, prepared.records);
   return { ...prepared.model, context: prepared.context };
+}
+
+export type LoadedModel = NonNullable<ReturnType<typeof loadModel>>;
+
+/**
+ * The `run` of a command whose whole job is reporting on a model: builds it (exit 1 with the
+ * diagnostics printed when there is none), then hands it to `report`.
+ */
+export function onModel(report: (m: LoadedModel, inv: Invocation) => number): (inv: Invocation) => number {
+  return (inv) => {
+    const m = loadModel(inv);
+    return m ? report(m, inv) : EXIT_USER;
+  };
 }

@@ -1,7 +1,7 @@
-import { cost } from '../../analysis/cost.js';
+import { costAnalysis } from '../../analysis/cost.js';
 import { formatType } from '../../ir/shapes.js';
-import { type Command, EXIT_OK, EXIT_USER } from '../command.js';
-import { loadModel } from '../model.js';
+import { type Command, EXIT_OK } from '../command.js';
+import { onModel } from '../model.js';
 import { MODEL_OPTIONS } from '../options.js';
 
 export const check: Command = {
@@ -9,11 +9,8 @@ export const check: Command = {
   summary: 'parse and verify a model; print its parameters and FLOPs',
   operands: '<model.poly>',
   options: MODEL_OPTIONS,
-  run: (inv) => {
-    const m = loadModel(inv);
-    if (!m) return EXIT_USER;
-    const { io } = inv;
-    const c = cost(m.module);
+  run: onModel((m, { io }) => {
+    const c = m.context.get(costAnalysis, m.module);
     const input = m.module.ops.find((o) => o.op === 'input')!;
     const outs = m.module.outputs.map((id) => formatType(m.module.ops.find((o) => o.id === id)!.type));
     io.out(`model      ${m.module.name}`);
@@ -31,5 +28,5 @@ export const check: Command = {
     io.out(`ops        ${m.module.ops.length}`);
     io.out('ok: the model verifies');
     return EXIT_OK;
-  },
+  }),
 };

@@ -1,6 +1,6 @@
 import { printModule } from '../../ir/print.js';
-import { type Command, EXIT_OK, EXIT_USER } from '../command.js';
-import { loadModel } from '../model.js';
+import { type Command, EXIT_OK } from '../command.js';
+import { onModel } from '../model.js';
 import { MODEL_OPTIONS } from '../options.js';
 
 export const inspect: Command = {
@@ -8,10 +8,8 @@ export const inspect: Command = {
   summary: 'print the IR of a model',
   operands: '<model.poly>',
   options: MODEL_OPTIONS,
-  run: (inv) => {
-    const m = loadModel(inv);
-    if (!m) return EXIT_USER;
+  run: onModel((m, inv) => {
     inv.io.out(printModule(m.module).trimEnd());
     return EXIT_OK;
-  },
+  }),
 };
