@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { InspectorData } from '../../../inspector/src/data.js';
+import { InternalError } from '../diagnostics/diagnostic.js';
+
+/**
+ * The inspector page: inspector/src/main.ts and the libraries it imports (elkjs, Prism) bundled
+ * by esbuild into one script, inlined with its style and the data into one HTML file that needs
+ * no network and no server. Works from the sources (main.ts) and from the build (dist: main.js),
+ * as codegen/package/bundle.ts does for the runtime.
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+const INSPECTOR_SRC = resolve(here, '../../../inspector/src');
+
+let bundled: Promise<string> | undefined;
+
+/** The page script, bundled once per process (`--serve` rebuilds only the data). */
+export function pageScript(): Promise<string> {
+  bundled ??= (async () => {
+    const entry = ['main.ts', 'main.js'].map((f) => resolve(INSPECTOR_SRC, f)).find((f) => existsSync(f));
+    if (!entry) throw new InternalError(`no inspector page entry in ${INSPECTOR_SRC}`);
+    const { build } = await import('esbuild');
+    const result = await build({
+      absWorkingDir: here,
+      entryPoints: [entry],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      write: false,
+      legalComments: 'none',
+      logLevel: 'silent',
+    });
+    const file = result.outputFiles?.[0];
+    if (!file) throw new InternalError('esbuild produced no inspector bundle');
+    return file.text;
+  })();
+  return bundled;
+}
+
+/** JSON or script text that cannot close the <script> element it sits in. */
+const inScript = (text: string): string => text.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+
+/**
+ * The whole page. `live`: served by `polyc inspect --serve`, the page polls `data.json` and
+ * redraws when the sources change.
+ */
+export async function inspectorHtml(data: InspectorData, live = false): Promise<string> {
+  const script = await pageScript();
+  const title = data.model ? `${data.model.name}: polyc inspect` : 'polyc inspect';
+  // JSON.stringify escapes no '<'; \u003c keeps "</script>" in a source text from ending the element.
+  const json = JSON.stringify(data).replace(/</g, '\\u003c');
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<title>${title.replace(/[<&]/g, '')}</title>`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<script id="polyc-data" type="application/json" data-live="${live}">${json}</script>`,
+    '</head><body>',
+    `<script>${inScript(script)}</script>`,
+    '</body></html>',
+  ].join('\n');
+}
