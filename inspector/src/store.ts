@@ -1,0 +1,96 @@
+import type { InspectorData, ModelData, OpData } from './data.js';
+import { type ScopeLevel, scopeLevels } from './scope.js';
+
+/** An op of one stage: selections span stages (a source line selects ops before and after passes). */
+export interface OpRef {
+  readonly stage: number;
+  readonly id: number;
+}
+
+export const refKey = (r: OpRef): string => `${r.stage}:${r.id}`;
+
+/** Indices over the data, built lazily: the page of a large model opens on the last stage only. */
+export class Store {
+  readonly model: ModelData;
+  readonly last: number;
+  private readonly byIdCache = new Map<number, Map<number, OpData>>();
+  private readonly levelsCache = new Map<string, ScopeLevel[]>();
+  private kernelsOfOp: Map<number, number[]> | undefined;
+  private lines: Map<string, OpRef[]> | undefined;
+
+  constructor(readonly data: InspectorData) {
+    if (!data.model) throw new Error('no model');
+    this.model = data.model;
+    this.last = this.model.stages.length - 1;
+  }
+
+  /** The stage holding the ops of stage `i` (a stage that changed nothing repeats the one before). */
+  home(i: number): number {
+    let j = i;
+    while (j > 0 && !this.model.stages[j]!.ops) j--;
+    return j;
+  }
+
+  ops(i: number): readonly OpData[] {
+    return this.model.stages[this.home(i)]!.ops ?? [];
+  }
+
+  byId(stage: number): Map<number, OpData> {
+    const i = this.home(stage);
+    let m = this.byIdCache.get(i);
+    if (!m) {
+      m = new Map(this.ops(i).map((o) => [o.id, o]));
+      this.byIdCache.set(i, m);
+    }
+    return m;
+  }
+
+  op(r: OpRef): OpData | undefined {
+    return this.byId(r.stage).get(r.id);
+  }
+
+  levels(scope: string): ScopeLevel[] {
+    let l = this.levelsCache.get(scope);
+    if (!l) {
+      l = scopeLevels(scope);
+      this.levelsCache.set(scope, l);
+    }
+    return l;
+  }
+
+  /** Plan steps computing each op of the last stage (its own step and those reading it as a view). */
+  stepsOf(id: number): readonly number[] {
+    if (!this.kernelsOfOp) {
+      this.kernelsOfOp = new Map();
+      this.model.plan.steps.forEach((s, i) => {
+        for (const m of s.members) this.kernelsOfOp!.set(m, [...(this.kernelsOfOp!.get(m) ?? []), i]);
+      });
+    }
+    return this.kernelsOfOp.get(id) ?? [];
+  }
+
+  fileName(index: number): string {
+    return this.data.sources[index]?.file ?? '?';
+  }
+
+  /** Every op of every stage whose source location is on `line` of file `file` (a fused op for its region's ops). */
+  opsAtLine(file: number, line: number): readonly OpRef[] {
+    if (!this.lines) {
+      const lines = new Map<string, OpRef[]>();
+      const add = (key: string, r: OpRef) => {
+        const list = lines.get(key);
+        if (!list) lines.set(key, [r]);
+        else if (refKey(list[list.length - 1]!) !== refKey(r)) list.push(r);
+      };
+      this.model.stages.forEach((s, stage) => {
+        for (const op of s.ops ?? []) {
+          if (op.loc) add(`${op.loc[0]}:${op.loc[1]}`, { stage, id: op.id });
+          for (const inner of op.body ?? [])
+            if (inner.loc) add(`${inner.loc[0]}:${inner.loc[1]}`, { stage, id: op.id });
+        }
+      });
+      this.lines = lines;
+    }
+    return this.lines.get(`${file}:${line}`) ?? [];
+  }
+}
