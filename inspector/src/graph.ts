@@ -350,7 +350,9 @@ export class GraphView {
 
   private fit(laid: ElkNode): void {
     const w = this.svg.clientWidth || 800;
-    this.scale = Math.min(1, w / ((laid.width ?? 1) + 20));
+    const hgt = this.svg.clientHeight || 600;
+    // Whole graph in view, unless that makes labels unreadable: then the top, full width.
+    this.scale = Math.max(0.3, Math.min(1, w / ((laid.width ?? 1) + 20), hgt / ((laid.height ?? 1) + 20)));
     this.tx = Math.max(10, (w - (laid.width ?? 0) * this.scale) / 2);
     this.ty = 10;
     this.apply();
