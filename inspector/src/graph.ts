@@ -452,11 +452,24 @@ function colourScale(overlay: Overlay, values: readonly number[]): (v: number) =
   const f = (v: number) => (LOG_SCALED.has(overlay) ? Math.log10(1 + v) : v);
   const lo = Math.min(...values.map(f));
   const hi = Math.max(...values.map(f));
-  return (v) => {
-    const t = hi > lo ? (f(v) - lo) / (hi - lo) : 0.5;
-    // Light yellow (low) to deep purple (high): readable labels on both ends.
-    return `hsl(${55 - t * 325} ${70 + t * 10}% ${92 - t * 42}%)`;
-  };
+  return (v) => ramp(hi > lo ? (f(v) - lo) / (hi - lo) : 0.5);
+}
+
+/** ColorBrewer's YlOrBr, light end: dark labels stay readable on every colour. */
+const RAMP: readonly (readonly [number, number, number])[] = [
+  [255, 255, 229],
+  [254, 227, 145],
+  [254, 196, 79],
+  [254, 153, 41],
+  [236, 112, 20],
+];
+
+function ramp(t: number): string {
+  const x = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const [a, b] = [RAMP[i]!, RAMP[i + 1]!];
+  const mix = (k: number) => Math.round(a[k]! + (b[k]! - a[k]!) * (x - i));
+  return `rgb(${mix(0)} ${mix(1)} ${mix(2)})`;
 }
 
 function legendItems(

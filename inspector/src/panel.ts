@@ -187,11 +187,15 @@ export function selectionPanel(
     { class: 'panel-line', 'data-count': refs.length },
     h('h3', {}, `${store.fileName(file)}:${line}`),
     h('p', {}, `${refs.length} op(s) from this line over ${byStage.size} stage(s)`),
-    ...[...byStage].map(([stage, list]) =>
+    ...[...byStage].map(([stage, list], n) =>
       h(
-        'div',
-        { class: 'line-stage' },
-        h('b', {}, `stage ${stage} (${store.model.stages[stage]!.pass ?? 'as built'}): `),
+        'details',
+        { class: 'line-stage', open: n === 0 || n === byStage.size - 1 },
+        h(
+          'summary',
+          {},
+          `stage ${stage} (${store.model.stages[stage]!.pass ?? 'as built'}): ${list.length} op(s)`,
+        ),
         ...list.flatMap((r, i) => [i ? ', ' : '', opLink(store, r, events)]),
       ),
     ),
