@@ -1,16 +1,22 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type InspectorServer, serveInspector } from '../../compiler/src/cli/inspect-server.js';
 import type { InspectorData } from '../../inspector/src/data.js';
 
-/** `polyc inspect --serve`: a free port, a temporary copy of the model, edits seen by the page's data. */
+/**
+ * `polyc inspect --serve`: a free port, a temporary copy of the model, edits seen by the served data
+ * and by the open page (headless Chromium), which redraws without a reload.
+ */
 describe('polyc inspect --serve', () => {
   const dir = mkdtempSync(join(tmpdir(), 'polyc-serve-'));
   let server: InspectorServer | undefined;
+  let browser: BrowserContext | undefined;
   const log: string[] = [];
   afterAll(async () => {
+    await browser?.close();
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -41,6 +47,17 @@ describe('polyc inspect --serve', () => {
     expect(page).toContain('<script id="polyc-data" type="application/json" data-live="true">');
     const data = async () => (await (await fetch(`${server!.url}data.json`)).json()) as InspectorData;
     expect((await data()).model!.outputs[0]!.shape).toEqual(['B', 1000]);
+    browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-background-networking', '--no-first-run'],
+    });
+    const tab = await browser.newPage();
+    const pageErrors: string[] = [];
+    tab.on('pageerror', (e) => pageErrors.push(e.message));
+    await tab.goto(server.url);
+    await tab.locator('body[data-ready="true"]').waitFor();
+    expect(await tab.locator('.summary [data-field="outputs"]').textContent()).toContain('[B, 1000]');
 
     writeFileSync(entry, text.replace('num_classes: int = 1000', 'num_classes: int = 10'));
     const rebuilt = await until('the rebuild', async () => {
@@ -48,6 +65,8 @@ describe('polyc inspect --serve', () => {
       return data();
     });
     expect(rebuilt.model!.outputs[0]!.shape).toEqual(['B', 10]);
+    await tab.locator('body[data-build="2"][data-ready="true"]').waitFor();
+    expect(await tab.locator('.summary [data-field="outputs"]').textContent()).toContain('[B, 10]');
 
     writeFileSync(entry, text.replace('return polynext(', 'return polynext(('));
     const broken = await until('the broken build', async () => {
@@ -58,6 +77,10 @@ describe('polyc inspect --serve', () => {
     expect(broken.diagnostics[0]!.rendered).toContain('model.poly');
     const code = broken.diagnostics[0]!.code;
     expect(await (await fetch(server.url)).text()).toContain(`"code":"${code}"`);
+    await tab.locator(`.diagnostics pre[data-code="${code}"]`).first().waitFor();
+    expect(await tab.locator('.diagnostics pre').count()).toBe(broken.diagnostics.length);
+    expect(await tab.locator('.source .line.marked').count()).toBe(1);
+    expect(pageErrors).toEqual([]);
 
     await server.close();
     await expect(fetch(server.url)).rejects.toThrow();
