@@ -144,6 +144,19 @@ describe('inspector data (polyc inspect --json)', () => {
     expect(validate(data)).toBe(true);
     expect(data.model!.settings.layers).toBe(1);
     expect(readFileSync(`${dir}/m.dot`, 'utf8')).toContain('digraph');
+    const timed = await cli(
+      'inspect',
+      'examples/cpolynext_t.poly',
+      '--set',
+      'layers=1',
+      '--json',
+      `${dir}/t.json`,
+      '--timing',
+      '--verify-each',
+    );
+    expect(timed.code).toBe(0);
+    expect(timed.err).toMatch(/^pass timing:\n {2}canonicalize /);
+    expect(timed.err).toContain('  fuse-polyconv ');
     const text = await cli('inspect', 'examples/cpolynext_t.poly', '--set', 'layers=1');
     expect(text.out).toMatch(/^module cpolynext_t batch B {/);
   });

@@ -22,7 +22,7 @@ import type { PrepareRequest } from '../driver/prepare.js';
 import type { Elaborated } from '../frontend/elaborate.js';
 import { numel } from '../ir/shapes.js';
 import type { Module, Op, ValueId } from '../ir/types.js';
-import { runPasses } from '../passes/manager.js';
+import { type RunOptions, runPasses } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { parsePipeline } from '../passes/pipeline.js';
 import { diffStages } from './diff.js';
@@ -32,7 +32,10 @@ import { diffStages } from './diff.js';
  * analyses' facts per op, what each pass changed, and the WebGPU plan of the result. A consumer of
  * the compiler: every number comes from an analysis, the pass manager or the planner.
  */
-export type InspectRequest = Pick<PrepareRequest, 'entry' | 'settings' | 'modelName' | 'passes'>;
+export type InspectRequest = Pick<
+  PrepareRequest,
+  'entry' | 'settings' | 'modelName' | 'passes' | 'verifyEach' | 'printIrAfter' | 'dump'
+>;
 
 export function inspectModel(request: InspectRequest, host: SourceHost): InspectorData {
   const context = new AnalysisContext();
@@ -74,7 +77,7 @@ export function inspectModel(request: InspectRequest, host: SourceHost): Inspect
   });
   if (!built) return failed(problems);
   try {
-    return { ...base, diagnostics: [], model: modelData(built, passes, context, loc) };
+    return { ...base, diagnostics: [], model: modelData(built, passes, request, context, loc) };
   } catch (e) {
     // A checkpoint-free pipeline and planner raise none today; a limit they enforce would land here.
     if (e instanceof DiagnosticError) return failed(e.diagnostics);
@@ -85,6 +88,7 @@ export function inspectModel(request: InspectRequest, host: SourceHost): Inspect
 function modelData(
   built: Elaborated,
   passes: readonly Pass[],
+  options: RunOptions,
   context: AnalysisContext,
   loc: (s: Span | null | undefined) => Loc | null,
 ): ModelData {
@@ -92,6 +96,9 @@ function modelData(
     { module: built.module, pass: null, ms: 0 },
   ];
   const { module: last, records } = runPasses(built.module, passes, {
+    ...(options.verifyEach === undefined ? {} : { verifyEach: options.verifyEach }),
+    ...(options.printIrAfter === undefined ? {} : { printIrAfter: options.printIrAfter }),
+    ...(options.dump === undefined ? {} : { dump: options.dump }),
     context,
     afterPass: (record, module) => all.push({ module, pass: record.pass, ms: record.ms }),
   });

@@ -5,7 +5,7 @@ import { printModule } from '../../ir/print.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, type Invocation, str, usageError } from '../command.js';
 import { fileHost, writeAtomic } from '../files.js';
 import { serveInspector } from '../inspect-server.js';
-import { loadModel, modelRequest } from '../model.js';
+import { loadModel, modelRequest, reportTiming } from '../model.js';
 import { booleanOption, MODEL_OPTIONS, stringOption } from '../options.js';
 
 /**
@@ -50,6 +50,12 @@ export const inspect: Command = {
       inv.io.err(data.diagnostics.map((d) => d.rendered).join('\n\n'));
       return EXIT_USER;
     }
+    reportTiming(
+      inv,
+      data.model.stages
+        .slice(1)
+        .map((s) => ({ pass: s.pass!, changed: s.changed, ms: s.ms, ops: s.opCount })),
+    );
     if (outputs.json) writeAtomic(outputs.json, `${JSON.stringify(data)}\n`);
     if (outputs.dot) writeAtomic(outputs.dot, toDot(data.model));
     if (outputs.html) writeAtomic(outputs.html, await inspectorHtml(data));
