@@ -82,6 +82,11 @@ describe('polyc inspect --serve', () => {
     expect(await tab.locator('.source .line.marked').count()).toBe(1);
     expect(pageErrors).toEqual([]);
 
+    // A second server on the same port: a usage error, not a crash.
+    const port = Number(new URL(server.url).port);
+    await expect(
+      serveInspector({ entry, passes: 'none' }, port, { out: () => {}, err: () => {} }),
+    ).rejects.toThrow(`E0701: port ${port} on 127.0.0.1 is in use`);
     await server.close();
     await expect(fetch(server.url)).rejects.toThrow();
     server = undefined;

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InspectorData } from '../../../inspector/src/data.js';
-import { InternalError } from '../diagnostics/diagnostic.js';
+import { fail, InternalError } from '../diagnostics/diagnostic.js';
 import type { InspectRequest } from '../inspect/extract.js';
 import { inspectModel } from '../inspect/extract.js';
 import { inspectorHtml } from '../inspect/page.js';
@@ -66,10 +66,19 @@ export async function serveInspector(
     }
   });
   const closed = new Promise<void>((resolve) => server.on('close', resolve));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
+  } catch (e) {
+    clearInterval(timer);
+    const why =
+      (e as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? 'is in use'
+        : `cannot be used: ${(e as Error).message}`;
+    fail('E0701', `port ${port} on 127.0.0.1 ${why}; choose another with --port (0 picks a free one)`);
+  }
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   io.out(`serving ${url} (Ctrl-C stops)`);
   return {
