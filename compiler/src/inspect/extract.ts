@@ -1,6 +1,6 @@
 import {
   type DegreeData,
-  type DegreeFacts as DegreeFactsData,
+  type DegreeFacts,
   INSPECTOR_VERSION,
   type InspectorData,
   type Loc,
@@ -12,9 +12,9 @@ import {
 import { constnessAnalysis } from '../analysis/constness.js';
 import { AnalysisContext } from '../analysis/context.js';
 import { costAnalysis, opFlops } from '../analysis/cost.js';
-import { degreeAnalysis, log2Big, type ValueFacts } from '../analysis/degree.js';
+import { degreeAnalysis, degreeReport, factsJson, type ValueFacts } from '../analysis/degree.js';
 import { livenessAnalysis } from '../analysis/liveness.js';
-import { buildPlan } from '../codegen/wgsl/plan.js';
+import { buildPlan, type CompiledPlan } from '../codegen/wgsl/plan.js';
 import { type Diagnostic, DiagnosticError, type Span } from '../diagnostics/diagnostic.js';
 import { renderDiagnostic } from '../diagnostics/render.js';
 import { buildModel, type SourceHost } from '../driver/frontend.js';
@@ -118,23 +118,53 @@ function modelData(
 
   const cost = context.get(costAnalysis, last);
   const compiled = buildPlan(last, 1, context);
-  const constant = context.get(constnessAnalysis, last);
   const byId = new Map(last.ops.map((o) => [o.id, o]));
+  return {
+    name: last.name,
+    settings: built.settings,
+    batch: last.batch,
+    inputs: last.ops.flatMap((o) =>
+      o.op === 'input' ? [{ id: o.id, name: o.attrs.name, shape: o.type.shape }] : [],
+    ),
+    outputs: last.outputs.map((id) => ({ id, shape: byId.get(id)!.type.shape })),
+    summary: {
+      params: cost.params,
+      buffers: cost.buffers,
+      flops: cost.flops,
+      opsBefore: all[0]!.module.ops.length,
+      opsAfter: last.ops.length,
+      dispatches: compiled.plan.steps.filter((s) => s.invocationsPerBatch > 0).length,
+      kernels: compiled.plan.kernels.length,
+      activationBytes: compiled.plan.memory.plannedBytes,
+      activationLowerBoundBytes: compiled.plan.memory.lowerBoundBytes,
+      weightBytes: compiled.plan.memory.weightBytes,
+      passMs: records.reduce((s, r) => s + r.ms, 0),
+    },
+    degree: degreeData(built.module, context, loc),
+    stages: stageData,
+    plan: planData(last, compiled, context),
+  };
+}
+
+/** The WebGPU plan at batch 1 with each step's ops and the memory plan. */
+function planData(m: Module, compiled: CompiledPlan, context: AnalysisContext): PlanData {
+  const constant = context.get(constnessAnalysis, m);
+  const byId = new Map(m.ops.map((o) => [o.id, o]));
   const computed = new Set(compiled.stepValues);
   const keyIndex = new Map(compiled.plan.kernels.map((k, i) => [k.key, i]));
-  /** The step's op and the views it reads through (folded into its kernel). */
+  /** The step's op and the views it reads through (codegen folds them into its kernel). */
   const members = (id: ValueId): ValueId[] => {
-    const out = [id];
+    const out = new Set([id]);
     const visit = (x: ValueId) => {
       const d = byId.get(x)!;
-      if (computed.has(x) || constant.has(x) || d.op === 'input') return;
-      out.push(x);
+      if (computed.has(x) || constant.has(x) || d.op === 'input' || out.has(x)) return;
+      out.add(x);
       d.operands.forEach(visit);
     };
     byId.get(id)!.operands.forEach(visit);
-    return out;
+    return [...out];
   };
-  const plan: PlanData = {
+  return {
     kernels: compiled.plan.kernels.map((k) => ({
       name: k.name,
       key: k.key,
@@ -163,61 +193,24 @@ function modelData(
     })),
     arenaBytes: compiled.plan.memory.plannedBytes,
   };
-
-  return {
-    name: last.name,
-    settings: built.settings,
-    batch: last.batch,
-    inputs: last.ops.flatMap((o) =>
-      o.op === 'input' ? [{ id: o.id, name: o.attrs.name, shape: o.type.shape }] : [],
-    ),
-    outputs: last.outputs.map((id) => ({ id, shape: byId.get(id)!.type.shape })),
-    summary: {
-      params: cost.params,
-      buffers: cost.buffers,
-      flops: cost.flops,
-      opsBefore: all[0]!.module.ops.length,
-      opsAfter: last.ops.length,
-      dispatches: compiled.plan.steps.filter((s) => s.invocationsPerBatch > 0).length,
-      kernels: compiled.plan.kernels.length,
-      activationBytes: compiled.plan.memory.plannedBytes,
-      activationLowerBoundBytes: compiled.plan.memory.lowerBoundBytes,
-      weightBytes: compiled.plan.memory.weightBytes,
-      passMs: records.reduce((s, r) => s + r.ms, 0),
-    },
-    degree: degreeData(built.module, context, loc),
-    stages: stageData,
-    plan,
-  };
 }
 
-function factsData(f: { degree: bigint; depthAsWritten: number; depthBalanced: number }): DegreeFactsData {
-  return {
-    degree: f.degree.toString(),
-    log2: log2Big(f.degree),
-    depthAsWritten: f.depthAsWritten,
-    depthBalanced: f.depthBalanced,
-  };
-}
-
+/**
+ * The report `polyc degree --json` prints, with structured source locations (the report spells
+ * them `file:line:col`).
+ */
 function degreeData(m: Module, ctx: AnalysisContext, loc: (s: Span | null) => Loc | null): DegreeData {
-  const facts = ctx.get(degreeAnalysis, m);
+  const report = degreeReport(m, ctx);
+  const barriers = ctx.get(degreeAnalysis, m).barriers;
   return {
-    polynomial: facts.barriers.length === 0,
-    outputs: m.outputs.map((id) => {
-      const f = facts.values.get(id)!;
-      return { id, segment: f.segment, ...factsData(f) };
-    }),
-    barriers: facts.barriers.map((b) => ({
-      id: b.id,
-      innerId: b.innerId,
-      kind: b.kind,
-      loc: loc(b.op.loc),
-      scope: b.op.scope,
-      segment: b.segment,
-      input: { segment: b.input.segment, ...factsData(b.input) },
+    polynomial: report.polynomial,
+    outputs: report.outputs,
+    barriers: report.barriers.map(({ loc: _, inputSegment, input, ...b }, i) => ({
+      ...b,
+      loc: loc(barriers[i]!.op.loc),
+      input: { segment: inputSegment, ...input },
     })),
-    segments: facts.segments.map((s, index) => ({ index, ...factsData(s) })),
+    segments: report.segments.map(({ startsAt: _, ...s }) => s),
   };
 }
 
@@ -237,8 +230,8 @@ function opsData(m: Module, ctx: AnalysisContext, loc: (s: Span | null) => Loc |
   });
 }
 
-function valueFacts(f: ValueFacts): DegreeFactsData & { segment: number } {
-  return { segment: f.segment, ...factsData(f) };
+function valueFacts(f: ValueFacts): DegreeFacts & { segment: number } {
+  return { segment: f.segment, ...factsJson(f) };
 }
 
 /** An op's own data and cost facts; `scope` resolves its operands (the module's or a region's). */
