@@ -1,7 +1,7 @@
-import ELKBundled from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { OpData } from './data.js';
 import { flops, h, int, s } from './dom.js';
+import { elk } from './elk.js';
 import type { ScopeLevel } from './scope.js';
 import { type OpRef, refKey, type Store } from './store.js';
 
@@ -57,10 +57,6 @@ export interface GroupFacts {
 }
 
 const CHAR = 6.6;
-// elk.bundled.js is CommonJS whose module.exports is the constructor (what esbuild's default import
-// gives); TypeScript's NodeNext view of its `export default` adds a `.default` level.
-const ELK = ELKBundled as unknown as typeof ELKBundled.default;
-const elk = new ELK();
 
 export class GraphView {
   readonly element: HTMLElement;

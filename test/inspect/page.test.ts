@@ -97,8 +97,9 @@ describe('polyc inspect --html in headless Chromium', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(entry: string): Promise<Opened> {
+  async function open(entry: string, noWorkers = false): Promise<Opened> {
     const page = await context.newPage();
+    if (noWorkers) await page.addInitScript(() => Reflect.deleteProperty(globalThis, 'Worker'));
     const errors: string[] = [];
     const requests: string[] = [];
     page.on('console', (m) => {
@@ -237,6 +238,14 @@ describe('polyc inspect --html in headless Chromium', () => {
     expect(await page.locator('svg.memory rect.bar').count()).toBe(
       files.get('examples/cpolynext_t.poly')!.data.model!.plan.arena.length,
     );
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('without Web Workers the graph is laid out in the page itself', async () => {
+    const { page, errors } = await open('examples/cpolynext_t.poly', true);
+    expect(await page.evaluate(() => typeof Worker)).toBe('undefined');
+    expect(await page.locator('[data-node="g:cells.0"]').count()).toBe(1);
     expect(errors).toEqual([]);
     await page.close();
   });

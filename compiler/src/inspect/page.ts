@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InspectorData } from '../../../inspector/src/data.js';
@@ -6,7 +7,7 @@ import { InternalError } from '../diagnostics/diagnostic.js';
 
 /**
  * The inspector page: inspector/src/main.ts and the libraries it imports (elkjs, Prism) bundled
- * by esbuild into one script, inlined with its style and the data into one HTML file that needs
+ * by esbuild into one script (elkjs's worker script as a string, see inspector/src/elk.ts), inlined with its style and the data into one HTML file that needs
  * no network and no server. Works from the sources (main.ts) and from the build (dist: main.js),
  * as codegen/package/bundle.ts does for the runtime.
  */
@@ -22,6 +23,7 @@ export function pageScript(): Promise<string> {
     const entry = ['main.ts', 'main.js'].map((f) => resolve(INSPECTOR_SRC, f)).find((f) => existsSync(f));
     if (!entry) throw new InternalError(`no inspector page entry in ${INSPECTOR_SRC}`);
     const { build } = await import('esbuild');
+    const elkWorker = createRequire(import.meta.url).resolve('elkjs/lib/elk-worker.min.js');
     const result = await build({
       absWorkingDir: here,
       entryPoints: [entry],
@@ -33,6 +35,19 @@ export function pageScript(): Promise<string> {
       write: false,
       legalComments: 'none',
       logLevel: 'silent',
+      plugins: [
+        {
+          // elkjs's worker script, as text: the page starts its Web Worker from it (inspector/src/elk.ts).
+          name: 'elk-worker',
+          setup(b) {
+            b.onResolve({ filter: /^polyc:elk-worker$/ }, () => ({ path: elkWorker }));
+            b.onLoad({ filter: /elk-worker\.min\.js$/ }, () => ({
+              contents: readFileSync(elkWorker, 'utf8'),
+              loader: 'text',
+            }));
+          },
+        },
+      ],
     });
     const file = result.outputFiles?.[0];
     if (!file) throw new InternalError('esbuild produced no inspector bundle');
