@@ -106,10 +106,14 @@ describe('polyc inspect --html in headless Chromium', () => {
       if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
     });
     page.on('pageerror', (e) => errors.push(e.message));
+    // The page's own file, and the blob: its ELK worker is started from (made in the page, no network).
+    page.on('request', (r) => {
+      if (!/^(file|blob):/.test(r.url())) requests.push(r.url());
+    });
     await page.route('**/*', (route) => {
       const url = route.request().url();
       if (url.startsWith('file://')) return route.continue();
-      requests.push(url);
+      if (!requests.includes(url)) requests.push(url);
       return route.abort();
     });
     await page.goto(`file://${files.get(entry)!.path}`);
