@@ -1,4 +1,5 @@
-import Prism from 'prismjs';
+import './prism-manual.js';
+import Prism from 'prismjs/components/prism-core.js';
 import 'prismjs/components/prism-wgsl.js';
 
 /**

@@ -1,11 +1,11 @@
-import type { InspectorData } from './data.js';
+import type { InspectorData, OpData } from './data.js';
 import { h } from './dom.js';
 import { GraphView, OVERLAYS, type Overlay } from './graph.js';
 import { KernelsView } from './kernels.js';
 import { groupPanel, opPanel, selectionPanel } from './panel.js';
 import { passesView } from './passes.js';
 import { SourceView } from './source.js';
-import { type OpRef, refKey, Store } from './store.js';
+import { inlineStages, type OpRef, refKey, type StageSource, Store } from './store.js';
 import { STYLE } from './style.js';
 import { summaryView } from './summary.js';
 
@@ -38,8 +38,8 @@ class App {
   private readonly stageSelect: HTMLSelectElement;
   readonly element: HTMLElement;
 
-  constructor(data: InspectorData) {
-    this.store = new Store(data);
+  constructor(data: InspectorData, stages: StageSource) {
+    this.store = new Store(data, stages);
     this.stage = this.store.last;
     const events = {
       selectOp: (r: OpRef) => this.selectOp(r),
@@ -116,6 +116,12 @@ class App {
   private collapseAll(): void {
     this.expanded.clear();
     void this.renderGraph();
+  }
+
+  /** Which source lines made ops (every stage is read): marks them in the source view. */
+  indexLines(): void {
+    this.store.opsAtLine(0, 0);
+    this.source.render();
   }
 
   private showTab(t: Tab): void {
@@ -226,7 +232,33 @@ function diagnosticsBanner(data: InspectorData): HTMLElement | null {
   );
 }
 
-async function show(data: InspectorData): Promise<void> {
+/** The stages' ops of the HTML file: one script element each, parsed on first use. */
+function embeddedStages(el: HTMLElement): StageSource | null {
+  const listed = el.dataset.stages;
+  if (listed === undefined) return null;
+  const stored = new Set(listed === '' ? [] : listed.split(',').map(Number));
+  // Taken now: drawing the page replaces the body, these elements with it.
+  const elements = new Map([...stored].map((i) => [i, document.getElementById(`polyc-stage-${i}`)!]));
+  const parsed = new Map<number, readonly OpData[]>();
+  return {
+    has: (i) => stored.has(i),
+    ops: (i) => {
+      let ops = parsed.get(i);
+      if (!ops) {
+        ops = JSON.parse(elements.get(i)?.textContent ?? '[]') as OpData[];
+        parsed.set(i, ops);
+      }
+      return ops;
+    },
+  };
+}
+
+const whenIdle = (run: () => void): void => {
+  if ('requestIdleCallback' in window) requestIdleCallback(run);
+  else setTimeout(run, 200);
+};
+
+async function show(data: InspectorData, stages: StageSource | null): Promise<void> {
   const banner = diagnosticsBanner(data);
   if (!data.model) {
     const source = new SourceView(data, () => undefined, null);
@@ -236,19 +268,20 @@ async function show(data: InspectorData): Promise<void> {
     document.body.dataset.ready = 'diagnostics';
     return;
   }
-  const app = new App(data);
+  const app = new App(data, stages ?? inlineStages(data.model));
   document.body.replaceChildren(app.element);
   await app.renderGraph();
   // When the page became interactive, on its own clock (bench/inspector.ts reads it).
   document.body.dataset.readyMs = performance.now().toFixed(0);
   document.body.dataset.ready = 'true';
+  whenIdle(() => app.indexLines());
 }
 
 function main(): void {
   document.head.append(h('style', {}, STYLE));
   const el = document.getElementById('polyc-data')!;
   let data = JSON.parse(el.textContent ?? '{}') as InspectorData;
-  void show(data);
+  void show(data, embeddedStages(el));
   if (el.dataset.live !== 'true') return;
   // Served by `polyc inspect --serve`: the server counts builds; a new one brings new data.
   let build = '';
@@ -258,7 +291,7 @@ function main(): void {
       if (build !== '' && now !== build) {
         data = (await (await fetch('data.json', { cache: 'no-store' })).json()) as InspectorData;
         document.body.dataset.build = now;
-        await show(data);
+        await show(data, null);
       }
       build = now;
     } catch {
@@ -269,4 +302,7 @@ function main(): void {
   void poll();
 }
 
-main();
+// The script comes before the data in the file, so that ELK's worker (elk.ts) starts while the
+// browser is still reading the data; the page itself waits for it.
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);
+else main();

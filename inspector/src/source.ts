@@ -42,7 +42,8 @@ export class SourceView {
     this.render();
   }
 
-  private render(): void {
+  /** Draws again (after the line index is built). */
+  render(): void {
     this.tabs.replaceChildren(
       ...this.data.sources.map((s, i) =>
         h('button', { class: i === this.file ? 'active' : '', onclick: () => this.showFile(i) }, s.file),
@@ -65,7 +66,9 @@ export class SourceView {
       } else {
         code.innerHTML = highlight(text, 'poly');
       }
-      const count = this.store?.opsAtLine(this.file, n).length ?? 0;
+      // Until the index is built (when the page is idle), every line may be clicked.
+      const indexed = this.store?.linesIndexed ?? false;
+      const count = indexed ? this.store!.opsAtLine(this.file, n).length : 0;
       const isLine = this.lineMarked?.file === this.file && this.lineMarked.line === n;
       return h(
         'div',
@@ -73,7 +76,9 @@ export class SourceView {
           class: `line${count ? ' has-ops' : ''}${isLine || (m && m[0] === this.file && m[1] === n) ? ' marked' : ''}`,
           'data-line': n,
           title: count ? `${count} op(s) from this line, over all stages: click to select them` : '',
-          onclick: () => count && this.onLine(this.file, n),
+          onclick: () => {
+            if (this.store && (count > 0 || !indexed)) this.onLine(this.file, n);
+          },
         },
         h('span', { class: 'ln' }, n),
         code,

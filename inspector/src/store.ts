@@ -9,6 +9,21 @@ export interface OpRef {
 
 export const refKey = (r: OpRef): string => `${r.stage}:${r.id}`;
 
+/**
+ * Where the stages' ops are: in the data (`polyc inspect --serve`'s data.json), or in script
+ * elements of their own that are parsed when a view first needs them (the HTML file: a large
+ * model's page opens on the last stage without parsing the others).
+ */
+export interface StageSource {
+  /** Whether stage `i` has ops of its own (else it repeats the stage before). */
+  has(i: number): boolean;
+  ops(i: number): readonly OpData[];
+}
+
+export function inlineStages(model: ModelData): StageSource {
+  return { has: (i) => model.stages[i]?.ops != null, ops: (i) => model.stages[i]?.ops ?? [] };
+}
+
 /** Indices over the data, built lazily: the page of a large model opens on the last stage only. */
 export class Store {
   readonly model: ModelData;
@@ -18,7 +33,10 @@ export class Store {
   private kernelsOfOp: Map<number, number[]> | undefined;
   private lines: Map<string, OpRef[]> | undefined;
 
-  constructor(readonly data: InspectorData) {
+  constructor(
+    readonly data: InspectorData,
+    private readonly stages: StageSource,
+  ) {
     if (!data.model) throw new Error('no model');
     this.model = data.model;
     this.last = this.model.stages.length - 1;
@@ -27,12 +45,17 @@ export class Store {
   /** The stage holding the ops of stage `i` (a stage that changed nothing repeats the one before). */
   home(i: number): number {
     let j = i;
-    while (j > 0 && !this.model.stages[j]!.ops) j--;
+    while (j > 0 && !this.stages.has(j)) j--;
     return j;
   }
 
   ops(i: number): readonly OpData[] {
-    return this.model.stages[this.home(i)]!.ops ?? [];
+    return this.stages.ops(this.home(i));
+  }
+
+  /** Whether `opsAtLine` is ready (it reads every stage: the page builds it when idle). */
+  get linesIndexed(): boolean {
+    return this.lines !== undefined;
   }
 
   byId(stage: number): Map<number, OpData> {
@@ -82,8 +105,9 @@ export class Store {
         if (!list) lines.set(key, [r]);
         else if (refKey(list[list.length - 1]!) !== refKey(r)) list.push(r);
       };
-      this.model.stages.forEach((s, stage) => {
-        for (const op of s.ops ?? []) {
+      this.model.stages.forEach((_, stage) => {
+        if (!this.stages.has(stage)) return;
+        for (const op of this.stages.ops(stage)) {
           if (op.loc) add(`${op.loc[0]}:${op.loc[1]}`, { stage, id: op.id });
           for (const inner of op.body ?? [])
             if (inner.loc) add(`${inner.loc[0]}:${inner.loc[1]}`, { stage, id: op.id });

@@ -44,7 +44,9 @@ describe('polyc inspect --serve', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     expect(log[0]).toBe(`serving ${server.url} (Ctrl-C stops)`);
     const page = await (await fetch(server.url)).text();
-    expect(page).toContain('<script id="polyc-data" type="application/json" data-live="true">');
+    expect(page).toMatch(
+      /<script id="polyc-data" type="application\/json" data-live="true" data-stages="[\d,]+">/,
+    );
     const data = async () => (await (await fetch(`${server!.url}data.json`)).json()) as InspectorData;
     expect((await data()).model!.outputs[0]!.shape).toEqual(['B', 1000]);
     browser = await chromium.launchPersistentContext(join(dir, 'profile'), {

@@ -67,15 +67,26 @@ export async function inspectorHtml(data: InspectorData, live = false): Promise<
   const script = await pageScript();
   const title = data.model ? `${data.model.name}: polyc inspect` : 'polyc inspect';
   // JSON.stringify escapes no '<'; \u003c keeps "</script>" in a source text from ending the element.
-  const json = JSON.stringify(data).replace(/</g, '\\u003c');
+  const json = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
+  // Each stage's ops in an element of its own, parsed when the page first needs them; the main
+  // data keeps `ops: []` there (data-stages lists them), as `null` still means "as the stage before".
+  const stages = data.model?.stages ?? [];
+  const split = stages.flatMap((s, i) => (s.ops ? [i] : []));
+  const main: InspectorData = data.model
+    ? { ...data, model: { ...data.model, stages: stages.map((s) => (s.ops ? { ...s, ops: [] } : s)) } }
+    : data;
   return [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${title.replace(/[<&]/g, '')}</title>`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<script id="polyc-data" type="application/json" data-live="${live}">${json}</script>`,
-    '</head><body>',
+    // Before the data: the script starts ELK's worker while the browser reads the data.
     `<script>${inScript(script)}</script>`,
+    '</head><body>',
+    `<script id="polyc-data" type="application/json" data-live="${live}" data-stages="${split.join(',')}">${json(main)}</script>`,
+    ...split.map(
+      (i) => `<script id="polyc-stage-${i}" type="application/json">${json(stages[i]!.ops)}</script>`,
+    ),
     '</body></html>',
   ].join('\n');
 }
