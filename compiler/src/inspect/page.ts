@@ -15,6 +15,14 @@ import { InternalError } from '../diagnostics/diagnostic.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const INSPECTOR_SRC = resolve(here, '../../../inspector/src');
 
+const require = createRequire(import.meta.url);
+
+/** What the page bundles, with the licenses (elkjs's files carry no notice of their own). */
+function notice(): string {
+  const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+  return `This page bundles elkjs ${version('elkjs')} (EPL-2.0, https://github.com/kieler/elkjs) and Prism ${version('prismjs')} (MIT, https://prismjs.com).`;
+}
+
 let bundled: Promise<string> | undefined;
 
 /** The page script, bundled once per process (`--serve` rebuilds only the data). */
@@ -23,7 +31,7 @@ export function pageScript(): Promise<string> {
     const entry = ['main.ts', 'main.js'].map((f) => resolve(INSPECTOR_SRC, f)).find((f) => existsSync(f));
     if (!entry) throw new InternalError(`no inspector page entry in ${INSPECTOR_SRC}`);
     const { build } = await import('esbuild');
-    const elkWorker = createRequire(import.meta.url).resolve('elkjs/lib/elk-worker.min.js');
+    const elkWorker = require.resolve('elkjs/lib/elk-worker.min.js');
     const result = await build({
       absWorkingDir: here,
       entryPoints: [entry],
@@ -33,7 +41,8 @@ export function pageScript(): Promise<string> {
       target: 'es2022',
       minify: true,
       write: false,
-      legalComments: 'none',
+      // Prism's license comment stays; elkjs's files have none (the page's notice names both).
+      legalComments: 'eof',
       logLevel: 'silent',
       plugins: [
         {
@@ -77,6 +86,7 @@ export async function inspectorHtml(data: InspectorData, live = false): Promise<
     : data;
   return [
     '<!doctype html>',
+    `<!-- polyc inspect. ${notice()} -->`,
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${title.replace(/[<&]/g, '')}</title>`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
