@@ -108,6 +108,8 @@ export interface StageData {
   readonly ops: readonly OpData[] | null;
   /** What changed from the previous stage (empty for stage 0 and unchanged stages). */
   readonly changes: readonly ChangeData[];
+  /** The ops the pass kept: [id in the previous stage, id in this one] (empty when unchanged). */
+  readonly kept: readonly (readonly [number, number])[];
 }
 
 export interface OpData {

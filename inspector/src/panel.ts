@@ -88,29 +88,7 @@ export function opPanel(store: Store, r: OpRef, events: PanelEvents): HTMLElemen
       op.live ? op.live.join(',') : '',
     ),
   );
-  if (store.home(r.stage) === store.home(store.last)) {
-    const steps = store.stepsOf(op.id);
-    rows.push(
-      row(
-        'kernel',
-        'kernel',
-        steps.length
-          ? h(
-              'span',
-              {},
-              ...steps.flatMap((i, k) => {
-                const step = store.model.plan.steps[i]!;
-                const name = store.model.plan.kernels[step.kernel]!.name;
-                return [k ? ', ' : '', action(`#${i} ${name}`, () => events.showStep(i))];
-              }),
-            )
-          : op.live
-            ? 'no dispatch (a view or the input)'
-            : 'load time',
-        steps.join(','),
-      ),
-    );
-  }
+  rows.push(kernelRow(store, r, events));
   const body = op.body
     ? h(
         'details',
@@ -130,6 +108,36 @@ export function opPanel(store: Store, r: OpRef, events: PanelEvents): HTMLElemen
     h('table', {}, ...rows),
     body,
     excerpt(store, op),
+  );
+}
+
+/** The kernel the op ended in: its own in the last stage, else where the passes took it. */
+function kernelRow(store: Store, r: OpRef, events: PanelEvents): HTMLElement {
+  const op = store.op(r)!;
+  if (!op.live) return row('kernel', 'kernel', 'load time (weights buffer)', '');
+  const end = store.fate(r);
+  if ('removedBy' in end) return row('kernel', 'kernel', `none: removed by ${end.removedBy}`, '');
+  const steps = store.stepsOf(end.ref.id);
+  const moved = store.home(r.stage) !== store.home(store.last);
+  const links = steps.flatMap((i, k) => {
+    const step = store.model.plan.steps[i]!;
+    return [
+      k ? ', ' : '',
+      action(`#${i} ${store.model.plan.kernels[step.kernel]!.name}`, () => events.showStep(i)),
+    ];
+  });
+  return row(
+    'kernel',
+    'kernel',
+    h(
+      'span',
+      {},
+      ...(moved
+        ? ['as ', opLink(store, end.ref, events), end.via.length ? ` (${end.via.join(', ')})` : '', ': ']
+        : []),
+      ...(links.length ? links : ['no dispatch (a view or the input)']),
+    ),
+    steps.join(','),
   );
 }
 

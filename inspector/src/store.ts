@@ -92,6 +92,41 @@ export class Store {
     return this.kernelsOfOp.get(id) ?? [];
   }
 
+  /**
+   * Where op `r` ended up in the last stage, following each pass's diff: kept (renumbered), merged
+   * into a fused region, folded into a new op; or the pass that removed it.
+   */
+  fate(r: OpRef): { readonly ref: OpRef; readonly via: readonly string[] } | { readonly removedBy: string } {
+    let id = r.id;
+    const via: string[] = [];
+    for (let s = r.stage + 1; s <= this.last; s++) {
+      const stage = this.model.stages[s]!;
+      if (!stage.changed) continue;
+      const step = this.moves(s).get(id);
+      if (step === undefined) return { removedBy: stage.pass ?? '?' };
+      if (step.how) via.push(`${step.how} by ${stage.pass}`);
+      id = step.to;
+    }
+    return { ref: { stage: this.last, id }, via };
+  }
+
+  private readonly movesCache = new Map<number, Map<number, { to: number; how: string | null }>>();
+
+  /** Stage `s`'s diff as a map from ids of the stage before to ids of `s`. */
+  private moves(s: number): Map<number, { to: number; how: string | null }> {
+    let m = this.movesCache.get(s);
+    if (!m) {
+      const stage = this.model.stages[s]!;
+      m = new Map(stage.kept.map(([a, b]) => [a, { to: b, how: null }]));
+      for (const c of stage.changes) {
+        if (c.kind !== 'merged' && c.kind !== 'folded') continue;
+        for (const a of c.before) m.set(a, { to: c.after[0]!, how: c.kind });
+      }
+      this.movesCache.set(s, m);
+    }
+    return m;
+  }
+
   fileName(index: number): string {
     return this.data.sources[index]?.file ?? '?';
   }

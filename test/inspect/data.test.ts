@@ -96,6 +96,25 @@ describe('inspector data (polyc inspect --json)', () => {
     expect(merged).toHaveLength(regions.length);
   });
 
+  it('every op of a changed stage is kept (the same op renumbered) or the result of a change', () => {
+    const m = ct.model!;
+    for (let i = 1; i < m.stages.length; i++) {
+      const s = m.stages[i]!;
+      if (!s.changed) {
+        expect(s.kept).toEqual([]);
+        continue;
+      }
+      const before = new Map(stageOps(m, i - 1).map((o) => [o.id, o]));
+      const after = new Map(stageOps(m, i).map((o) => [o.id, o]));
+      const accounted = new Set([...s.kept.map(([, b]) => b), ...s.changes.flatMap((c) => c.after)]);
+      expect(accounted.size, s.pass!).toBe(s.opCount);
+      for (const [a, b] of s.kept) {
+        const [x, y] = [before.get(a)!, after.get(b)!];
+        expect([y.op, y.scope, y.shape, y.loc]).toEqual([x.op, x.scope, x.shape, x.loc]);
+      }
+    }
+  });
+
   it('the plan: dispatches, members and the memory plan', () => {
     const m = ct.model!;
     expect(m.summary.dispatches).toBe(m.plan.steps.filter((s) => s.invocations > 0).length);

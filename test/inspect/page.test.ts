@@ -163,6 +163,18 @@ describe('polyc inspect --html in headless Chromium', () => {
     expect(await field(page, 'flops')).toBe(wantConv.flops);
     expect(await field(page, 'degree')).toBe(wantConv.degree);
     expect(await page.locator('.source .line.marked').getAttribute('data-line')).toBe(String(conv.loc!.line));
+    // The kernel it ended in: the optimised op whose region (or itself) holds that convolution;
+    // the scope's PolyConvs share the line, so the n-th of them (passes keep the op order).
+    const same = (o: Op) =>
+      o.op === 'conv2d' && o.scope === conv.scope && JSON.stringify(o.loc) === JSON.stringify(conv.loc);
+    const starts = built.ops.filter(same);
+    const ends = optimised.ops.filter(
+      (o) => same(o) || (o.op === 'fused' && o.scope === conv.scope && o.attrs.body.ops.some(same)),
+    );
+    expect(ends).toHaveLength(starts.length);
+    const step = compileForWebGpu(optimised, 1).stepValues.indexOf(ends[starts.indexOf(conv)]!.id);
+    expect(step).toBeGreaterThanOrEqual(0);
+    expect(await field(page, 'kernel')).toBe(String(step));
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -7,9 +7,13 @@ import type { Module, Op, ValueId } from '../ir/types.js';
  * op, its region's signatures), a multiset match: operand ids play no part. An unmatched op of the
  * new module's region that matches an old top-level op (or an op of an old region) was merged into
  * that fused op; unmatched old ops whose source location and scope a new op shares were folded
- * into it; the rest were removed or added.
+ * into it; the rest were removed or added. Matched ops are `kept`: the old id and the new.
  */
-export function diffStages(before: Module, after: Module, pass: string): ChangeData[] {
+export function diffStages(
+  before: Module,
+  after: Module,
+  pass: string,
+): { changes: ChangeData[]; kept: [ValueId, ValueId][] } {
   // Old ops by signature; an old region's ops stand for their fused op.
   const pool = new Map<string, ValueId[]>();
   const take = (sig: string): ValueId | undefined => {
@@ -25,8 +29,13 @@ export function diffStages(before: Module, after: Module, pass: string): ChangeD
 
   const added: Op[] = [];
   const newFused: Op[] = [];
+  const kept: [ValueId, ValueId][] = [];
   for (const op of after.ops) {
-    if (take(signature(op)) !== undefined) continue;
+    const old = take(signature(op));
+    if (old !== undefined) {
+      kept.push([old, op.id]);
+      continue;
+    }
     if (op.op === 'fused') newFused.push(op);
     else added.push(op);
   }
@@ -96,7 +105,7 @@ export function diffStages(before: Module, after: Module, pass: string): ChangeD
       text: `${o.op} %${o.id} added by ${pass} (${o.scope})`,
     });
   }
-  return changes;
+  return { changes, kept };
 }
 
 /** What identifies an op across a pass, operands aside. */

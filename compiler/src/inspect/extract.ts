@@ -112,7 +112,7 @@ function modelData(
       changed,
       opCount: s.module.ops.length,
       ops: i === 0 || changed ? opsData(s.module, context, loc) : null,
-      changes: changed ? diffStages(prev.module, s.module, s.pass ?? '') : [],
+      ...(changed ? diffStages(prev.module, s.module, s.pass ?? '') : { changes: [], kept: [] }),
     };
   });
 
