@@ -56,6 +56,7 @@ export interface GroupFacts {
   readonly ops: OpData[];
 }
 
+/** Width of a character of the 11px monospace labels: ELK needs node sizes before drawing. */
 const CHAR = 6.6;
 
 export class GraphView {
@@ -68,6 +69,7 @@ export class GraphView {
   private ty = 0;
   private sequence = 0;
   private lastKey = '';
+  /** The scope groups of the stage drawn last, by id (the panel reads their facts). */
   groups = new Map<string, GroupFacts>();
 
   constructor(
