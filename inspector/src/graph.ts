@@ -447,10 +447,17 @@ const LOG_SCALED: ReadonlySet<Overlay> = new Set(['flops', 'params', 'bytes']);
 
 function colourScale(overlay: Overlay, values: readonly number[]): (v: number) => string {
   if (overlay === 'kernel') return (v) => `hsl(${(v * 137.508) % 360} 65% 78%)`;
-  const f = (v: number) => (LOG_SCALED.has(overlay) ? Math.log10(1 + v) : v);
-  const lo = Math.min(...values.map(f));
-  const hi = Math.max(...values.map(f));
-  return (v) => ramp(hi > lo ? (f(v) - lo) / (hi - lo) : 0.5);
+  const { lo, hi } = range(overlay, values);
+  const f = (v: number) => (LOG_SCALED.has(overlay) ? Math.log10(v) : v);
+  // On a log scale zero (no FLOPs, no parameters) is the lightest colour, below the range.
+  return (v) =>
+    LOG_SCALED.has(overlay) && v <= 0 ? ramp(0) : ramp(hi > lo ? (f(v) - f(lo)) / (f(hi) - f(lo)) : 0.5);
+}
+
+/** The values the ramp spans: on a log scale, the positive ones. */
+function range(overlay: Overlay, values: readonly number[]): { lo: number; hi: number } {
+  const spanned = LOG_SCALED.has(overlay) ? values.filter((v) => v > 0) : values;
+  return spanned.length ? { lo: Math.min(...spanned), hi: Math.max(...spanned) } : { lo: 0, hi: 0 };
 }
 
 /** ColorBrewer's YlOrBr, light end: dark labels stay readable on every colour. */
@@ -478,8 +485,7 @@ function legendItems(
   if (overlay === 'none' || values.length === 0) return [];
   if (overlay === 'kernel')
     return ['colour: the kernel that computes the node (last stage only; mixed groups stay white)'];
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
+  const { lo, hi } = range(overlay, values);
   const fmt = (v: number) => (LOG_SCALED.has(overlay) ? int(v) : v.toFixed(overlay === 'degree' ? 1 : 0));
   return [
     h('span', { class: 'swatch', style: `background:${colour(lo)}` }),
