@@ -26,6 +26,14 @@ class App {
     { class: 'panel' },
     h('p', { class: 'muted' }, 'select a node, a source line, a change or a dispatch'),
   );
+  /** What the views may ask of the page. */
+  private readonly events = {
+    selectOp: (r: OpRef) => this.selectOp(r),
+    selectGroup: (stage: number, g: string) => this.selectGroup(stage, g),
+    toggle: (g: string) => this.toggle(g),
+    showStage: (i: number) => this.showStage(i),
+    showStep: (i: number) => this.showStep(i),
+  };
   private readonly views = new Map<Tab, HTMLElement>();
   private readonly tabButtons = new Map<Tab, HTMLElement>();
   private kernels: KernelsView | undefined;
@@ -41,14 +49,7 @@ class App {
   constructor(data: InspectorData, stages: StageSource) {
     this.store = new Store(data, stages);
     this.stage = this.store.last;
-    const events = {
-      selectOp: (r: OpRef) => this.selectOp(r),
-      selectGroup: (stage: number, g: string) => this.selectGroup(stage, g),
-      toggle: (g: string) => this.toggle(g),
-      showStage: (i: number) => this.showStage(i),
-      showStep: (i: number) => this.showStep(i),
-    };
-    this.graph = new GraphView(this.store, events);
+    this.graph = new GraphView(this.store, this.events);
     this.source = new SourceView(data, (f, l) => this.selectLine(f, l), this.store);
     this.stageSelect = h(
       'select',
@@ -102,7 +103,7 @@ class App {
     this.element = h(
       'div',
       { class: 'app' },
-      summaryView(this.store, events),
+      summaryView(this.store, this.events),
       h(
         'main',
         {},
@@ -127,20 +128,13 @@ class App {
   private showTab(t: Tab): void {
     // The passes and kernels views are built when first shown: a large model opens on the graph.
     const view = this.views.get(t)!;
-    if (t === 'passes' && !view.firstChild) view.append(passesView(this.store, this.events()));
+    if (t === 'passes' && !view.firstChild) view.append(passesView(this.store, this.events));
     if (t === 'kernels' && !this.kernels) {
-      this.kernels = new KernelsView(this.store, this.events());
+      this.kernels = new KernelsView(this.store, this.events);
       view.append(this.kernels.element);
     }
     for (const [k, v] of this.views) v.hidden = k !== t;
     for (const [k, b] of this.tabButtons) b.classList.toggle('active', k === t);
-  }
-
-  private events() {
-    return {
-      selectOp: (r: OpRef) => this.selectOp(r),
-      showStage: (i: number) => this.showStage(i),
-    };
   }
 
   renderGraph(): Promise<void> {
@@ -164,9 +158,7 @@ class App {
     for (const l of this.store.levels(op.scope)) this.expanded.add(l.id);
     if (!op.live) this.showLoadTime = true;
     this.focus = `o:${r.id}`;
-    this.panel.replaceChildren(
-      opPanel(this.store, r, { selectOp: (x) => this.selectOp(x), showStep: (i) => this.showStep(i) }),
-    );
+    this.panel.replaceChildren(opPanel(this.store, r, this.events));
     this.source.show(op.loc);
     this.showTab('graph');
     void this.renderGraph();
@@ -200,12 +192,7 @@ class App {
     const refs = this.store.opsAtLine(file, line);
     this.selected = new Set(refs.map(refKey));
     this.focus = null;
-    this.panel.replaceChildren(
-      selectionPanel(this.store, file, line, refs, {
-        selectOp: (r) => this.selectOp(r),
-        showStep: (i) => this.showStep(i),
-      }),
-    );
+    this.panel.replaceChildren(selectionPanel(this.store, file, line, refs, this.events));
     this.source.show(null, { file, line });
     void this.renderGraph();
   }
