@@ -6,6 +6,7 @@ import { cost, opFlops } from '../../compiler/src/analysis/cost.js';
 import { degreeAnalysis, degreeReport } from '../../compiler/src/analysis/degree.js';
 import { toDot } from '../../compiler/src/inspect/dot.js';
 import { inspectModel } from '../../compiler/src/inspect/extract.js';
+import { inspectorHtml } from '../../compiler/src/inspect/page.js';
 import { DEFAULT_PIPELINE } from '../../compiler/src/passes/pipeline.js';
 import type { InspectorData, ModelData, OpData } from '../../inspector/src/data.js';
 import { buildExample, cli, fsHost } from '../helpers.js';
@@ -135,6 +136,21 @@ describe('inspector data (polyc inspect --json)', () => {
     expect(data.diagnostics.length).toBeGreaterThan(0);
     expect(data.diagnostics[0]!.rendered).toContain(data.diagnostics[0]!.code);
     expect(validate(data)).toBe(true);
+  });
+
+  it('the page: a source text cannot close the script elements the data sits in', async () => {
+    const text =
+      'model m(x: f32[B, 3, 8, 8]) {  # </script><script>alert(1)</script> <!--\n  return x * x\n}\n';
+    const data = inspectModel(
+      { entry: 'm.poly', passes: 'default' },
+      { readFile: (f) => (f === 'm.poly' ? text : null) },
+    );
+    expect(data.model).not.toBeNull();
+    const html = await inspectorHtml(data);
+    const opened = html.match(/<script\b/g)!.length;
+    expect(html.match(/<\/script>/gi)!.length).toBe(opened);
+    expect(opened).toBe(2 + data.model!.stages.filter((s) => s.ops).length);
+    expect(html).not.toContain('<!--\\n');
   });
 
   it('--dot: clusters by scope, data-path ops only', () => {
