@@ -1,6 +1,6 @@
 import type { AnalysisContext } from '../analysis/context.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
-import { prepareModel } from '../driver/prepare.js';
+import { type PrepareRequest, prepareModel } from '../driver/prepare.js';
 import type { Elaborated } from '../frontend/elaborate.js';
 import { formatTiming, type PassRecord, type RunOptions } from '../passes/manager.js';
 import { EXIT_USER, flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
@@ -31,14 +31,10 @@ export function reportTiming(inv: Invocation, records: readonly PassRecord[]): v
 }
 
 /**
- * Builds the model named on the command line and runs the pipeline chosen by `--passes` (or
- * `defaultPasses`). Prints the diagnostics and returns null when there is no model. The analysis
- * context the pipeline used comes back with the model, for the command's own analyses.
+ * The model the command line names: the operand, `--set`, `--model` and the pipeline options (with
+ * `defaultPasses` when `--passes` is not given). Null after a usage error.
  */
-export function loadModel(
-  inv: Invocation,
-  defaultPasses = 'none',
-): (Elaborated & { readonly context: AnalysisContext }) | null {
+export function modelRequest(inv: Invocation, defaultPasses: string): PrepareRequest | null {
   const entry = onlyOperand(inv, 'model file');
   if (entry === null) return null;
   const settings: Record<string, string> = {};
@@ -51,15 +47,26 @@ export function loadModel(
     settings[s.slice(0, eq).trim()] = s.slice(eq + 1).trim();
   }
   const modelName = str(inv, 'model');
-  const prepared = prepareModel(
-    {
-      entry,
-      settings,
-      ...(modelName === undefined ? {} : { modelName }),
-      ...pipelineOptions(inv, defaultPasses),
-    },
-    fileHost,
-  );
+  return {
+    entry,
+    settings,
+    ...(modelName === undefined ? {} : { modelName }),
+    ...pipelineOptions(inv, defaultPasses),
+  };
+}
+
+/**
+ * Builds the model named on the command line and runs the pipeline chosen by `--passes` (or
+ * `defaultPasses`). Prints the diagnostics and returns null when there is no model. The analysis
+ * context the pipeline used comes back with the model, for the command's own analyses.
+ */
+export function loadModel(
+  inv: Invocation,
+  defaultPasses = 'none',
+): (Elaborated & { readonly context: AnalysisContext }) | null {
+  const request = modelRequest(inv, defaultPasses);
+  if (request === null) return null;
+  const prepared = prepareModel(request, fileHost);
   for (const [path, text] of prepared.sources) inv.sources.set(path, text);
   if (!prepared.model) {
     inv.io.err(renderDiagnostics(prepared.diagnostics, prepared.sources));

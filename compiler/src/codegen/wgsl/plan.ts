@@ -2,7 +2,7 @@ import { PLAN_VERSION, type Plan, type PlanTensor, type Step } from '../../../..
 import { constnessAnalysis } from '../../analysis/constness.js';
 import type { AnalysisContext } from '../../analysis/context.js';
 import { opFlops } from '../../analysis/cost.js';
-import { planArena } from '../../analysis/memory-plan.js';
+import { type Interval, lifetimes, placeTensors } from '../../analysis/memory-plan.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
@@ -26,6 +26,10 @@ export interface CompiledPlan {
   readonly plan: Plan;
   /** Which module values fill the weights buffer (evaluated from the checkpoint at load time). */
   readonly constants: readonly ConstantSlot[];
+  /** The module value each step computes, in step order (for profiles and the inspector). */
+  readonly stepValues: readonly ValueId[];
+  /** Every arena value's lifetime in steps and its offset (floats, at maxBatch): the memory plan. */
+  readonly arena: readonly (Interval & { readonly offset: number })[];
 }
 
 const VIEWS = new Set(['slice', 'reshape', 'flip', 'transpose']);
@@ -137,7 +141,7 @@ export function buildPlan(
     if (!materialised.has(id)) throw new InternalError(`output %${id} is not computed by any step`);
   }
   const perBatch = (id: ValueId) => numel(byId.get(id)!.type.shape.slice(1));
-  const placement = planArena({
+  const intervals = lifetimes({
     inputs: inputs.map((o) => o.id),
     steps: pending.map((p) => ({
       writes: p.output,
@@ -146,6 +150,7 @@ export function buildPlan(
     outputs: m.outputs,
     size: (id) => perBatch(id) * maxBatch,
   });
+  const placement = placeTensors(intervals);
   const arena = (id: ValueId) => placement.offsets.get(id)!;
 
   // Kernels, deduplicated by their WGSL.
@@ -197,7 +202,12 @@ export function buildPlan(
       weightBytes: 4 * weightFloats,
     },
   };
-  return { plan, constants };
+  return {
+    plan,
+    constants,
+    stepValues: pending.map((p) => p.output),
+    arena: intervals.map((t) => ({ ...t, offset: arena(t.id) })),
+  };
 }
 
 /** FNV-1a of a string, as 8 hex digits: a short, stable pipeline cache key. */
