@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 /**
  * Who may import whom (ARCHITECTURE.md, "Layers"): the folders of compiler/src in pipeline order,
  * each allowed to import only the folders listed for it; runtime/ and grammars/ import nothing of
- * the compiler, nor does inspector/ (the inspector page, browser code). A new edge is an architectural decision: change the table and ARCHITECTURE.md.
+ * the compiler, nor does compiler/inspector/ (the inspector page, browser code). A new edge is an architectural decision: change the table and ARCHITECTURE.md.
  */
 const ALLOWED: Record<string, readonly string[]> = {
   diagnostics: [],
@@ -43,18 +43,19 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-/** The layer of a repository path: a folder of compiler/src, or runtime / grammars / inspector. */
+/** The layer of a repository path: a folder of compiler/src, or runtime / grammars / compiler/inspector. */
 function layerOf(path: string): string | null {
   const parts = normalize(path).split(sep);
   if (parts[0] === 'compiler' && parts[1] === 'src') return parts[2] ?? null;
-  if (parts[0] === 'runtime' || parts[0] === 'grammars' || parts[0] === 'inspector') return parts[0];
+  if (parts[0] === 'compiler' && parts[1] === 'inspector') return 'inspector';
+  if (parts[0] === 'runtime' || parts[0] === 'grammars') return parts[0];
   return null;
 }
 
 /** Every relative import of every source file, as [from layer, to layer, file, specifier]. */
 function edges(): [string, string, string, string][] {
   const out: [string, string, string, string][] = [];
-  const roots = ['compiler/src', 'runtime/src', 'grammars', 'inspector/src'];
+  const roots = ['compiler/src', 'runtime/src', 'grammars', 'compiler/inspector'];
   for (const file of roots.flatMap(tsFiles)) {
     const from = layerOf(file)!;
     for (const m of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {

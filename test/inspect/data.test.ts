@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
+import type { InspectorData, ModelData, OpData } from '../../compiler/inspector/data.js';
 import { AnalysisContext } from '../../compiler/src/analysis/context.js';
 import { cost, opFlops } from '../../compiler/src/analysis/cost.js';
 import { degreeAnalysis, degreeReport } from '../../compiler/src/analysis/degree.js';
@@ -8,7 +9,6 @@ import { toDot } from '../../compiler/src/inspect/dot.js';
 import { inspectModel } from '../../compiler/src/inspect/extract.js';
 import { inspectorHtml } from '../../compiler/src/inspect/page.js';
 import { DEFAULT_PIPELINE } from '../../compiler/src/passes/pipeline.js';
-import type { InspectorData, ModelData, OpData } from '../../inspector/src/data.js';
 import { buildExample, cli, fsHost } from '../helpers.js';
 
 const schema = JSON.parse(readFileSync('docs/inspector.schema.json', 'utf8')) as object;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { TokenType } from 'chevrotain';
 import { describe, expect, it } from 'vitest';
+import { highlight, POLY_KEYWORDS } from '../../compiler/inspector/highlight.js';
 import * as tokens from '../../grammars/poly.js';
-import { highlight, POLY_KEYWORDS } from '../../inspector/src/highlight.js';
 
 /** The keywords of the real grammar: tokens that give way to a longer identifier. */
 const keywords = Object.values(tokens)

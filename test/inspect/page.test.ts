@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InspectorData } from '../../compiler/inspector/data.js';
+import { scopeLevels } from '../../compiler/inspector/scope.js';
 import { AnalysisContext } from '../../compiler/src/analysis/context.js';
 import { opFlops } from '../../compiler/src/analysis/cost.js';
 import { degreeAnalysis, degreeReport } from '../../compiler/src/analysis/degree.js';
@@ -19,8 +21,6 @@ import { inspectModel } from '../../compiler/src/inspect/extract.js';
 import { inspectorHtml } from '../../compiler/src/inspect/page.js';
 import { numel } from '../../compiler/src/ir/shapes.js';
 import type { Module, Op } from '../../compiler/src/ir/types.js';
-import type { InspectorData } from '../../inspector/src/data.js';
-import { scopeLevels } from '../../inspector/src/scope.js';
 import { fsHost } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { InspectorData } from '../../compiler/inspector/data.js';
 import { type InspectorServer, serveInspector } from '../../compiler/src/cli/inspect-server.js';
-import type { InspectorData } from '../../inspector/src/data.js';
 
 /**
  * `polyc inspect --serve`: a free port, a temporary copy of the model, edits seen by the served data

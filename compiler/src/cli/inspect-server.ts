@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InspectorData } from '../../../inspector/src/data.js';
+import type { InspectorData } from '../../inspector/data.js';
 import { fail, InternalError } from '../diagnostics/diagnostic.js';
 import type { InspectRequest } from '../inspect/extract.js';
 import { inspectModel } from '../inspect/extract.js';

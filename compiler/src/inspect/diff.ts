@@ -1,4 +1,4 @@
-import type { ChangeData } from '../../../inspector/src/data.js';
+import type { ChangeData } from '../../inspector/data.js';
 import type { Module, Op, ValueId } from '../ir/types.js';
 
 /**

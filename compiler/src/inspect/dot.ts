@@ -1,5 +1,5 @@
-import type { ModelData, OpData } from '../../../inspector/src/data.js';
-import { scopeLevels } from '../../../inspector/src/scope.js';
+import type { ModelData, OpData } from '../../inspector/data.js';
+import { scopeLevels } from '../../inspector/scope.js';
 
 /**
  * The last stage as a Graphviz digraph: one cluster per scope level (module instance, then DSL

@@ -8,7 +8,7 @@ import {
   type OpData,
   type PlanData,
   type StageData,
-} from '../../../inspector/src/data.js';
+} from '../../inspector/data.js';
 import { constnessAnalysis } from '../analysis/constness.js';
 import { AnalysisContext } from '../analysis/context.js';
 import { costAnalysis, opFlops } from '../analysis/cost.js';

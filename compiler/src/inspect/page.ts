@@ -2,18 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { InspectorData } from '../../../inspector/src/data.js';
+import type { InspectorData } from '../../inspector/data.js';
 import { InternalError } from '../diagnostics/diagnostic.js';
 
 /**
- * The inspector page: inspector/src/main.ts and the libraries it imports (elkjs, Prism) bundled
- * by esbuild into one script (elkjs's worker script as a string, see inspector/src/elk.ts), inlined with its style and the data into one HTML file that needs
+ * The inspector page: compiler/inspector/main.ts and the libraries it imports (elkjs, Prism) bundled
+ * by esbuild into one script (elkjs's worker script as a string, see compiler/inspector/elk.ts), inlined with its style and the data into one HTML file that needs
  * no network and no server. Works from the sources (main.ts) and from the build (dist: main.js),
  * as codegen/package/bundle.ts does for the runtime.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const INSPECTOR_SRC = resolve(here, '../../../inspector/src');
+const INSPECTOR_SRC = resolve(here, '../../inspector');
 
 const require = createRequire(import.meta.url);
 
@@ -46,7 +46,7 @@ export function pageScript(): Promise<string> {
       logLevel: 'silent',
       plugins: [
         {
-          // elkjs's worker script, as text: the page starts its Web Worker from it (inspector/src/elk.ts).
+          // elkjs's worker script, as text: the page starts its Web Worker from it (compiler/inspector/elk.ts).
           name: 'elk-worker',
           setup(b) {
             b.onResolve({ filter: /^polyc:elk-worker$/ }, () => ({ path: elkWorker }));
