@@ -53,16 +53,7 @@ export function timing(values: { readonly runs: string; readonly warmup: string 
   return { runs, warmup, time: (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs) };
 }
 
-/** The largest absolute difference from `reference`, relative to the reference's largest magnitude. */
-export function relDiff(a: Float32Array, reference: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < reference.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - reference[i]!));
-    s = Math.max(s, Math.abs(reference[i]!));
-  }
-  return d / s;
-}
+export { relDiff } from '../compiler/src/driver/tune.js';
 
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
