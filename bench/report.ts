@@ -2,6 +2,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { buildModel } from '../compiler/src/driver/frontend.js';
 import type { Elaborated } from '../compiler/src/frontend/elaborate.js';
 
+export { relDiff } from '../compiler/src/driver/tune.js';
+
 /** Shared by the benchmarks: building examples, timing and the sectioned report file. */
 
 /** `examples/<name>.poly` built with `settings`, or an error with the diagnostics. */
@@ -52,8 +54,6 @@ export function timing(values: { readonly runs: string; readonly warmup: string 
   const warmup = Number(values.warmup);
   return { runs, warmup, time: (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs) };
 }
-
-export { relDiff } from '../compiler/src/driver/tune.js';
 
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

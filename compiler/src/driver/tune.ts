@@ -19,6 +19,7 @@ import {
 } from '../codegen/wgsl/variants.js';
 import { numel } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
+import { table } from './profile.js';
 import { randomInput } from './random-weights.js';
 import { adapterKey, type TuneCandidate, type TuneEntry } from './tune-cache.js';
 
@@ -40,6 +41,8 @@ export interface TuneOptions {
   readonly budgetMs: number;
   /** Back-to-back dispatches per timed repeat (their mean is one sample); default 4. */
   readonly dispatches?: number;
+  /** Passed to `requestAdapter`: tune the adapter the model will run on. */
+  readonly powerPreference?: GPUPowerPreference;
   /** A line per kernel as it is tuned. */
   readonly progress?: (line: string) => void;
   readonly ctx?: AnalysisContext;
@@ -67,6 +70,38 @@ export interface TuneReport {
 
 /** The largest relative difference (max |a - b| / max |b|) a variant may show from the default. */
 export const TUNE_TOLERANCE = 1e-5;
+
+/**
+ * The summary `polyc tune` prints: one row per tuned kernel (signature, chosen variant, steps,
+ * default and best ms per dispatch, speed-up, rejected variants), then the total over the steps.
+ */
+export function formatTuneTable(report: TuneReport): string {
+  const rows = [
+    ['signature', 'chosen variant', 'steps', 'default ms', 'best ms', 'speedup', 'rejected'],
+    ...report.tuned.map(({ signature, steps, entry: e }) => [
+      signature,
+      describeVariant(e.variant),
+      String(steps),
+      e.defaultMs.toFixed(3),
+      e.ms.toFixed(3),
+      `${speedup(e.defaultMs, e.ms).toFixed(2)}x`,
+      String(e.candidates.filter((c) => c.rejected).length),
+    ]),
+  ];
+  const total = (ms: (e: TuneEntry) => number) => report.tuned.reduce((s, t) => s + t.steps * ms(t.entry), 0);
+  const before = total((e) => e.defaultMs);
+  const after = total((e) => e.ms);
+  const left =
+    report.skipped.length > 0 ? `, ${report.skipped.length} left for lack of time (--budget-s)` : '';
+  return [
+    ...table(rows, 2),
+    '',
+    `tuned ${report.tuned.length} kernel(s) (${report.fixed} have no variants${left}); their steps take ` +
+      `${before.toFixed(2)} ms by default, ${after.toFixed(2)} ms tuned (${speedup(before, after).toFixed(2)}x)`,
+  ].join('\n');
+}
+
+const speedup = (before: number, after: number) => (after > 0 ? before / after : 1);
 
 interface Work {
   readonly signature: string;
@@ -106,7 +141,7 @@ export async function tuneModule(m: Module, options: TuneOptions): Promise<TuneR
   const queue = [...work.values()].filter((w) => w.cost >= 0).sort((a, b) => b.cost - a.cost);
 
   const acquired = await acquireDevice({
-    powerPreference: 'high-performance',
+    ...(options.powerPreference ? { powerPreference: options.powerPreference } : {}),
     optionalFeatures: ['timestamp-query'],
   });
   const tuned: TunedKernel[] = [];
@@ -123,10 +158,9 @@ export async function tuneModule(m: Module, options: TuneOptions): Promise<TuneR
       timing = result.timing ?? timing;
       const entry = result.entry;
       tuned.push({ signature: w.signature, steps: w.steps, entry });
-      const speedup = entry.ms > 0 ? entry.defaultMs / entry.ms : 1;
       options.progress?.(
         `[${i + 1}/${queue.length}] ${entry.kernel} (${w.steps} step(s)): default ${entry.defaultMs.toFixed(3)} ms, ` +
-          `best ${describeVariant(entry.variant)} ${entry.ms.toFixed(3)} ms (${speedup.toFixed(2)}x), ` +
+          `best ${describeVariant(entry.variant)} ${entry.ms.toFixed(3)} ms (${speedup(entry.defaultMs, entry.ms).toFixed(2)}x), ` +
           `${entry.candidates.length} variants, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
     }
