@@ -156,6 +156,10 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(progress).toMatch(/importing weights from .*weights\.pt/);
     expect(progress).toMatch(/ts-morph/);
     expect(progress).toMatch(/esbuild/);
+    expect(progress).toMatch(
+      /note: tune cache .*tune\.json: \d+ tuned kernel choice\(s\) for adapter 'package test'/,
+    );
+    expect(progress).toMatch(/ [1-9]\d* of \d+ steps use a tuned kernel variant/);
     expect(stdout).toMatch(new RegExp(`wrote .*: npm package '${PKG}'`));
     expect(readdirSync(out).sort()).toEqual(
       [
