@@ -158,9 +158,13 @@ describe('polyc tune', () => {
     expect(c.code, c.err).toBe(0);
     expect(c.err).toContain(`note: tune cache ${cache}: 4 tuned kernel choice(s) for adapter '${adapter}'`);
     expect(c.err).toMatch(/ 2 of \d+ steps use a tuned kernel variant/);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain(
+      `2 steps use kernel variants tuned for the adapter '${adapter}'`,
+    );
     const elsewhere = await cli('compile', MODEL, '-o', out, '--tune-cache', cache, '--tune-adapter', 'nope');
     expect(elsewhere.code, elsewhere.err).toBe(0);
     expect(elsewhere.err).toContain("has no choices for adapter 'nope': default kernels");
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).not.toContain('tuned for');
 
     const run = await cli('run', MODEL, '--backend', 'webgpu', '--tune-cache', cache);
     expect(run.code, run.err).toBe(0);

@@ -198,6 +198,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(readme).toMatch(/\| multiplicative depth \| /);
     expect(readme).toMatch(/resize so that the shorter side is 33 pixels/);
     expect(readme).not.toMatch(/random weights/i);
+    expect(readme).toMatch(/; [1-9]\d* steps use kernel variants tuned for the adapter 'package test' \|/);
     // The dispatch sequence is straight-line code with literal offsets, counts and kernel keys.
     const webgpu = readFileSync(join(out, 'src', 'webgpu.ts'), 'utf8');
     expect(webgpu).toMatch(

@@ -1,8 +1,7 @@
 import type { AnalysisContext } from '../analysis/context.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
 import { prepareModel } from '../driver/prepare.js';
-import { parseTuneCache, tunedChoices } from '../driver/tune-cache.js';
-import type { TunedKernels } from '../driver/webgpu.js';
+import { parseTuneCache, type TunedChoices, tunedChoices } from '../driver/tune-cache.js';
 import type { Elaborated } from '../frontend/elaborate.js';
 import { formatTiming, type PassRecord, type RunOptions } from '../passes/manager.js';
 import { EXIT_USER, flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
@@ -86,11 +85,11 @@ export function onModel(report: (m: LoadedModel, inv: Invocation) => number): (i
 
 /**
  * `--tune-cache <file>`: the choices the cache holds for `adapter` (a key; undefined: the file's
- * only adapter), with a note on stderr saying which adapter's are used, or why none are. Undefined
+ * only adapter; no choices when it holds none for that adapter), with a note on stderr saying which adapter's are used, or why none are. Undefined
  * without the option; null (after a usage error) when the file holds several adapters and none is
  * named. A malformed file is E0707 (thrown).
  */
-export function loadTuned(inv: Invocation, adapter: string | undefined): TunedKernels | undefined | null {
+export function loadTuned(inv: Invocation, adapter: string | undefined): TunedChoices | undefined | null {
   const file = str(inv, 'tune-cache');
   if (file === undefined) return undefined;
   const cache = parseTuneCache(readTextOrFail(file), file);
@@ -105,5 +104,5 @@ export function loadTuned(inv: Invocation, adapter: string | undefined): TunedKe
   }
   const tuned = tunedChoices(cache, adapter, file);
   inv.io.err(`note: ${tuned.note}`);
-  return tuned.choices;
+  return tuned;
 }

@@ -37,8 +37,8 @@ export interface CompileRequest {
   readonly polycVersion: string;
   /** Default: the default pipeline. */
   readonly pipeline?: readonly Pass[];
-  /** Tuned kernel variants (`--tune-cache`), by kernel signature; default: every template's rule. */
-  readonly tuned?: TunedKernels;
+  /** Tuned kernel variants (`--tune-cache`) by kernel signature, and the adapter they were tuned for; default: every template's rule. */
+  readonly tuned?: { readonly adapter: string; readonly choices: TunedKernels };
   /** Called when a long step starts. */
   readonly progress?: (message: string) => void;
 }
@@ -135,7 +135,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   const opt = optimised.module;
 
   phase('webgpu plan', `planning WebGPU kernels (max batch ${req.maxBatch}) and packing weights`);
-  const compiled = compileForWebGpu(opt, req.maxBatch, ctx, req.tuned);
+  const compiled = compileForWebGpu(opt, req.maxBatch, ctx, req.tuned?.choices);
   if (req.tuned) req.progress?.(describeTuned(compiled));
   phase('pack weights');
   const packed = packWeights(opt, compiled, weights, ctx);
@@ -222,7 +222,15 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
       byteLength: weightBytes.length,
       sha256: weightsSha,
     },
-    webgpu: { dispatches, kernels, arenaBytes: plan.memory.plannedBytes },
+    webgpu: {
+      dispatches,
+      kernels,
+      arenaBytes: plan.memory.plannedBytes,
+      tuned:
+        req.tuned && compiled.tuned.chosen > 0
+          ? { adapter: req.tuned.adapter, steps: compiled.tuned.chosen }
+          : null,
+    },
     cpu: { loopNests: cpu.calls.length, kernels: cpu.kernels.length, arenaBytes: cpu.arenaFloats * 4 },
   };
   addText('README.md', modelCard(card));

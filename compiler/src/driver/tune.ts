@@ -5,6 +5,7 @@ import {
   type Plan,
   type PlanTensor,
   type ProfileTiming,
+  RuntimeError,
   WebGpuModel,
 } from '../../../runtime/src/index.js';
 import { AnalysisContext } from '../analysis/context.js';
@@ -239,8 +240,10 @@ async function tuneUnit(
       } catch (e) {
         c.rejected = `failed on the adapter: ${(e as Error).message.split('\n')[0]}`;
       }
-      if (c === first && c.rejected)
-        throw new Error(`the default kernel ${c.kernel.name} failed: ${c.rejected}`);
+      // Without the default there is nothing to compare with, and the model cannot run either.
+      if (c === first && c.rejected) {
+        throw new RuntimeError('gpu-error', `the default kernel ${c.kernel.name} failed: ${c.rejected}`);
+      }
     }
     const timed = candidates.filter((c) => c.model && !c.rejected);
     // Interleaved, so that a drift of the machine's speed touches every variant alike.

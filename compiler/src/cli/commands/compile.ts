@@ -68,7 +68,7 @@ export const compile: Command = {
       settings: Object.fromEntries(Object.entries(m.settings).map(([k, v]) => [k, String(v)])),
       polycVersion: VERSION,
       pipeline: parsePipeline(str(inv, 'passes') ?? 'default'),
-      ...(tuned ? { tuned } : {}),
+      ...(tuned?.adapter ? { tuned: { adapter: tuned.adapter, choices: tuned.choices } } : {}),
       progress,
     });
     reportTiming(inv, pkg.passes);

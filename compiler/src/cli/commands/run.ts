@@ -104,7 +104,7 @@ export const run: Command = {
         input,
         profile ? { repeats } : undefined,
         m.context,
-        tuned ?? undefined,
+        tuned?.choices,
       );
       if (tuned) io.err(`note: ${describeTuned(result.compiled)}`);
       logits = result.outputs[0];
