@@ -107,7 +107,10 @@ const speedup = (before: number, after: number) => (after > 0 ? before / after :
 interface Work {
   readonly signature: string;
   readonly unit: Unit;
+  /** Whether its template has variants besides the rule. */
+  readonly tunable: boolean;
   steps: number;
+  /** FLOPs plus bytes over its steps: the order kernels are tuned in. */
   cost: number;
 }
 
@@ -121,25 +124,19 @@ export async function tuneModule(m: Module, options: TuneOptions): Promise<TuneR
     return renderKernel(unit);
   });
   const work = new Map<string, Work>();
-  let fixed = 0;
   units.forEach((unit, i) => {
     const step = plan.steps[i]!;
     const signature = unitSignature(unit);
     let w = work.get(signature);
     if (!w) {
-      if (variantSpace(unit).others.length === 0) {
-        fixed++;
-        work.set(signature, { signature, unit, steps: 0, cost: -1 });
-        return;
-      }
-      w = { signature, unit, steps: 0, cost: 0 };
+      w = { signature, unit, tunable: variantSpace(unit).others.length > 0, steps: 0, cost: 0 };
       work.set(signature, w);
     }
-    if (w.cost < 0) return;
     w.steps++;
     w.cost += (step.flopsPerBatch ?? 0) + step.bytesPerBatch;
   });
-  const queue = [...work.values()].filter((w) => w.cost >= 0).sort((a, b) => b.cost - a.cost);
+  const fixed = [...work.values()].filter((w) => !w.tunable).length;
+  const queue = [...work.values()].filter((w) => w.tunable).sort((a, b) => b.cost - a.cost);
 
   const acquired = await acquireDevice({
     ...(options.powerPreference ? { powerPreference: options.powerPreference } : {}),
