@@ -202,6 +202,8 @@ describe('polyc tune', () => {
     );
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('error[E0702]');
+    const lone = await cli('compile', MODEL, '-o', join(dir, 'p3'), '--tune-adapter', 'gpu');
+    expect(lone.err).toContain('--tune-adapter needs --tune-cache');
     const interp = await cli('run', MODEL, '--tune-cache', bad);
     expect(interp.err).toContain('--tune-cache needs --backend webgpu');
     const zero = await cli('tune', MODEL, '--runs', '0');

@@ -85,9 +85,9 @@ export function onModel(report: (m: LoadedModel, inv: Invocation) => number): (i
 
 /**
  * `--tune-cache <file>`: the choices the cache holds for `adapter` (a key; undefined: the file's
- * only adapter; no choices when it holds none for that adapter), with a note on stderr saying which adapter's are used, or why none are. Undefined
- * without the option; null (after a usage error) when the file holds several adapters and none is
- * named. A malformed file is E0707 (thrown).
+ * only adapter; none when it holds none for that adapter), with a note on stderr saying whose
+ * are used, or why none are. Undefined without the option; null (after a usage error) when the
+ * file holds several adapters and none is named. A malformed file is E0707 (thrown).
  */
 export function loadTuned(inv: Invocation, adapter: string | undefined): TunedChoices | undefined | null {
   const file = str(inv, 'tune-cache');

@@ -37,6 +37,8 @@ export const compile: Command = {
     if (!/^\d+$/.test(batchText) || maxBatch < 1 || maxBatch > 4096) {
       return usageError(io, command, `--max-batch must be an integer from 1 to 4096, got '${batchText}'`);
     }
+    if (str(inv, 'tune-adapter') !== undefined && str(inv, 'tune-cache') === undefined)
+      return usageError(io, command, '--tune-adapter needs --tune-cache');
     checkPackageDir(out);
     const tuned = loadTuned(inv, str(inv, 'tune-adapter'));
     if (tuned === null) return EXIT_USER;
