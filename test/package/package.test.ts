@@ -156,6 +156,10 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(progress).toMatch(/importing weights from .*weights\.pt/);
     expect(progress).toMatch(/ts-morph/);
     expect(progress).toMatch(/esbuild/);
+    expect(progress).toMatch(
+      /note: tune cache .*tune\.json: \d+ tuned kernel choice\(s\) for adapter 'package test'/,
+    );
+    expect(progress).toMatch(/ [1-9]\d* of \d+ steps use a tuned kernel variant/);
     expect(stdout).toMatch(new RegExp(`wrote .*: npm package '${PKG}'`));
     expect(readdirSync(out).sort()).toEqual(
       [
@@ -194,6 +198,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(readme).toMatch(/\| multiplicative depth \| /);
     expect(readme).toMatch(/resize so that the shorter side is 33 pixels/);
     expect(readme).not.toMatch(/random weights/i);
+    expect(readme).toMatch(/; [1-9]\d* steps use kernel variants tuned for the adapter 'package test' \|/);
     // The dispatch sequence is straight-line code with literal offsets, counts and kernel keys.
     const webgpu = readFileSync(join(out, 'src', 'webgpu.ts'), 'utf8');
     expect(webgpu).toMatch(

@@ -1,10 +1,11 @@
 import type { AnalysisContext } from '../analysis/context.js';
 import { renderDiagnostics } from '../diagnostics/render.js';
 import { type PrepareRequest, prepareModel } from '../driver/prepare.js';
+import { parseTuneCache, type TunedChoices, tunedChoices } from '../driver/tune-cache.js';
 import type { Elaborated } from '../frontend/elaborate.js';
 import { formatTiming, type PassRecord, type RunOptions } from '../passes/manager.js';
 import { EXIT_USER, flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
-import { fileHost } from './files.js';
+import { fileHost, readTextOrFail } from './files.js';
 
 /**
  * `--passes`, `--print-ir-after` and `--verify-each` as pass-manager options, with IR dumps going
@@ -87,4 +88,28 @@ export function onModel(report: (m: LoadedModel, inv: Invocation) => number): (i
     const m = loadModel(inv);
     return m ? report(m, inv) : EXIT_USER;
   };
+}
+
+/**
+ * `--tune-cache <file>`: the choices the cache holds for `adapter` (a key; undefined: the file's
+ * only adapter; none when it holds none for that adapter), with a note on stderr saying whose
+ * are used, or why none are. Undefined without the option; null (after a usage error) when the
+ * file holds several adapters and none is named. A malformed file is E0707 (thrown).
+ */
+export function loadTuned(inv: Invocation, adapter: string | undefined): TunedChoices | undefined | null {
+  const file = str(inv, 'tune-cache');
+  if (file === undefined) return undefined;
+  const cache = parseTuneCache(readTextOrFail(file), file);
+  const keys = Object.keys(cache.entries);
+  if (adapter === undefined && keys.length > 1) {
+    usageError(
+      inv.io,
+      inv.command,
+      `${file} holds choices for ${keys.length} adapters; name one with --tune-adapter: ${keys.map((k) => `'${k}'`).join(', ')}`,
+    );
+    return null;
+  }
+  const tuned = tunedChoices(cache, adapter, file);
+  inv.io.err(`note: ${tuned.note}`);
+  return tuned;
 }

@@ -29,6 +29,8 @@ export interface CardInfo {
     readonly dispatches: number;
     readonly kernels: number;
     readonly arenaBytes: number;
+    /** `polyc tune`'s choices: for which adapter, and how many steps they rendered. */
+    readonly tuned: { readonly adapter: string; readonly steps: number } | null;
   };
   readonly cpu: { readonly loopNests: number; readonly kernels: number; readonly arenaBytes: number };
 }
@@ -112,7 +114,11 @@ export function modelCard(c: CardInfo): string {
     `| output | float32 [batch, ${c.outputShape.join(', ')}]: ${classes} logits per image |`,
     `| WebGPU | ${c.webgpu.dispatches} dispatches in one submit, ${c.webgpu.kernels} distinct kernels, ${mib(
       c.webgpu.arenaBytes,
-    )} of activations at batch ${c.maxBatch} |`,
+    )} of activations at batch ${c.maxBatch}${
+      c.webgpu.tuned
+        ? `; ${c.webgpu.tuned.steps} steps use kernel variants tuned for the adapter '${c.webgpu.tuned.adapter}'`
+        : ''
+    } |`,
     `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${mib(c.cpu.arenaBytes)} of activations |`,
     `| weights.bin | ${mib(w.byteLength)}, SHA-256 ${w.sha256} |`,
     '',

@@ -211,7 +211,7 @@ export function buildPlan(
 }
 
 /** FNV-1a of a string, as 8 hex digits: a short, stable pipeline cache key. */
-function hash(s: string): string {
+export function hash(s: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
