@@ -16,6 +16,7 @@ import { interpret } from '../../compiler/src/ir/interpret.js';
 import type { Module } from '../../compiler/src/ir/types.js';
 import { runPasses } from '../../compiler/src/passes/manager.js';
 import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
+import { instantiateKernels, type WasmKernels } from '../../runtime/src/package/wasm.js';
 import { KERNEL_MODELS } from '../codegen/kernel-models.js';
 import { buildExample, relError } from '../helpers.js';
 
@@ -26,6 +27,7 @@ import { buildExample, relError } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'polyc-cpu-'));
 const errors: number[] = [];
+const wasmErrors: number[] = [];
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   console.log(
@@ -35,7 +37,11 @@ afterAll(() => {
 let counter = 0;
 
 interface CpuModule {
-  createCpu(weights: Float32Array): { run(input: Float32Array, batch: number): Float32Array };
+  KERNELS: string | null;
+  createCpu(
+    weights: Float32Array,
+    kernels: WasmKernels | null,
+  ): { adapterInfo: string; run(input: Float32Array, batch: number): Float32Array };
 }
 
 /** Generates, emits and imports the CPU module of `m` after `passes`; runs it and the interpreter. */
@@ -46,19 +52,24 @@ async function compare(m: Module, passes: string, batch: number, seed = 3): Prom
   const compiled = compileForWebGpu(opt, batch, ctx);
   const packed = packWeights(opt, compiled, weights, ctx);
   const program = buildCpuProgram(opt, compiled.constants, ctx);
-  const js = emitJavaScript(cpuSource(program, m.name));
+  const source = emitJavaScript(cpuSource(program, m.name));
   const file = join(dir, `cpu-${counter++}.js`);
-  writeFileSync(file, js);
+  writeFileSync(file, source);
   const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as CpuModule;
   const shape = m.ops
     .find((o) => o.op === 'input')!
     .type.shape.map((d) => (typeof d === 'number' ? d : batch));
   const input = randomInput(shape, seed);
   const [ref] = interpret(m, [input], weights);
-  const got = mod.createCpu(packed).run(input.data, batch);
-  const err = relError(got, ref!.data);
-  errors.push(err);
-  return err;
+  const js = mod.createCpu(packed, null);
+  const errJs = relError(js.run(input.data, batch), ref!.data);
+  errors.push(errJs);
+  if (mod.KERNELS === null) return errJs;
+  const wasm = mod.createCpu(packed, await instantiateKernels(mod.KERNELS));
+  expect(wasm.adapterInfo).toContain('WebAssembly SIMD');
+  const errWasm = relError(wasm.run(input.data, batch), ref!.data);
+  wasmErrors.push(errWasm);
+  return Math.max(errJs, errWasm);
 }
 
 describe('generated CPU kernels against the interpreter', () => {

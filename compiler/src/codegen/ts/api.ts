@@ -48,6 +48,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         moduleSpecifier: './runtime.js',
         namedImports: [
           'checkInput',
+          'instantiateKernels',
           'isGpuUnavailable',
           'loadWeights',
           'ModelError',
@@ -243,8 +244,9 @@ if (backend !== 'cpu') {
     reason = e instanceof Error ? e.message : String(e);
   }
 }
-const { createCpu } = await import('./cpu.js');
-return new Model('cpu', createCpu(weights), reason);`,
+const { createCpu, KERNELS } = await import('./cpu.js');
+const kernels = KERNELS === null ? null : await instantiateKernels(KERNELS);
+return new Model('cpu', createCpu(weights, kernels), reason);`,
             ],
           },
           {

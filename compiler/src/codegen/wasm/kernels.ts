@@ -1,0 +1,259 @@
+import binaryen from 'binaryen';
+import type { Op } from '../../ir/types.js';
+import { type Expr, Fn, f32, v128 } from './builder.js';
+
+/**
+ * WebAssembly SIMD (f32x4) kernels of the CPU backend, specialised to one op's shapes. Every kernel
+ * is an exported function of byte pointers `(y, x0, x1, ...)` into the module's one linear memory
+ * (the arena, then the packed weights), with every size a constant.
+ *
+ * Ops with a wasm kernel (images in NCHW, one image per call, as the TypeScript loops):
+ * - pointwise conv2d (1x1, stride 1, no padding, groups 1): a GEMM `Y[Cout, P] = W[Cout, Cin] · X[Cin, P]`
+ *   over P = H*W pixels, register-blocked 4 output channels x 8 pixels (8 f32x4 accumulators),
+ *   pixels outermost so the X panel of one block stays in L1 while the weights stream;
+ * - depthwise conv2d (groups = channels, one input channel per group), stride 1: per output row,
+ *   4 pixels per f32x4, the k*k weights of the channel in locals, the rows' valid column ranges
+ *   computed at compile time (no bounds checks in the inner loop; borders in scalar code).
+ *
+ * Every other op runs as the TypeScript loop of codegen/ts/cpu.ts on the same arena. Accumulation is
+ * float32 (the TypeScript loops and the interpreter accumulate in float64): the kernel tests keep
+ * the difference under 1e-5 relative.
+ */
+
+export interface WasmKernel {
+  /** Identical kernels (same op, same shapes) are emitted once. */
+  readonly key: string;
+  readonly doc: string;
+  readonly arity: number;
+  readonly build: (f: Fn) => Expr[];
+}
+
+const ZERO = new Array<number>(16).fill(0);
+
+/** The wasm kernel of a data-path op with these per-image shapes, or null (a TypeScript loop then). */
+export function wasmKernel(
+  op: Op,
+  out: readonly number[],
+  ins: readonly (readonly number[])[],
+): WasmKernel | null {
+  if (op.op !== 'conv2d' || ins.length !== 2) return null;
+  const [, cin, h, w] = ins[0] as [number, number, number, number];
+  const [, cout, oh, ow] = out as [number, number, number, number];
+  const [, cinG, kh, kw] = ins[1] as [number, number, number, number];
+  const { stride, pad, dilation, groups } = op.attrs;
+  if (groups === 1 && kh === 1 && kw === 1 && stride.every((s) => s === 1) && pad.every((p) => p === 0)) {
+    const p = h * w;
+    return {
+      key: `pw ${cout} ${cin} ${p}`,
+      doc: `pointwise conv ${cin} -> ${cout} channels over ${h}x${w} pixels (GEMM, 4x8 register tiles)`,
+      arity: 2,
+      build: (f) => pointwise(f, cout, cin, p),
+    };
+  }
+  if (groups === cin && groups === cout && cinG === 1 && stride.every((s) => s === 1)) {
+    const geo = { h, w, oh, ow, kh, kw, pad, dilation };
+    return {
+      key: `dw ${cout} ${JSON.stringify(geo)}`,
+      doc: `depthwise conv ${kh}x${kw} over ${cout} channels of ${h}x${w}, pad ${pad.join('x')}, dilation ${dilation.join('x')}`,
+      arity: 2,
+      build: (f) => depthwise(f, cout, geo),
+    };
+  }
+  return null;
+}
+
+/** Pixels of one GEMM tile: two f32x4. */
+const TILE_VECTORS = 2;
+/** Output channels of one GEMM tile: 4 x 2 accumulators and 2 X loads stay in 16 SIMD registers. */
+const TILE_ROWS = 4;
+
+function pointwise(f: Fn, cout: number, cin: number, pixels: number): Expr[] {
+  const m = f.m;
+  const wide = TILE_VECTORS * 4;
+  const p1 = Math.floor(pixels / wide) * wide;
+  const p2 = Math.floor(pixels / 4) * 4;
+  const full = cout - (cout % TILE_ROWS);
+  /** One tile of `rows` channels from `oc` by `vecs` f32x4 (or one scalar pixel when vecs = 0) from `p`. */
+  const tile = (rows: number, vecs: number): Expr[] => {
+    const scalar = vecs === 0;
+    const type = scalar ? f32 : v128;
+    const lanes = Math.max(vecs, 1);
+    const acc = (r: number, v: number) => `a${r}_${v}${scalar ? 's' : ''}`;
+    const xv = (v: number) => `xv${v}${scalar ? 's' : ''}`;
+    const inner: Expr[] = [];
+    for (let v = 0; v < lanes; v++) {
+      inner.push(
+        f.set(xv(v), scalar ? m.f32.load(0, 4, f.get('xp')) : m.v128.load(16 * v, 4, f.get('xp')), type),
+      );
+    }
+    for (let r = 0; r < rows; r++) {
+      const wv = scalar
+        ? m.f32.load(r * cin * 4, 4, f.get('wp'))
+        : m.v128.load32_splat(r * cin * 4, 4, f.get('wp'));
+      inner.push(f.set(`w${scalar ? 's' : ''}`, wv, type));
+      for (let v = 0; v < lanes; v++) {
+        const prod = scalar
+          ? m.f32.mul(f.get('ws', f32), f.get(xv(v), f32))
+          : m.f32x4.mul(f.get('w', v128), f.get(xv(v), v128));
+        const sum = scalar
+          ? m.f32.add(f.get(acc(r, v), f32), prod)
+          : m.f32x4.add(f.get(acc(r, v), v128), prod);
+        inner.push(f.set(acc(r, v), sum, type));
+      }
+    }
+    inner.push(f.set('xp', f.plus(f.get('xp'), pixels * 4)), f.set('wp', f.plus(f.get('wp'), 4)));
+    const body: Expr[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < lanes; v++)
+        body.push(f.set(acc(r, v), scalar ? m.f32.const(0) : m.v128.const(ZERO), type));
+    }
+    body.push(
+      f.set('xp', m.i32.add(f.get('x0'), m.i32.shl(f.get('p'), f.int(2)))),
+      f.set('wp', m.i32.add(f.get('x1'), m.i32.mul(f.get('oc'), f.int(cin * 4)))),
+      f.loop('ic', 0, cin, 1, inner),
+      f.set(
+        'yp',
+        m.i32.add(
+          f.get('y'),
+          m.i32.shl(m.i32.add(m.i32.mul(f.get('oc'), f.int(pixels)), f.get('p')), f.int(2)),
+        ),
+      ),
+    );
+    for (let r = 0; r < rows; r++) {
+      for (let v = 0; v < lanes; v++) {
+        const offset = (r * pixels + 4 * v) * 4;
+        body.push(
+          scalar
+            ? m.f32.store(offset, 4, f.get('yp'), f.get(acc(r, v), f32))
+            : m.v128.store(offset, 4, f.get('yp'), f.get(acc(r, v), v128)),
+        );
+      }
+    }
+    return body;
+  };
+  const channels = (vecs: number): Expr[] => [
+    f.loop('oc', 0, full, TILE_ROWS, tile(TILE_ROWS, vecs)),
+    f.loop('oc', full, cout, TILE_ROWS, tile(cout - full, vecs)),
+  ];
+  return [
+    f.loop('p', 0, p1, wide, channels(TILE_VECTORS)),
+    f.loop('p', p1, p2, 4, channels(1)),
+    f.loop('p', p2, pixels, 1, channels(0)),
+  ];
+}
+
+interface Geometry {
+  readonly h: number;
+  readonly w: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly pad: readonly number[];
+  readonly dilation: readonly number[];
+}
+
+/**
+ * Depthwise, stride 1: for each channel, the weights go to locals; for each output row, the kernel
+ * rows inside the image are known per row at compile time only through `oy`, so the row loop
+ * checks them (a cheap branch per kernel row), while columns split into a left border, a SIMD
+ * middle where every tap is inside the image, and a right border.
+ */
+function depthwise(f: Fn, channels: number, g: Geometry): Expr[] {
+  const m = f.m;
+  const { h, w, oh, ow, kh, kw, pad, dilation } = g;
+  const [ph, pw] = pad as [number, number];
+  const [dh, dw] = dilation as [number, number];
+  // Output columns whose every tap is inside the row: ox - pw >= 0 and ox - pw + (kw-1)*dw < w.
+  const mid0 = Math.min(ow, Math.max(0, pw));
+  const mid1 = Math.max(mid0, Math.min(ow, w + pw - (kw - 1) * dw));
+  const vecEnd = mid0 + Math.floor((mid1 - mid0) / 4) * 4;
+  const wName = (ky: number, kx: number) => `k${ky}_${kx}`;
+  const wVec = (ky: number, kx: number) => `kv${ky}_${kx}`;
+  /** Columns [from, to) of the current output row, `vector` 4 at a time, `checked` for borders. */
+  const columns = (from: number, to: number, vector: boolean, checked: boolean): Expr => {
+    const body: Expr[] = [
+      f.set(vector ? 'sv' : 'ss', vector ? m.v128.const(ZERO) : m.f32.const(0), vector ? v128 : f32),
+    ];
+    for (let ky = 0; ky < kh; ky++) {
+      const taps: Expr[] = [];
+      for (let kx = 0; kx < kw; kx++) {
+        // input column = ox - pw + kx*dw; byte address = row + col*4
+        const off = (kx * dw - pw) * 4;
+        const ptr = m.i32.add(f.get('row'), m.i32.shl(f.get('ox'), f.int(2)));
+        if (vector) {
+          const xv = m.v128.load(0, 4, off >= 0 ? f.plus(ptr, off) : m.i32.sub(ptr, f.int(-off)));
+          taps.push(
+            f.set('sv', m.f32x4.add(f.get('sv', v128), m.f32x4.mul(f.get(wVec(ky, kx), v128), xv)), v128),
+          );
+        } else {
+          const xs = m.f32.load(0, 4, off >= 0 ? f.plus(ptr, off) : m.i32.sub(ptr, f.int(-off)));
+          const tap = f.set('ss', m.f32.add(f.get('ss', f32), m.f32.mul(f.get(wName(ky, kx), f32), xs)), f32);
+          if (!checked) {
+            taps.push(tap);
+          } else {
+            const col = () => m.i32.add(f.get('ox'), f.int(kx * dw - pw));
+            taps.push(m.if(m.i32.and(m.i32.ge_s(col(), f.int(0)), m.i32.lt_s(col(), f.int(w))), tap));
+          }
+        }
+      }
+      // input row = oy - ph + ky*dh; row pointer = x + (c*h*w + iy*w)*4
+      const iy = () => m.i32.add(f.get('oy'), f.int(ky * dh - ph));
+      body.push(
+        m.if(
+          m.i32.and(m.i32.ge_s(iy(), f.int(0)), m.i32.lt_s(iy(), f.int(h))),
+          m.block(null, [f.set('row', m.i32.add(f.get('plane'), m.i32.mul(iy(), f.int(w * 4)))), ...taps]),
+        ),
+      );
+    }
+    const dst = m.i32.add(f.get('orow'), m.i32.shl(f.get('ox'), f.int(2)));
+    body.push(vector ? m.v128.store(0, 4, dst, f.get('sv', v128)) : m.f32.store(0, 4, dst, f.get('ss', f32)));
+    return f.loop('ox', from, to, vector ? 4 : 1, body);
+  };
+  const perChannel: Expr[] = [];
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const wv = m.f32.load((ky * kw + kx) * 4, 4, f.get('wp'));
+      perChannel.push(
+        f.set(wName(ky, kx), wv, f32),
+        f.set(wVec(ky, kx), m.f32x4.splat(f.get(wName(ky, kx), f32)), v128),
+      );
+    }
+  }
+  perChannel.push(
+    f.loop('oy', 0, oh, 1, [
+      f.set('orow', m.i32.add(f.get('out'), m.i32.mul(f.get('oy'), f.int(ow * 4)))),
+      columns(0, mid0, false, true),
+      columns(mid0, vecEnd, true, false),
+      columns(vecEnd, mid1, false, false),
+      columns(mid1, ow, false, true),
+    ]),
+  );
+  return [
+    f.loop('c', 0, channels, 1, [
+      f.set('plane', m.i32.add(f.get('x0'), m.i32.mul(f.get('c'), f.int(h * w * 4)))),
+      f.set('out', m.i32.add(f.get('y'), m.i32.mul(f.get('c'), f.int(oh * ow * 4)))),
+      f.set('wp', m.i32.add(f.get('x1'), m.i32.mul(f.get('c'), f.int(kh * kw * 4)))),
+      ...perChannel,
+    ]),
+  ];
+}
+
+/** The module of `kernels` (exported as k0, k1, ...) over a memory of `pages` 64 KiB pages. */
+export function buildWasmModule(kernels: readonly WasmKernel[], pages: number): Uint8Array {
+  const m = new binaryen.Module();
+  try {
+    m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
+    m.setMemory(pages, pages, 'memory');
+    kernels.forEach((k, i) => {
+      const f = new Fn(m, ['y', ...Array.from({ length: k.arity }, (_, j) => `x${j}`)]);
+      f.finish(`k${i}`, k.build(f));
+    });
+    if (!m.validate()) throw new Error('polyc generated an invalid WebAssembly module');
+    binaryen.setOptimizeLevel(3);
+    m.optimize();
+    return m.emitBinary();
+  } finally {
+    m.dispose();
+  }
+}
