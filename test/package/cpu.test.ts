@@ -31,7 +31,8 @@ const wasmErrors: number[] = [];
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `generated CPU kernels vs interpreter: max rel error ${Math.max(...errors).toExponential(2)} over ${errors.length} models`,
+    `generated CPU kernels vs interpreter: max rel error ${Math.max(...errors).toExponential(2)} over ${errors.length} models` +
+      `; their WebAssembly SIMD kernels: ${Math.max(...wasmErrors).toExponential(2)} over ${wasmErrors.length}`,
   );
 });
 let counter = 0;

@@ -209,9 +209,10 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
   const weightsFloats = Math.max(4, ...slots.map((s) => s.offset + Math.ceil(s.size / 4) * 4));
   const weightsOffset = Math.ceil(Math.max(1, placement.total) / 4) * 4;
   const wasmKernels = new Map<string, { index: number; kernel: WasmKernel }>();
+  /** Literals are constants of the wasm kernels: their pointer argument is unused. */
   const bytePointer = (id: number): string => {
     const [b, o] = where(id);
-    return String((b === 'A' ? o : weightsOffset + o) * 4);
+    return String(b === 'K' ? 0 : (b === 'A' ? o : weightsOffset + o) * 4);
   };
   const kernels = new Map<string, CpuKernel>();
   const names = new Set<string>();
@@ -231,7 +232,11 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
       kernels.set(key, kernel);
     }
     const args = [where(f.id), ...f.operands.map(where)].map(([b, o]) => `${b}, ${o}`).join(', ');
-    const wk = f.operands.every((x) => loc.get(x)!.buf !== 'K') ? wasmKernel(f.op, out, ins) : null;
+    const consts = f.operands.map((x) => {
+      const l = loc.get(x)!;
+      return l.buf === 'K' ? literals[l.offset]! : null;
+    });
+    const wk = wasmKernel(f.op, out, ins, consts);
     if (!wk) return { kernel: kernel.name, args, label: f.label };
     let w = wasmKernels.get(wk.key);
     if (!w) {
@@ -241,7 +246,9 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
     const wasmArgs = [f.id, ...f.operands].map(bytePointer).join(', ');
     return { kernel: kernel.name, args, label: f.label, wasm: { index: w.index, args: wasmArgs } };
   });
-  const pages = Math.ceil(((weightsOffset + weightsFloats) * 4) / 65536);
+  const wasmScratch = weightsOffset + weightsFloats;
+  const scratchFloats = Math.max(0, ...[...wasmKernels.values()].map((w) => w.kernel.scratchFloats));
+  const pages = Math.ceil(((wasmScratch + scratchFloats) * 4) / 65536);
   const wasm: CpuWasm | null =
     wasmKernels.size === 0
       ? null
@@ -249,6 +256,7 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
           bytes: buildWasmModule(
             [...wasmKernels.values()].map((w) => w.kernel),
             pages,
+            wasmScratch * 4,
           ),
           weightsOffset,
           weightsFloats,

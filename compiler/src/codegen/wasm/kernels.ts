@@ -1,6 +1,8 @@
 import binaryen from 'binaryen';
+import { isElementwise } from '../../ir/ops.js';
 import type { Op } from '../../ir/types.js';
 import { type Expr, Fn, f32, v128 } from './builder.js';
+import { elementwiseAxes, elementwiseKernel, elementwiseTree, vectorizable } from './elementwise.js';
 
 /**
  * WebAssembly SIMD (f32x4) kernels of the CPU backend, specialised to one op's shapes. Every kernel
@@ -25,17 +27,37 @@ export interface WasmKernel {
   readonly key: string;
   readonly doc: string;
   readonly arity: number;
-  readonly build: (f: Fn) => Expr[];
+  /** Floats of scratch memory it needs (at byte `scratch` of `build`). */
+  readonly scratchFloats: number;
+  readonly build: (f: Fn, scratch: number) => Expr[];
 }
 
 const ZERO = new Array<number>(16).fill(0);
 
-/** The wasm kernel of a data-path op with these per-image shapes, or null (a TypeScript loop then). */
+/**
+ * The wasm kernel of a data-path op with these per-image shapes, or null (a TypeScript loop then).
+ * `consts[j]` is operand j's value where it is a scalar literal of a fused region (elementwise ops
+ * only take those).
+ */
 export function wasmKernel(
   op: Op,
   out: readonly number[],
   ins: readonly (readonly number[])[],
+  consts: readonly (number | null)[],
 ): WasmKernel | null {
+  if (isElementwise(op)) {
+    const tree = elementwiseTree(op, ins.length);
+    const axes = elementwiseAxes(out, ins);
+    if (!tree || !vectorizable(axes)) return null;
+    return {
+      key: `ew ${JSON.stringify([tree, axes, consts])}`,
+      doc: `${op.op} over [${out.join(', ')}] from ${ins.map((s) => `[${s.join(', ')}]`).join(', ')}`,
+      arity: ins.length,
+      scratchFloats: 0,
+      build: (f) => elementwiseKernel(f, tree, axes, consts),
+    };
+  }
+  if (consts.some((c) => c !== null)) return null;
   if (op.op !== 'conv2d' || ins.length !== 2) return null;
   const [, cin, h, w] = ins[0] as [number, number, number, number];
   const [, cout, oh, ow] = out as [number, number, number, number];
@@ -47,7 +69,24 @@ export function wasmKernel(
       key: `pw ${cout} ${cin} ${p}`,
       doc: `pointwise conv ${cin} -> ${cout} channels over ${h}x${w} pixels (GEMM, 4x8 register tiles)`,
       arity: 2,
-      build: (f) => pointwise(f, cout, cin, p),
+      scratchFloats: 0,
+      build: (f) => pointwise(f, cout, cin, p, () => f.get('x0')),
+    };
+  }
+  if (groups === 1) {
+    const geo = { h, w, oh, ow, kh, kw, stride, pad, dilation };
+    const k = cin * kh * kw;
+    return {
+      key: `conv ${cout} ${cin} ${JSON.stringify(geo)}`,
+      doc:
+        `conv ${kh}x${kw} ${cin} -> ${cout} channels, ${h}x${w} -> ${oh}x${ow}, stride ${stride.join('x')}: ` +
+        'im2col to scratch, then the pointwise GEMM',
+      arity: 2,
+      scratchFloats: k * oh * ow,
+      build: (f, scratch) => [
+        ...im2col(f, cin, geo, scratch),
+        ...pointwise(f, cout, k, oh * ow, () => f.int(scratch)),
+      ],
     };
   }
   if (groups === cin && groups === cout && cinG === 1 && stride.every((s) => s === 1)) {
@@ -56,6 +95,7 @@ export function wasmKernel(
       key: `dw ${cout} ${JSON.stringify(geo)}`,
       doc: `depthwise conv ${kh}x${kw} over ${cout} channels of ${h}x${w}, pad ${pad.join('x')}, dilation ${dilation.join('x')}`,
       arity: 2,
+      scratchFloats: 0,
       build: (f) => depthwise(f, cout, geo),
     };
   }
@@ -67,7 +107,8 @@ const TILE_VECTORS = 2;
 /** Output channels of one GEMM tile: 4 x 2 accumulators and 2 X loads stay in 16 SIMD registers. */
 const TILE_ROWS = 4;
 
-function pointwise(f: Fn, cout: number, cin: number, pixels: number): Expr[] {
+/** `Y[Cout, pixels] = W[Cout, cin] · X[cin, pixels]` with W at x1 and X at `x()`. */
+function pointwise(f: Fn, cout: number, cin: number, pixels: number, x: () => Expr): Expr[] {
   const m = f.m;
   const wide = TILE_VECTORS * 4;
   const p1 = Math.floor(pixels / wide) * wide;
@@ -108,7 +149,7 @@ function pointwise(f: Fn, cout: number, cin: number, pixels: number): Expr[] {
         body.push(f.set(acc(r, v), scalar ? m.f32.const(0) : m.v128.const(ZERO), type));
     }
     body.push(
-      f.set('xp', m.i32.add(f.get('x0'), m.i32.shl(f.get('p'), f.int(2)))),
+      f.set('xp', m.i32.add(x(), m.i32.shl(f.get('p'), f.int(2)))),
       f.set('wp', m.i32.add(f.get('x1'), m.i32.mul(f.get('oc'), f.int(cin * 4)))),
       f.loop('ic', 0, cin, 1, inner),
       f.set(
@@ -139,6 +180,53 @@ function pointwise(f: Fn, cout: number, cin: number, pixels: number): Expr[] {
     f.loop('p', 0, p1, wide, channels(TILE_VECTORS)),
     f.loop('p', p1, p2, 4, channels(1)),
     f.loop('p', p2, pixels, 1, channels(0)),
+  ];
+}
+
+/**
+ * The columns of a general conv as a [cin*kh*kw, oh*ow] matrix at byte `scratch` (zeros where a tap
+ * falls in the padding), rows in the weights' (ic, ky, kx) order.
+ */
+function im2col(
+  f: Fn,
+  cin: number,
+  g: Geometry & { readonly stride: readonly number[] },
+  scratch: number,
+): Expr[] {
+  const m = f.m;
+  const { h, w, oh, ow, kh, kw, stride, pad, dilation } = g;
+  const [sh, sw] = stride as [number, number];
+  const [ph, pw] = pad as [number, number];
+  const [dh, dw] = dilation as [number, number];
+  const iy = () =>
+    m.i32.sub(m.i32.add(m.i32.mul(f.get('oy'), f.int(sh)), m.i32.mul(f.get('ky'), f.int(dh))), f.int(ph));
+  const ix = () =>
+    m.i32.sub(m.i32.add(m.i32.mul(f.get('ox'), f.int(sw)), m.i32.mul(f.get('kx'), f.int(dw))), f.int(pw));
+  const inside = (v: () => Expr, n: number) => m.i32.lt_u(v(), f.int(n));
+  const value = m.if(
+    m.i32.and(inside(iy, h), inside(ix, w)),
+    m.f32.load(
+      0,
+      4,
+      m.i32.add(f.get('plane'), m.i32.shl(m.i32.add(m.i32.mul(iy(), f.int(w)), ix()), f.int(2))),
+    ),
+    m.f32.const(0),
+  );
+  return [
+    f.set('dst', f.int(scratch)),
+    f.loop('ic', 0, cin, 1, [
+      f.set('plane', m.i32.add(f.get('x0'), m.i32.mul(f.get('ic'), f.int(h * w * 4)))),
+      f.loop('ky', 0, kh, 1, [
+        f.loop('kx', 0, kw, 1, [
+          f.loop('oy', 0, oh, 1, [
+            f.loop('ox', 0, ow, 1, [
+              m.f32.store(0, 4, f.get('dst'), value),
+              f.set('dst', f.plus(f.get('dst'), 4)),
+            ]),
+          ]),
+        ]),
+      ]),
+    ]),
   ];
 }
 
@@ -239,15 +327,18 @@ function depthwise(f: Fn, channels: number, g: Geometry): Expr[] {
   ];
 }
 
-/** The module of `kernels` (exported as k0, k1, ...) over a memory of `pages` 64 KiB pages. */
-export function buildWasmModule(kernels: readonly WasmKernel[], pages: number): Uint8Array {
+/**
+ * The module of `kernels` (exported as k0, k1, ...) over a memory of `pages` 64 KiB pages, with
+ * their scratch at byte `scratch`.
+ */
+export function buildWasmModule(kernels: readonly WasmKernel[], pages: number, scratch: number): Uint8Array {
   const m = new binaryen.Module();
   try {
     m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
     m.setMemory(pages, pages, 'memory');
     kernels.forEach((k, i) => {
       const f = new Fn(m, ['y', ...Array.from({ length: k.arity }, (_, j) => `x${j}`)]);
-      f.finish(`k${i}`, k.build(f));
+      f.finish(`k${i}`, k.build(f, scratch));
     });
     if (!m.validate()) throw new Error('polyc generated an invalid WebAssembly module');
     binaryen.setOptimizeLevel(3);
