@@ -3,6 +3,7 @@ import { isElementwise } from '../../ir/ops.js';
 import type { Op } from '../../ir/types.js';
 import { type Expr, Fn, f32, v128 } from './builder.js';
 import { elementwiseAxes, elementwiseKernel, elementwiseTree, vectorizable } from './elementwise.js';
+import { copies, layernorm, reduce } from './memory-bound.js';
 
 /**
  * WebAssembly SIMD (f32x4) kernels of the CPU backend, specialised to one op's shapes. Every kernel
@@ -58,6 +59,8 @@ export function wasmKernel(
     };
   }
   if (consts.some((c) => c !== null)) return null;
+  const memoryBound = memoryBoundKernel(op, ins);
+  if (memoryBound) return memoryBound;
   if (op.op !== 'conv2d' || ins.length !== 2) return null;
   const [, cin, h, w] = ins[0] as [number, number, number, number];
   const [, cout, oh, ow] = out as [number, number, number, number];
@@ -100,6 +103,54 @@ export function wasmKernel(
     };
   }
   return null;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+function memoryBoundKernel(op: Op, ins: readonly (readonly number[])[]): WasmKernel | null {
+  const x = ins[0]!;
+  const kernel = (key: string, doc: string, build: (f: Fn) => Expr[]): WasmKernel => ({
+    key: `${key} [${x.join(',')}]`,
+    doc,
+    arity: ins.length,
+    scratchFloats: 0,
+    build,
+  });
+  switch (op.op) {
+    case 'layernorm2d': {
+      const [, c, h, w] = x as [number, number, number, number];
+      const weighted = ins.length > 1;
+      return kernel(`ln ${op.attrs.eps} ${weighted}`, `LayerNorm over ${c} channels of ${h}x${w}`, (f) =>
+        layernorm(f, c, h * w, op.attrs.eps, weighted),
+      );
+    }
+    case 'mean':
+    case 'sum': {
+      const axes = [...op.attrs.axes].sort((a, b) => a - b);
+      const first = axes[0]!;
+      if (axes.some((a, i) => a !== first + i)) return null;
+      const last = axes[axes.length - 1]! + 1;
+      const [outer, n, inner] = [size(x.slice(0, first)), size(x.slice(first, last)), size(x.slice(last))];
+      return kernel(
+        `${op.op} ${outer} ${n} ${inner}`,
+        `${op.op} over axes [${axes.join(', ')}] of [${x.join(', ')}]`,
+        (f) => reduce(f, outer, n, inner, op.op === 'mean'),
+      );
+    }
+    case 'slice':
+    case 'flip': {
+      const axis = op.attrs.axis;
+      const [outer, n, inner] = [size(x.slice(0, axis)), x[axis]!, size(x.slice(axis + 1))];
+      const what = op.op === 'flip' ? 'flip' : { start: op.attrs.start, end: op.attrs.end };
+      return kernel(
+        `${op.op} ${JSON.stringify(what)} ${axis}`,
+        `${op.op} along axis ${axis} of [${x.join(', ')}]`,
+        (f) => copies(f, outer, n, inner, what),
+      );
+    }
+    default:
+      return null;
+  }
 }
 
 /** Pixels of one GEMM tile: two f32x4. */
@@ -334,7 +385,12 @@ function depthwise(f: Fn, channels: number, g: Geometry): Expr[] {
 export function buildWasmModule(kernels: readonly WasmKernel[], pages: number, scratch: number): Uint8Array {
   const m = new binaryen.Module();
   try {
-    m.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128);
+    m.setFeatures(
+      binaryen.Features.MVP |
+        binaryen.Features.SIMD128 |
+        binaryen.Features.BulkMemory |
+        binaryen.Features.BulkMemoryOpt,
+    );
     m.setMemory(pages, pages, 'memory');
     kernels.forEach((k, i) => {
       const f = new Fn(m, ['y', ...Array.from({ length: k.arity }, (_, j) => `x${j}`)]);
