@@ -59,6 +59,33 @@ export function wasmKernel(
     };
   }
   if (consts.some((c) => c !== null)) return null;
+  if (op.op === 'matmul') {
+    const r = out.length;
+    const [rows, cols, k] = [out[r - 2]!, out[r - 1]!, ins[0]![r - 1]!];
+    const batches = size(out.slice(0, r - 2));
+    return {
+      key: `mm ${batches} ${rows} ${k} ${cols}`,
+      doc: `matmul [${batches}x${rows}x${k}] @ [${k}x${cols}] (GEMM, 4x8 register tiles)`,
+      arity: 2,
+      scratchFloats: 0,
+      build: (f) => [
+        f.loop('b', 0, batches, 1, [
+          f.set('ab', f.m.i32.add(f.get('x0'), f.m.i32.mul(f.get('b'), f.int(rows * k * 4)))),
+          f.set('bb', f.m.i32.add(f.get('x1'), f.m.i32.mul(f.get('b'), f.int(k * cols * 4)))),
+          f.set('yb', f.m.i32.add(f.get('y'), f.m.i32.mul(f.get('b'), f.int(rows * cols * 4)))),
+          ...pointwise(
+            f,
+            rows,
+            k,
+            cols,
+            () => f.get('bb'),
+            () => f.get('ab'),
+            () => f.get('yb'),
+          ),
+        ]),
+      ],
+    };
+  }
   const memoryBound = memoryBoundKernel(op, ins);
   if (memoryBound) return memoryBound;
   if (op.op !== 'conv2d' || ins.length !== 2) return null;
@@ -158,8 +185,19 @@ const TILE_VECTORS = 2;
 /** Output channels of one GEMM tile: 4 x 2 accumulators and 2 X loads stay in 16 SIMD registers. */
 const TILE_ROWS = 4;
 
-/** `Y[Cout, pixels] = W[Cout, cin] · X[cin, pixels]` with W at x1 and X at `x()`. */
-function pointwise(f: Fn, cout: number, cin: number, pixels: number, x: () => Expr): Expr[] {
+/**
+ * `Y[Cout, pixels] = W[Cout, cin] · X[cin, pixels]`, all row-major, at byte pointers `y()`, `w()`
+ * and `x()` (a matmul `Y = A · B` is the same with W = A, X = B).
+ */
+function pointwise(
+  f: Fn,
+  cout: number,
+  cin: number,
+  pixels: number,
+  x: () => Expr,
+  w: () => Expr = () => f.get('x1'),
+  y: () => Expr = () => f.get('y'),
+): Expr[] {
   const m = f.m;
   const wide = TILE_VECTORS * 4;
   const p1 = Math.floor(pixels / wide) * wide;
@@ -201,12 +239,12 @@ function pointwise(f: Fn, cout: number, cin: number, pixels: number, x: () => Ex
     }
     body.push(
       f.set('xp', m.i32.add(x(), m.i32.shl(f.get('p'), f.int(2)))),
-      f.set('wp', m.i32.add(f.get('x1'), m.i32.mul(f.get('oc'), f.int(cin * 4)))),
+      f.set('wp', m.i32.add(w(), m.i32.mul(f.get('oc'), f.int(cin * 4)))),
       f.loop('ic', 0, cin, 1, inner),
       f.set(
         'yp',
         m.i32.add(
-          f.get('y'),
+          y(),
           m.i32.shl(m.i32.add(m.i32.mul(f.get('oc'), f.int(pixels)), f.get('p')), f.int(2)),
         ),
       ),
