@@ -28,6 +28,8 @@ import { buildExample, relError } from '../helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'polyc-cpu-'));
 const errors: number[] = [];
 const wasmErrors: number[] = [];
+/** Op kinds (the TypeScript kernel's name prefix) that ran as WebAssembly kernels. */
+const wasmOps = new Set<string>();
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   console.log(
@@ -53,6 +55,7 @@ async function compare(m: Module, passes: string, batch: number, seed = 3): Prom
   const compiled = compileForWebGpu(opt, batch, ctx);
   const packed = packWeights(opt, compiled, weights, ctx);
   const program = buildCpuProgram(opt, compiled.constants, ctx);
+  for (const c of program.calls) if (c.wasm) wasmOps.add(c.kernel.replace(/_.*/, ''));
   const source = emitJavaScript(cpuSource(program, m.name));
   const file = join(dir, `cpu-${counter++}.js`);
   writeFileSync(file, source);
@@ -94,6 +97,27 @@ describe('generated CPU kernels against the interpreter', () => {
       expect(await compare(m, 'default', 2)).toBeLessThan(1e-5);
     });
   }
+});
+
+// Every kernel kind at batch 1 (unfused: one op per kernel) and 5 (fused regions expanded): odd
+// channel counts, counts not divisible by 4, stride 2, dilation 2, widths not multiples of 4.
+describe('WebAssembly SIMD kernels against the interpreter, batch 1 and 5', () => {
+  for (const [name, { source }] of Object.entries(KERNEL_MODELS)) {
+    for (const [passes, batch] of [
+      ['none', 1],
+      ['default', 5],
+    ] as const) {
+      it(`${name}, ${passes === 'default' ? 'fused' : 'unfused'}, batch ${batch}`, async () => {
+        const r = buildModel('kernel.poly', { readFile: () => source });
+        expect(await compare(r.model!.module, passes, batch, 7)).toBeLessThan(1e-5);
+      });
+    }
+  }
+  it('cover convolutions, matmuls, LayerNorm, reductions, copies and elementwise ops', () => {
+    for (const op of ['conv2d', 'matmul', 'layernorm2d', 'mean', 'slice', 'flip', 'add', 'mul', 'sub']) {
+      expect(wasmOps).toContain(op);
+    }
+  });
 });
 
 describe('what the CPU code generator refuses', () => {

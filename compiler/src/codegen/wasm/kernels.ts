@@ -34,6 +34,8 @@ export interface WasmKernel {
 }
 
 const ZERO = new Array<number>(16).fill(0);
+/** Bytes of floats 0, 2, 4, 6 of two concatenated f32x4. */
+const EVEN_LANES = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
 
 /**
  * The wasm kernel of a data-path op with these per-image shapes, or null (a TypeScript loop then).
@@ -119,11 +121,13 @@ export function wasmKernel(
       ],
     };
   }
-  if (groups === cin && groups === cout && cinG === 1 && stride.every((s) => s === 1)) {
-    const geo = { h, w, oh, ow, kh, kw, pad, dilation };
+  if (groups === cin && groups === cout && cinG === 1 && stride[1]! <= 2) {
+    const geo = { h, w, oh, ow, kh, kw, stride, pad, dilation };
     return {
       key: `dw ${cout} ${JSON.stringify(geo)}`,
-      doc: `depthwise conv ${kh}x${kw} over ${cout} channels of ${h}x${w}, pad ${pad.join('x')}, dilation ${dilation.join('x')}`,
+      doc:
+        `depthwise conv ${kh}x${kw} over ${cout} channels of ${h}x${w}, stride ${stride.join('x')}, ` +
+        `pad ${pad.join('x')}, dilation ${dilation.join('x')}`,
       arity: 2,
       scratchFloats: 0,
       build: (f) => depthwise(f, cout, geo),
@@ -243,10 +247,7 @@ function pointwise(
       f.loop('ic', 0, cin, 1, inner),
       f.set(
         'yp',
-        m.i32.add(
-          y(),
-          m.i32.shl(m.i32.add(m.i32.mul(f.get('oc'), f.int(pixels)), f.get('p')), f.int(2)),
-        ),
+        m.i32.add(y(), m.i32.shl(m.i32.add(m.i32.mul(f.get('oc'), f.int(pixels)), f.get('p')), f.int(2))),
       ),
     );
     for (let r = 0; r < rows; r++) {
@@ -331,19 +332,22 @@ interface Geometry {
 }
 
 /**
- * Depthwise, stride 1: for each channel, the weights go to locals; for each output row, the kernel
- * rows inside the image are known per row at compile time only through `oy`, so the row loop
- * checks them (a cheap branch per kernel row), while columns split into a left border, a SIMD
- * middle where every tap is inside the image, and a right border.
+ * Depthwise, column stride 1 or 2: for each channel, the weights go to locals; for each output
+ * row, the kernel rows inside the image depend on `oy`, so the row loop checks them (a cheap branch
+ * per kernel row), while columns split into a left border, a SIMD middle where every tap is inside
+ * the image, and a right border. With stride 2, four outputs' taps are the even lanes of two
+ * consecutive f32x4 (one shuffle); the second load may read one float past the row, never past
+ * the memory (the weights follow the arena).
  */
-function depthwise(f: Fn, channels: number, g: Geometry): Expr[] {
+function depthwise(f: Fn, channels: number, g: Geometry & { readonly stride: readonly number[] }): Expr[] {
   const m = f.m;
-  const { h, w, oh, ow, kh, kw, pad, dilation } = g;
+  const { h, w, oh, ow, kh, kw, stride, pad, dilation } = g;
+  const [sh, sw] = stride as [number, number];
   const [ph, pw] = pad as [number, number];
   const [dh, dw] = dilation as [number, number];
-  // Output columns whose every tap is inside the row: ox - pw >= 0 and ox - pw + (kw-1)*dw < w.
-  const mid0 = Math.min(ow, Math.max(0, pw));
-  const mid1 = Math.max(mid0, Math.min(ow, w + pw - (kw - 1) * dw));
+  // Output columns whose every tap is inside the row: ox*sw - pw >= 0 and ox*sw - pw + (kw-1)*dw < w.
+  const mid0 = Math.min(ow, Math.ceil(pw / sw));
+  const mid1 = Math.max(mid0, Math.min(ow, Math.floor((w - 1 + pw - (kw - 1) * dw) / sw) + 1));
   const vecEnd = mid0 + Math.floor((mid1 - mid0) / 4) * 4;
   const wName = (ky: number, kx: number) => `k${ky}_${kx}`;
   const wVec = (ky: number, kx: number) => `kv${ky}_${kx}`;
@@ -357,25 +361,31 @@ function depthwise(f: Fn, channels: number, g: Geometry): Expr[] {
       for (let kx = 0; kx < kw; kx++) {
         // input column = ox - pw + kx*dw; byte address = row + col*4
         const off = (kx * dw - pw) * 4;
-        const ptr = m.i32.add(f.get('row'), m.i32.shl(f.get('ox'), f.int(2)));
+        const ptr = () => {
+          const p = m.i32.add(f.get('row'), m.i32.mul(f.get('ox'), f.int(sw * 4)));
+          return off >= 0 ? f.plus(p, off) : m.i32.sub(p, f.int(-off));
+        };
         if (vector) {
-          const xv = m.v128.load(0, 4, off >= 0 ? f.plus(ptr, off) : m.i32.sub(ptr, f.int(-off)));
+          const xv =
+            sw === 1
+              ? m.v128.load(0, 4, ptr())
+              : m.i8x16.shuffle(m.v128.load(0, 4, ptr()), m.v128.load(16, 4, ptr()), EVEN_LANES);
           taps.push(
             f.set('sv', m.f32x4.add(f.get('sv', v128), m.f32x4.mul(f.get(wVec(ky, kx), v128), xv)), v128),
           );
         } else {
-          const xs = m.f32.load(0, 4, off >= 0 ? f.plus(ptr, off) : m.i32.sub(ptr, f.int(-off)));
+          const xs = m.f32.load(0, 4, ptr());
           const tap = f.set('ss', m.f32.add(f.get('ss', f32), m.f32.mul(f.get(wName(ky, kx), f32), xs)), f32);
           if (!checked) {
             taps.push(tap);
           } else {
-            const col = () => m.i32.add(f.get('ox'), f.int(kx * dw - pw));
+            const col = () => m.i32.add(m.i32.mul(f.get('ox'), f.int(sw)), f.int(kx * dw - pw));
             taps.push(m.if(m.i32.and(m.i32.ge_s(col(), f.int(0)), m.i32.lt_s(col(), f.int(w))), tap));
           }
         }
       }
       // input row = oy - ph + ky*dh; row pointer = x + (c*h*w + iy*w)*4
-      const iy = () => m.i32.add(f.get('oy'), f.int(ky * dh - ph));
+      const iy = () => m.i32.add(m.i32.mul(f.get('oy'), f.int(sh)), f.int(ky * dh - ph));
       body.push(
         m.if(
           m.i32.and(m.i32.ge_s(iy(), f.int(0)), m.i32.lt_s(iy(), f.int(h))),
