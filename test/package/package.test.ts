@@ -64,6 +64,7 @@ if (mode === 'run') {
     backend: m.backend,
     adapterInfo: m.adapterInfo,
     fallbackReason: m.fallbackReason ?? null,
+    cpuKernels: m.cpuKernels ?? null,
     logits: Array.from(logits),
     single: Array.from(single.logits),
     top: m.topk(logits, 3),
@@ -103,6 +104,7 @@ interface RunResult {
   backend: string;
   adapterInfo: string;
   fallbackReason: string | null;
+  cpuKernels: string | null;
   logits: number[];
   single: number[];
   top: { index: number; value: number }[][];
@@ -229,9 +231,10 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const { consumer } = await setup();
     const r = runScript(consumer, 'cpu');
     checkRun(r, 'cpu');
+    expect(r.cpuKernels).toBe('wasm-simd');
     // Against the interpreter on the same weights. The package runs its WebAssembly SIMD kernels,
     // which accumulate in float32 where the interpreter (and the TypeScript loops, < 1e-5 in
-    // cpu.test.ts) accumulate in float64: over this model's depth that is about 1.2e-5.
+    // cpu.test.ts) accumulate in float64: over this model's depth that is about 1.3e-5.
     const meta = goldenMeta(CASE);
     const m = buildExample('examples/cpolynext_lr.poly', {
       init_channels: String(meta.init_channels),
