@@ -113,8 +113,20 @@ describe('WebAssembly SIMD kernels against the interpreter, batch 1 and 5', () =
       });
     }
   }
-  it('cover convolutions, matmuls, LayerNorm, reductions, copies and elementwise ops', () => {
-    for (const op of ['conv2d', 'matmul', 'layernorm2d', 'mean', 'slice', 'flip', 'add', 'mul', 'sub']) {
+  it('cover convolutions, matmuls, LayerNorm, L1 normalisation, reductions, copies, transposes and elementwise ops', () => {
+    for (const op of [
+      'conv2d',
+      'matmul',
+      'layernorm2d',
+      'mean',
+      'slice',
+      'flip',
+      'transpose',
+      'l1norm',
+      'add',
+      'mul',
+      'sub',
+    ]) {
       expect(wasmOps).toContain(op);
     }
   });

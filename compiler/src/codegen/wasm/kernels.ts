@@ -1,9 +1,10 @@
 import binaryen from 'binaryen';
+import { contiguousStrides } from '../../ir/layout.js';
 import { isElementwise } from '../../ir/ops.js';
 import type { Op } from '../../ir/types.js';
 import { type Expr, Fn, f32, v128 } from './builder.js';
 import { elementwiseAxes, elementwiseKernel, elementwiseTree, vectorizable } from './elementwise.js';
-import { copies, layernorm, reduce } from './memory-bound.js';
+import { copies, l1norm, layernorm, reduce, transpose } from './memory-bound.js';
 
 /**
  * WebAssembly SIMD (f32x4) kernels of the CPU backend, specialised to one op's shapes. Every kernel
@@ -14,9 +15,13 @@ import { copies, layernorm, reduce } from './memory-bound.js';
  * - pointwise conv2d (1x1, stride 1, no padding, groups 1): a GEMM `Y[Cout, P] = W[Cout, Cin] · X[Cin, P]`
  *   over P = H*W pixels, register-blocked 4 output channels x 8 pixels (8 f32x4 accumulators),
  *   pixels outermost so the X panel of one block stays in L1 while the weights stream;
- * - depthwise conv2d (groups = channels, one input channel per group), stride 1: per output row,
- *   4 pixels per f32x4, the k*k weights of the channel in locals, the rows' valid column ranges
- *   computed at compile time (no bounds checks in the inner loop; borders in scalar code).
+ * - matmul (attention): the same GEMM per batch matrix;
+ * - other groups-1 conv2d (stem, downsampling): im2col into scratch memory, then the GEMM;
+ * - depthwise conv2d (groups = channels), column stride 1 or 2: 4 outputs per f32x4, the k*k
+ *   weights in locals, the interior columns (every tap inside the row) computed at compile time,
+ *   borders in scalar code;
+ * - elementwise ops (elementwise.ts, from ir/ops.ts's templates), LayerNorm, mean/sum over adjacent
+ *   axes, L1 normalisation, transpose, slice and flip (memory-bound.ts).
  *
  * Every other op runs as the TypeScript loop of codegen/ts/cpu.ts on the same arena. Accumulation is
  * float32 (the TypeScript loops and the interpreter accumulate in float64): the kernel tests keep
@@ -166,6 +171,24 @@ function memoryBoundKernel(op: Op, ins: readonly (readonly number[])[]): WasmKer
         `${op.op} ${outer} ${n} ${inner}`,
         `${op.op} over axes [${axes.join(', ')}] of [${x.join(', ')}]`,
         (f) => reduce(f, outer, n, inner, op.op === 'mean'),
+      );
+    }
+    case 'transpose': {
+      const strides = contiguousStrides(x);
+      const axes = op.attrs.perm.map((p) => ({ d: x[p]!, s: strides[p]! })).filter((a) => a.d !== 1);
+      return kernel(
+        `tr ${JSON.stringify(axes)}`,
+        `transpose [${x.join(', ')}] by [${op.attrs.perm.join(', ')}]`,
+        (f) => transpose(f, axes),
+      );
+    }
+    case 'l1norm': {
+      const axis = op.attrs.axis;
+      const [outer, n, inner] = [size(x.slice(0, axis)), x[axis]!, size(x.slice(axis + 1))];
+      return kernel(
+        `l1 ${op.attrs.eps} ${axis}`,
+        `L1 normalisation along axis ${axis} of [${x.join(', ')}]`,
+        (f) => l1norm(f, outer, n, inner, op.attrs.eps),
       );
     }
     case 'slice':

@@ -184,3 +184,87 @@ export function copies(
     ]),
   ];
 }
+
+/**
+ * L1 normalisation along the middle axis of [outer, n, inner]: `y = x / max(sum |x|, eps)`, over
+ * inner 4 at a time, or, when inner is 1 (attention rows), along the contiguous row with a
+ * horizontal sum.
+ */
+export function l1norm(f: Fn, outer: number, n: number, inner: number, eps: number): Expr[] {
+  const m = f.m;
+  const rowBytes = n * inner * 4;
+  if (inner > 1) {
+    const body = pixels(f, inner, (vector) => {
+      const c = column(f, vector);
+      const s = vector ? 'v' : 's';
+      const at = (base: string) =>
+        m.i32.add(m.i32.add(f.get(base), f.get('col')), m.i32.mul(f.get('j'), f.int(inner * 4)));
+      const abs = (e: Expr) => (vector ? m.f32x4.abs(e) : m.f32.abs(e));
+      return [
+        f.set(`a${s}`, c.splat(0), c.type),
+        f.loop('j', 0, n, 1, [
+          f.set(`a${s}`, c.ops.add(f.get(`a${s}`, c.type), abs(c.load(at('xo')))), c.type),
+        ]),
+        f.set(`d${s}`, c.ops.max(f.get(`a${s}`, c.type), c.splat(eps)), c.type),
+        f.loop('j', 0, n, 1, [c.store(at('yo'), c.ops.div(c.load(at('xo')), f.get(`d${s}`, c.type)))]),
+      ];
+    });
+    return [
+      f.loop('o', 0, outer, 1, [
+        f.set('xo', m.i32.add(f.get('x0'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
+        f.set('yo', m.i32.add(f.get('y'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
+        ...body,
+      ]),
+    ];
+  }
+  const vecEnd = Math.floor(n / 4) * 4;
+  const at = (base: string) => m.i32.add(f.get(base), m.i32.shl(f.get('j'), f.int(2)));
+  const lane = (i: number) => m.f32x4.extract_lane(f.get('av', v128), i);
+  return [
+    f.loop('o', 0, outer, 1, [
+      f.set('xo', m.i32.add(f.get('x0'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
+      f.set('yo', m.i32.add(f.get('y'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
+      f.set('av', m.v128.const(new Array(16).fill(0)), v128),
+      f.loop('j', 0, vecEnd, 4, [
+        f.set('av', m.f32x4.add(f.get('av', v128), m.f32x4.abs(m.v128.load(0, 4, at('xo')))), v128),
+      ]),
+      f.set('as', m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3))), f32),
+      f.loop('j', vecEnd, n, 1, [
+        f.set('as', m.f32.add(f.get('as', f32), m.f32.abs(m.f32.load(0, 4, at('xo')))), f32),
+      ]),
+      f.set('ds', m.f32.max(f.get('as', f32), m.f32.const(eps)), f32),
+      f.set('dv', m.f32x4.splat(f.get('ds', f32)), v128),
+      f.loop('j', 0, vecEnd, 4, [
+        m.v128.store(0, 4, at('yo'), m.f32x4.div(m.v128.load(0, 4, at('xo')), f.get('dv', v128))),
+      ]),
+      f.loop('j', vecEnd, n, 1, [
+        m.f32.store(0, 4, at('yo'), m.f32.div(m.f32.load(0, 4, at('xo')), f.get('ds', f32))),
+      ]),
+    ]),
+  ];
+}
+
+/**
+ * A transpose as a walk over the output in order (`axes`: output sizes with the input's stride
+ * of each, size-1 axes left out), scalar: the input pointer is recomputed per outer index and
+ * advanced by the innermost stride.
+ */
+export function transpose(f: Fn, axes: readonly { readonly d: number; readonly s: number }[]): Expr[] {
+  const m = f.m;
+  if (axes.length === 0) return [m.f32.store(0, 4, f.get('y'), m.f32.load(0, 4, f.get('x0')))];
+  const last = axes[axes.length - 1]!;
+  let src: Expr = f.get('x0');
+  axes.slice(0, -1).forEach((a, l) => {
+    src = m.i32.add(src, m.i32.mul(f.get(`o${l}`), f.int(a.s * 4)));
+  });
+  let body: Expr = m.block(null, [
+    f.set('src', src),
+    f.loop('i', 0, last.d, 1, [
+      m.f32.store(0, 4, f.get('yp'), m.f32.load(0, 4, f.get('src'))),
+      f.set('yp', f.plus(f.get('yp'), 4)),
+      f.set('src', f.plus(f.get('src'), last.s * 4)),
+    ]),
+  ]);
+  for (let l = axes.length - 2; l >= 0; l--) body = f.loop(`o${l}`, 0, axes[l]!.d, 1, [body]);
+  return [f.set('yp', f.get('y')), body];
+}
