@@ -113,7 +113,7 @@ describe('WebAssembly SIMD kernels against the interpreter, batch 1 and 5', () =
       });
     }
   }
-  it('cover convolutions, matmuls, LayerNorm, L1 normalisation, reductions, copies, transposes and elementwise ops', () => {
+  it('cover convolutions, matmuls, LayerNorm, L1 normalisation, reductions, copies, transposes, linear and elementwise ops', () => {
     for (const op of [
       'conv2d',
       'matmul',

@@ -4,7 +4,7 @@ import { isElementwise } from '../../ir/ops.js';
 import type { Op } from '../../ir/types.js';
 import { type Expr, Fn, f32, v128 } from './builder.js';
 import { elementwiseAxes, elementwiseKernel, elementwiseTree, vectorizable } from './elementwise.js';
-import { copies, l1norm, layernorm, reduce, transpose } from './memory-bound.js';
+import { copies, l1norm, layernorm, linear, reduce, transpose } from './memory-bound.js';
 
 /**
  * WebAssembly SIMD (f32x4) kernels of the CPU backend, specialised to one op's shapes. Every kernel
@@ -21,7 +21,7 @@ import { copies, l1norm, layernorm, reduce, transpose } from './memory-bound.js'
  *   weights in locals, the interior columns (every tap inside the row) computed at compile time,
  *   borders in scalar code;
  * - elementwise ops (elementwise.ts, from ir/ops.ts's templates), LayerNorm, mean/sum over adjacent
- *   axes, L1 normalisation, transpose, slice and flip (memory-bound.ts).
+ *   axes, L1 normalisation, transpose, slice and flip, linear (memory-bound.ts).
  *
  * Every other op runs as the TypeScript loop of codegen/ts/cpu.ts on the same arena. Accumulation is
  * float32 (the TypeScript loops and the interpreter accumulate in float64): the kernel tests keep
@@ -171,6 +171,14 @@ function memoryBoundKernel(op: Op, ins: readonly (readonly number[])[]): WasmKer
         `${op.op} ${outer} ${n} ${inner}`,
         `${op.op} over axes [${axes.join(', ')}] of [${x.join(', ')}]`,
         (f) => reduce(f, outer, n, inner, op.op === 'mean'),
+      );
+    }
+    case 'linear': {
+      const k = x[x.length - 1]!;
+      const outputs = ins[1]![0]!;
+      if (size(x) !== k) return null;
+      return kernel(`fc ${outputs} ${k} ${ins.length}`, `linear ${k} -> ${outputs}`, (f) =>
+        linear(f, outputs, k, ins.length > 2),
       );
     }
     case 'transpose': {

@@ -268,3 +268,45 @@ export function transpose(f: Fn, axes: readonly { readonly d: number; readonly s
   for (let l = axes.length - 2; l >= 0; l--) body = f.loop(`o${l}`, 0, axes[l]!.d, 1, [body]);
   return [f.set('yp', f.get('y')), body];
 }
+
+/**
+ * `y[o] = w[o, :] · x + b[o]` (the classifier head): each weight row against x 4 floats at a time,
+ * with a horizontal sum and a scalar tail.
+ */
+export function linear(f: Fn, outputs: number, k: number, bias: boolean): Expr[] {
+  const m = f.m;
+  const vecEnd = Math.floor(k / 4) * 4;
+  const lane = (i: number) => m.f32x4.extract_lane(f.get('av', v128), i);
+  const at = (base: Expr) => m.i32.add(base, m.i32.shl(f.get('j'), f.int(2)));
+  const start = bias
+    ? m.f32.load(0, 4, m.i32.add(f.get('x2'), m.i32.shl(f.get('o'), f.int(2))))
+    : m.f32.const(0);
+  return [
+    f.loop('o', 0, outputs, 1, [
+      f.set('wr', m.i32.add(f.get('x1'), m.i32.mul(f.get('o'), f.int(k * 4)))),
+      f.set('av', m.v128.const(new Array(16).fill(0)), v128),
+      f.loop('j', 0, vecEnd, 4, [
+        f.set(
+          'av',
+          m.f32x4.add(
+            f.get('av', v128),
+            m.f32x4.mul(m.v128.load(0, 4, at(f.get('wr'))), m.v128.load(0, 4, at(f.get('x0')))),
+          ),
+          v128,
+        ),
+      ]),
+      f.set('as', m.f32.add(start, m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3)))), f32),
+      f.loop('j', vecEnd, k, 1, [
+        f.set(
+          'as',
+          m.f32.add(
+            f.get('as', f32),
+            m.f32.mul(m.f32.load(0, 4, at(f.get('wr'))), m.f32.load(0, 4, at(f.get('x0')))),
+          ),
+          f32,
+        ),
+      ]),
+      m.f32.store(0, 4, m.i32.add(f.get('y'), m.i32.shl(f.get('o'), f.int(2))), f.get('as', f32)),
+    ]),
+  ];
+}
