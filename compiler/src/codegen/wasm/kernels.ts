@@ -17,9 +17,9 @@ import { copies, l1norm, layernorm, linear, reduce, transpose } from './memory-b
  *   pixels outermost so the X panel of one block stays in L1 while the weights stream;
  * - matmul (attention): the same GEMM per batch matrix;
  * - other groups-1 conv2d (stem, downsampling): im2col into scratch memory, then the GEMM;
- * - depthwise conv2d (groups = channels), column stride 1 or 2: 4 outputs per f32x4, the k*k
- *   weights in locals, the interior columns (every tap inside the row) computed at compile time,
- *   borders in scalar code;
+ * - depthwise conv2d (groups = channels), column stride 1 or 2: each plane copied into a
+ *   zero-padded scratch plane, then 4 outputs per f32x4 with no bounds checks, the k*k weights in
+ *   locals;
  * - elementwise ops (elementwise.ts, from ir/ops.ts's templates), LayerNorm, mean/sum over adjacent
  *   axes, L1 normalisation, transpose, slice and flip, linear (memory-bound.ts).
  *
@@ -134,8 +134,8 @@ export function wasmKernel(
         `depthwise conv ${kh}x${kw} over ${cout} channels of ${h}x${w}, stride ${stride.join('x')}, ` +
         `pad ${pad.join('x')}, dilation ${dilation.join('x')}`,
       arity: 2,
-      scratchFloats: 0,
-      build: (f) => depthwise(f, cout, geo),
+      scratchFloats: depthwiseScratch(geo),
+      build: (f, scratch) => depthwise(f, cout, geo, scratch),
     };
   }
   return null;
@@ -363,72 +363,66 @@ interface Geometry {
 }
 
 /**
- * Depthwise, column stride 1 or 2: for each channel, the weights go to locals; for each output
- * row, the kernel rows inside the image depend on `oy`, so the row loop checks them (a cheap branch
- * per kernel row), while columns split into a left border, a SIMD middle where every tap is inside
- * the image, and a right border. With stride 2, four outputs' taps are the even lanes of two
- * consecutive f32x4 (one shuffle); the second load may read one float past the row, never past
- * the memory (the weights follow the arena).
+ * Depthwise, column stride 1 or 2. Each channel's plane is first copied into a zero-padded plane
+ * in scratch memory (`memory.copy` per row; the border is zeroed once per call), so every tap of
+ * every output is a plain load: no bounds checks, no border code. The k*k weights are splatted
+ * into locals; each output row runs 4 outputs per f32x4, then a scalar tail. With stride 2, four
+ * outputs' taps are the even lanes of two consecutive f32x4 (one shuffle); the padded rows carry 4
+ * floats of slack for the one float that reads past a row.
  */
-function depthwise(f: Fn, channels: number, g: Geometry & { readonly stride: readonly number[] }): Expr[] {
+function depthwise(
+  f: Fn,
+  channels: number,
+  g: Geometry & { readonly stride: readonly number[] },
+  scratch: number,
+): Expr[] {
   const m = f.m;
   const { h, w, oh, ow, kh, kw, stride, pad, dilation } = g;
   const [sh, sw] = stride as [number, number];
   const [ph, pw] = pad as [number, number];
   const [dh, dw] = dilation as [number, number];
-  // Output columns whose every tap is inside the row: ox*sw - pw >= 0 and ox*sw - pw + (kw-1)*dw < w.
-  const mid0 = Math.min(ow, Math.ceil(pw / sw));
-  const mid1 = Math.max(mid0, Math.min(ow, Math.floor((w - 1 + pw - (kw - 1) * dw) / sw) + 1));
-  const vecEnd = mid0 + Math.floor((mid1 - mid0) / 4) * 4;
+  const rowFloats = paddedWidth(g);
+  const vecEnd = Math.floor(ow / 4) * 4;
   const wName = (ky: number, kx: number) => `k${ky}_${kx}`;
   const wVec = (ky: number, kx: number) => `kv${ky}_${kx}`;
-  /** Columns [from, to) of the current output row, `vector` 4 at a time, `checked` for borders. */
-  const columns = (from: number, to: number, vector: boolean, checked: boolean): Expr => {
+  /** Columns [from, to) of output row oy, `vector` 4 at a time. */
+  const columns = (from: number, to: number, vector: boolean): Expr => {
     const body: Expr[] = [
       f.set(vector ? 'sv' : 'ss', vector ? m.v128.const(ZERO) : m.f32.const(0), vector ? v128 : f32),
     ];
     for (let ky = 0; ky < kh; ky++) {
-      const taps: Expr[] = [];
       for (let kx = 0; kx < kw; kx++) {
-        // input column = ox - pw + kx*dw; byte address = row + col*4
-        const off = (kx * dw - pw) * 4;
-        const ptr = () => {
-          const p = m.i32.add(f.get('row'), m.i32.mul(f.get('ox'), f.int(sw * 4)));
-          return off >= 0 ? f.plus(p, off) : m.i32.sub(p, f.int(-off));
-        };
+        // padded input (oy*sh + ky*dh, ox*sw + kx*dw): row pointer + (ox*sw + kx*dw)*4
+        const ptr = () => m.i32.add(f.get(`row${ky}`), m.i32.mul(f.get('ox'), f.int(sw * 4)));
+        const off = kx * dw * 4;
         if (vector) {
           const xv =
             sw === 1
-              ? m.v128.load(0, 4, ptr())
-              : m.i8x16.shuffle(m.v128.load(0, 4, ptr()), m.v128.load(16, 4, ptr()), EVEN_LANES);
-          taps.push(
+              ? m.v128.load(off, 4, ptr())
+              : m.i8x16.shuffle(m.v128.load(off, 4, ptr()), m.v128.load(off + 16, 4, ptr()), EVEN_LANES);
+          body.push(
             f.set('sv', m.f32x4.add(f.get('sv', v128), m.f32x4.mul(f.get(wVec(ky, kx), v128), xv)), v128),
           );
         } else {
-          const xs = m.f32.load(0, 4, ptr());
-          const tap = f.set('ss', m.f32.add(f.get('ss', f32), m.f32.mul(f.get(wName(ky, kx), f32), xs)), f32);
-          if (!checked) {
-            taps.push(tap);
-          } else {
-            const col = () => m.i32.add(m.i32.mul(f.get('ox'), f.int(sw)), f.int(kx * dw - pw));
-            taps.push(m.if(m.i32.and(m.i32.ge_s(col(), f.int(0)), m.i32.lt_s(col(), f.int(w))), tap));
-          }
+          const xs = m.f32.load(off, 4, ptr());
+          body.push(f.set('ss', m.f32.add(f.get('ss', f32), m.f32.mul(f.get(wName(ky, kx), f32), xs)), f32));
         }
       }
-      // input row = oy - ph + ky*dh; row pointer = x + (c*h*w + iy*w)*4
-      const iy = () => m.i32.add(m.i32.mul(f.get('oy'), f.int(sh)), f.int(ky * dh - ph));
-      body.push(
-        m.if(
-          m.i32.and(m.i32.ge_s(iy(), f.int(0)), m.i32.lt_s(iy(), f.int(h))),
-          m.block(null, [f.set('row', m.i32.add(f.get('plane'), m.i32.mul(iy(), f.int(w * 4)))), ...taps]),
-        ),
-      );
     }
     const dst = m.i32.add(f.get('orow'), m.i32.shl(f.get('ox'), f.int(2)));
     body.push(vector ? m.v128.store(0, 4, dst, f.get('sv', v128)) : m.f32.store(0, 4, dst, f.get('ss', f32)));
     return f.loop('ox', from, to, vector ? 4 : 1, body);
   };
-  const perChannel: Expr[] = [];
+  const perChannel: Expr[] = [
+    // the channel's rows into the padded plane
+    f.loop('iy', 0, h, 1, [
+      m.memory.copy(
+        m.i32.add(f.int(scratch + (ph * rowFloats + pw) * 4), m.i32.mul(f.get('iy'), f.int(rowFloats * 4))),
+        m.i32.add(f.get('plane'), m.i32.mul(f.get('iy'), f.int(w * 4))),
+        f.int(w * 4),
+      ),
+    ]),
+  ];
   for (let ky = 0; ky < kh; ky++) {
     for (let kx = 0; kx < kw; kx++) {
       const wv = m.f32.load((ky * kw + kx) * 4, 4, f.get('wp'));
@@ -438,16 +432,28 @@ function depthwise(f: Fn, channels: number, g: Geometry & { readonly stride: rea
       );
     }
   }
+  const rows: Expr[] = [];
+  for (let ky = 0; ky < kh; ky++) {
+    rows.push(
+      f.set(
+        `row${ky}`,
+        m.i32.add(
+          f.int(scratch + ky * dh * rowFloats * 4),
+          m.i32.mul(f.get('oy'), f.int(sh * rowFloats * 4)),
+        ),
+      ),
+    );
+  }
   perChannel.push(
     f.loop('oy', 0, oh, 1, [
       f.set('orow', m.i32.add(f.get('out'), m.i32.mul(f.get('oy'), f.int(ow * 4)))),
-      columns(0, mid0, false, true),
-      columns(mid0, vecEnd, true, false),
-      columns(vecEnd, mid1, false, false),
-      columns(mid1, ow, false, true),
+      ...rows,
+      columns(0, vecEnd, true),
+      columns(vecEnd, ow, false),
     ]),
   );
   return [
+    m.memory.fill(f.int(scratch), m.i32.const(0), f.int(depthwiseScratch(g) * 4)),
     f.loop('c', 0, channels, 1, [
       f.set('plane', m.i32.add(f.get('x0'), m.i32.mul(f.get('c'), f.int(h * w * 4)))),
       f.set('out', m.i32.add(f.get('y'), m.i32.mul(f.get('c'), f.int(oh * ow * 4)))),
@@ -455,6 +461,17 @@ function depthwise(f: Fn, channels: number, g: Geometry & { readonly stride: rea
       ...perChannel,
     ]),
   ];
+}
+
+/** Floats per row of the padded plane: the image, both pads, 4 of slack. */
+function paddedWidth(g: Geometry): number {
+  return g.w + 2 * g.pad[1]! + 4;
+}
+
+/** Floats of the padded plane (rows covering every tap of every output row). */
+function depthwiseScratch(g: Geometry & { readonly stride: readonly number[] }): number {
+  const rows = Math.max(g.h + 2 * g.pad[0]!, (g.oh - 1) * g.stride[0]! + (g.kh - 1) * g.dilation[0]! + 1);
+  return (rows + 1) * paddedWidth(g);
 }
 
 /**
