@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -91,8 +91,9 @@ The package (\`polyc compile\`, random weights) runs with \`{ backend: 'cpu' }\`
 (WebAssembly SIMD kernels, 1 thread). Peers run polyc's ONNX export of the same model and weights:
 onnxruntime-web ${ortWeb.env.versions?.web ?? ''} with \`executionProviders: ['wasm']\` (SIMD,
 \`numThreads = ${WEB_THREADS}\`), and onnxruntime-node ${ort.env.versions?.common ?? ''}'s CPU EP (its default
-threads: all ${cpus().length} cores). Median of ${runs} runs after ${warmup} warm-up run(s); max rel diff is polyc
-against onnxruntime-node.
+threads). Median of ${runs} runs after ${warmup} warm-up run(s); max rel diff is polyc against
+onnxruntime-node. Load average over the last 5 minutes when written: ${loadavg()[1]!.toFixed(1)} on ${cpus().length} cores (a shared
+machine inflates the multithreaded onnxruntime-node most; compare within a row).
 
 | model | batch | polyc cpu ms | ORT web wasm ms | polyc / ORT web | ORT node cpu ms | polyc / ORT node | max rel diff |
 |---|---|---|---|---|---|---|---|
