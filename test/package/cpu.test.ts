@@ -132,6 +132,18 @@ describe('WebAssembly SIMD kernels against the interpreter, batch 1 and 5', () =
   });
 });
 
+describe('a model without WebAssembly kernels', () => {
+  it('ships no module and runs its TypeScript loops (a grouped conv)', async () => {
+    const source = 'model m(x: f32[B, 4, 9, 9]) {\n  return conv2d(self.c, x, out=6, k=3, groups=2)\n}';
+    const r = buildModel('grouped.poly', { readFile: () => source });
+    expect(r.diagnostics).toEqual([]);
+    const m = r.model!.module;
+    const ctx = new AnalysisContext();
+    expect(buildCpuProgram(m, compileForWebGpu(m, 2, ctx).constants, ctx).wasm).toBeNull();
+    expect(await compare(m, 'none', 2)).toBeLessThan(1e-5);
+  });
+});
+
 describe('what the CPU code generator refuses', () => {
   it('an op across the batch is E1001', () => {
     const source = 'model m(x: f32[B, 4]) {\n  return mean(x, [0], keepdims=true)\n}';

@@ -91,7 +91,7 @@ export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure
   };
 }
 `
-    : '';
+    : '// No op of this model has a WebAssembly kernel.\nvoid kernels;\n';
   const create: FunctionDeclarationStructure = {
     kind: StructureKind.Function,
     name: 'createCpu',
