@@ -249,8 +249,9 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
   const wasmScratch = weightsOffset + weightsFloats;
   const scratchFloats = Math.max(0, ...[...wasmKernels.values()].map((w) => w.kernel.scratchFloats));
   const pages = Math.ceil(((wasmScratch + scratchFloats) * 4) / 65536);
+  // A 32-bit memory holds at most 65536 pages (4 GiB): beyond it, the TypeScript loops.
   const wasm: CpuWasm | null =
-    wasmKernels.size === 0
+    wasmKernels.size === 0 || pages > 65536
       ? null
       : {
           bytes: buildWasmModule(
