@@ -12,6 +12,9 @@ export const i32 = binaryen.i32;
 export const f32 = binaryen.f32;
 export const v128 = binaryen.v128;
 
+/** The 16 bytes of a zero f32x4, for `v128.const`. */
+export const ZERO = new Array<number>(16).fill(0);
+
 export class Fn {
   private readonly types: binaryen.Type[] = [];
   private readonly names = new Map<string, number>();
@@ -76,6 +79,12 @@ export class Fn {
         ]),
       ),
     ]);
+  }
+
+  /** The sum of the 4 lanes of f32x4 local `name` (an f32). */
+  laneSum(name: string): Expr {
+    const lane = (i: number) => this.m.f32x4.extract_lane(this.get(name, v128), i);
+    return this.m.f32.add(this.m.f32.add(lane(0), lane(1)), this.m.f32.add(lane(2), lane(3)));
   }
 
   /** Adds the function (params first, then the other locals) and exports it under `name`. */

@@ -2,7 +2,7 @@ import binaryen from 'binaryen';
 import { contiguousStrides } from '../../ir/layout.js';
 import { isElementwise } from '../../ir/ops.js';
 import type { Op } from '../../ir/types.js';
-import { type Expr, Fn, f32, v128 } from './builder.js';
+import { type Expr, Fn, f32, v128, ZERO } from './builder.js';
 import { elementwiseAxes, elementwiseKernel, elementwiseTree, vectorizable } from './elementwise.js';
 import { copies, l1norm, layernorm, linear, reduce, transpose } from './memory-bound.js';
 
@@ -38,7 +38,6 @@ export interface WasmKernel {
   readonly build: (f: Fn, scratch: number) => Expr[];
 }
 
-const ZERO = new Array<number>(16).fill(0);
 /** Bytes of floats 0, 2, 4, 6 of two concatenated f32x4. */
 const EVEN_LANES = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
 

@@ -1,4 +1,4 @@
-import { type Expr, type Fn, f32, v128 } from './builder.js';
+import { type Expr, type Fn, f32, v128, ZERO } from './builder.js';
 
 /**
  * The memory-bound kernels: LayerNorm over channels, reductions over one block of adjacent axes,
@@ -110,11 +110,10 @@ export function reduce(f: Fn, outer: number, n: number, inner: number, mean: boo
   }
   const vecEnd = Math.floor(n / 4) * 4;
   const c = column(f, false);
-  const lane = (i: number) => m.f32x4.extract_lane(f.get('av', v128), i);
   return [
     f.loop('o', 0, outer, 1, [
       f.set('xo', m.i32.add(f.get('x0'), m.i32.mul(f.get('o'), f.int(n * 4)))),
-      f.set('av', m.v128.const(new Array(16).fill(0)), v128),
+      f.set('av', m.v128.const(ZERO), v128),
       f.loop('j', 0, vecEnd, 4, [
         f.set(
           'av',
@@ -125,7 +124,7 @@ export function reduce(f: Fn, outer: number, n: number, inner: number, mean: boo
           v128,
         ),
       ]),
-      f.set('as', m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3))), f32),
+      f.set('as', f.laneSum('av'), f32),
       f.loop('j', vecEnd, n, 1, [
         f.set(
           'as',
@@ -219,16 +218,15 @@ export function l1norm(f: Fn, outer: number, n: number, inner: number, eps: numb
   }
   const vecEnd = Math.floor(n / 4) * 4;
   const at = (base: string) => m.i32.add(f.get(base), m.i32.shl(f.get('j'), f.int(2)));
-  const lane = (i: number) => m.f32x4.extract_lane(f.get('av', v128), i);
   return [
     f.loop('o', 0, outer, 1, [
       f.set('xo', m.i32.add(f.get('x0'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
       f.set('yo', m.i32.add(f.get('y'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
-      f.set('av', m.v128.const(new Array(16).fill(0)), v128),
+      f.set('av', m.v128.const(ZERO), v128),
       f.loop('j', 0, vecEnd, 4, [
         f.set('av', m.f32x4.add(f.get('av', v128), m.f32x4.abs(m.v128.load(0, 4, at('xo')))), v128),
       ]),
-      f.set('as', m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3))), f32),
+      f.set('as', f.laneSum('av'), f32),
       f.loop('j', vecEnd, n, 1, [
         f.set('as', m.f32.add(f.get('as', f32), m.f32.abs(m.f32.load(0, 4, at('xo')))), f32),
       ]),
@@ -276,7 +274,6 @@ export function transpose(f: Fn, axes: readonly { readonly d: number; readonly s
 export function linear(f: Fn, outputs: number, k: number, bias: boolean): Expr[] {
   const m = f.m;
   const vecEnd = Math.floor(k / 4) * 4;
-  const lane = (i: number) => m.f32x4.extract_lane(f.get('av', v128), i);
   const at = (base: Expr) => m.i32.add(base, m.i32.shl(f.get('j'), f.int(2)));
   const start = bias
     ? m.f32.load(0, 4, m.i32.add(f.get('x2'), m.i32.shl(f.get('o'), f.int(2))))
@@ -284,7 +281,7 @@ export function linear(f: Fn, outputs: number, k: number, bias: boolean): Expr[]
   return [
     f.loop('o', 0, outputs, 1, [
       f.set('wr', m.i32.add(f.get('x1'), m.i32.mul(f.get('o'), f.int(k * 4)))),
-      f.set('av', m.v128.const(new Array(16).fill(0)), v128),
+      f.set('av', m.v128.const(ZERO), v128),
       f.loop('j', 0, vecEnd, 4, [
         f.set(
           'av',
@@ -295,7 +292,7 @@ export function linear(f: Fn, outputs: number, k: number, bias: boolean): Expr[]
           v128,
         ),
       ]),
-      f.set('as', m.f32.add(start, m.f32.add(m.f32.add(lane(0), lane(1)), m.f32.add(lane(2), lane(3)))), f32),
+      f.set('as', m.f32.add(start, f.laneSum('av')), f32),
       f.loop('j', vecEnd, k, 1, [
         f.set(
           'as',
