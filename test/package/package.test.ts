@@ -64,6 +64,7 @@ if (mode === 'run') {
     backend: m.backend,
     adapterInfo: m.adapterInfo,
     fallbackReason: m.fallbackReason ?? null,
+    cpuKernels: m.cpuKernels ?? null,
     logits: Array.from(logits),
     single: Array.from(single.logits),
     top: m.topk(logits, 3),
@@ -103,6 +104,7 @@ interface RunResult {
   backend: string;
   adapterInfo: string;
   fallbackReason: string | null;
+  cpuKernels: string | null;
   logits: number[];
   single: number[];
   top: { index: number; value: number }[][];
@@ -234,7 +236,10 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const { consumer } = await setup();
     const r = runScript(consumer, 'cpu');
     checkRun(r, 'cpu');
-    // Against the interpreter on the same weights: the generated loops follow its arithmetic.
+    expect(r.cpuKernels).toBe('wasm-simd');
+    // Against the interpreter on the same weights. The package runs its WebAssembly SIMD kernels,
+    // which accumulate in float32 where the interpreter (and the TypeScript loops, < 1e-5 in
+    // cpu.test.ts) accumulate in float64: over this model's depth that is about 1.3e-5.
     const meta = goldenMeta(CASE);
     const m = buildExample('examples/cpolynext_lr.poly', {
       init_channels: String(meta.init_channels),
@@ -250,7 +255,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const [ref] = interpret(m, [{ shape: meta.input_shape, data: goldenInput() }], weights);
     const err = relError(Float32Array.from(r.logits), ref!.data);
     console.log(`${PKG} CPU backend vs interpreter: max rel error ${err.toExponential(2)}`);
-    expect(err).toBeLessThan(1e-5);
+    expect(err).toBeLessThan(1e-4);
   });
 
   it('runs on WebGPU in node once the webgpu package is installed', async () => {

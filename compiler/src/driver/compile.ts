@@ -231,7 +231,12 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
           ? { adapter: req.tuned.adapter, steps: compiled.tuned.chosen }
           : null,
     },
-    cpu: { loopNests: cpu.calls.length, kernels: cpu.kernels.length, arenaBytes: cpu.arenaFloats * 4 },
+    cpu: {
+      loopNests: cpu.calls.length,
+      kernels: cpu.kernels.length,
+      arenaBytes: cpu.arenaFloats * 4,
+      wasm: { calls: cpu.wasm?.calls ?? 0, bytes: cpu.wasm?.bytes.length ?? 0 },
+    },
   };
   addText('README.md', modelCard(card));
   const shipped = [...files.keys()].filter((f) => !f.startsWith('src/')).concat('src/');

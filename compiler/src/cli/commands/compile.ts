@@ -87,7 +87,8 @@ export const compile: Command = {
     writeDirAtomic(out, pkg.files);
     const s = pkg.summary;
     io.out(
-      `wrote ${out}: npm package '${name}', ${s.webgpu.dispatches} WebGPU dispatches, ${s.cpu.loopNests} CPU loop nests, ` +
+      `wrote ${out}: npm package '${name}', ${s.webgpu.dispatches} WebGPU dispatches, ${s.cpu.loopNests} CPU loop nests ` +
+        `(${s.cpu.wasm.calls} as WebAssembly SIMD kernels), ` +
         `weights ${(s.weights.byteLength / 1e6).toFixed(2)} MB${s.weights.synthetic ? ' (RANDOM, not trained)' : ''}`,
     );
     return EXIT_OK;
