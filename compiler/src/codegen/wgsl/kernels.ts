@@ -6,6 +6,7 @@ import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
+import { renderTile } from './tile.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
@@ -76,6 +77,7 @@ export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedK
     renderPolyconv(unit, { ...options.polyconvTile, variant: options.polyconv ?? 'registers' }) ??
     renderDepthwise(unit) ??
     (options.conv === false ? null : renderConv(unit, prelude('vec4<f32>'), WORKGROUP_SIZE)) ??
+    renderTile(unit, prelude('vec4<f32>'), WORKGROUP_SIZE) ??
     renderElementwise(unit, options)
   );
 }
