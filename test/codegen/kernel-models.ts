@@ -140,7 +140,8 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return layernorm2d(self.n, pwconv(self.o, x, out=13)) * sigmoid(param(self.r, [1])) + pwconv(self.p, x, out=13)
 }`,
   },
-  // ... 301 channels at 5x5: tiles of 12 pixels (12 + 12 + 1), K = 6 and 301 not multiples of 4.
+  // ... 301 channels at 5x5: tiles of 4 pixels (6 of them and a 1-pixel tail), K = 6 and 301 not
+  // multiples of 4.
   'tile-norm-301x5x5': {
     source: `model m(x: f32[B, 6, 5, 5]) {
   return layernorm2d(self.n, pwconv(self.o, x, out=301)) * 2 + 1
@@ -153,8 +154,8 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return dwconv(self.d, p, k=3) + p
 }`,
   },
-  // The PolyMLP in one kernel: m = 150 channels of a 301-channel conv at 7x7 (tiles of 24 pixels:
-  // 24 + 24 + 1), the second conv's K loop over m in workgroup memory.
+  // The PolyMLP in one kernel: m = 150 channels of a 301-channel conv at 7x7 (tiles of 8 pixels:
+  // 6 x 8 + 1), the second conv's K loop over m in workgroup memory.
   'tile-mlp-150x7x7': {
     source: `${block}\nmodel m(x: f32[B, 150, 7, 7]) {\n  return mlp(self, x, 150, "ln")\n}`,
   },

@@ -19,7 +19,7 @@ import { Facts } from './patterns.js';
 export const fuseKernels: Pass = {
   name: 'fuse-kernels',
   summary:
-    'fuse elementwise prologues and epilogues (PolyMLP product, LN stats, scales, residual adds) into convs, GEMMs and norms',
+    'fuse elementwise prologues and epilogues (PolyMLP product, LN stats, scales, residual adds) into convs, GEMMs and norms; a pointwise conv read across channels joins its LayerNorm or second GEMM (tile)',
   run(m: Module, ctx: AnalysisContext) {
     const f = new Facts(m, ctx);
     const claimed = new Set<number>();

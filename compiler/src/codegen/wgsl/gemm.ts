@@ -344,18 +344,18 @@ export function tileStores(
     at: (j: number) => string;
     vector: boolean;
     inRange: (q: number) => string;
-    /** The vec4 array stored to (default the arena). */
-    buffer?: string;
+    /** The vec4 stored to at a vec4 index (default the arena's). */
+    vec4At?: (index: string) => string;
   },
 ): string[] {
   const tile = values.length;
-  const buf = where.buffer ?? 'arena';
+  const at = where.vec4At ?? ((i: string) => `arena[${i}]`);
   return values.map((row, j) => {
     const body = where.vector
-      ? [`${buf}[(${where.at(j)}) >> 2u] = vec4<f32>(${row.join(', ')});`]
+      ? [`${at(`(${where.at(j)}) >> 2u`)} = vec4<f32>(${row.join(', ')});`]
       : row.map(
           (v, q) =>
-            `if (${where.inRange(q)}) { let o = ${where.at(j)} + ${q}u; ${buf}[o >> 2u][o & 3u] = ${v}; }`,
+            `if (${where.inRange(q)}) { let o = ${where.at(j)} + ${q}u; ${at('o >> 2u')}[o & 3u] = ${v}; }`,
         );
     const guard = channels % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${channels}u`;
     return guard

@@ -15,6 +15,7 @@ import {
   LANES,
   loaderFunctions,
   PIXELS,
+  type Sweep,
   sourceOf,
   sweepTile,
   type TileSpec,
@@ -70,24 +71,26 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
   const cs = sShape[1] as number;
   if (cs > TILE_MAX_CHANNELS) return null;
 
-  const tp = tilePixels(cs, hw, workgroupSize);
-  const blocks = tp / PIXELS;
-  const tiles = Math.ceil(hw / tp);
+  // Pixel blocks (of PIXELS) per tile: chosen once the channel tiles are known (below).
+  let blocks = 0;
   const vecX = hw % PIXELS === 0;
   const x1 = first.operands[0]!;
   const k1 = byId.get(x1)!.type.shape[1] as number;
   const convsOf = (x: ValueId) => new Set(gemms.filter((o) => o.operands[0] === x).map((o) => o.id));
 
+  /** The vec4 of S at a vec4 index of the tile, channel-major (see `memory`). */
+  const staged4 = (i: string) => `ws[(${i}) >> 2u][(${i}) & 3u]`;
+
   // Stage 1: S at the tile's (channel, pixel) items.
   const spec1: TileSpec = { unit, byId, root: sId, convs: convsOf(x1), xId: x1, k: k1, h, w, vecRows: vecX };
-  const sweep1 = sweepTile(spec1, chooseChannels(cs, sweepTile(spec1, 1).accs.length));
-  const stage1 = [
+  const tile1 = chooseChannels(cs, sweepTile(spec1, 1).accs.length);
+  const stage1 = (sweep1: Sweep) => [
     ...tileHead(spec1, sweep1, cs),
     ...kLoop(sweep1, k1, arenaRows(hw, vecX)),
     ...sweep1.epilogue,
     ...tileStores(sweep1.values, cs, {
-      buffer: 'ws',
-      at: (j) => `c${j} * ${tp}u + pbl * ${PIXELS}u`,
+      vec4At: staged4,
+      at: (j) => `c${j} * ${blocks * PIXELS}u + pbl * ${PIXELS}u`,
       vector: true,
       inRange: () => 'true',
     }),
@@ -96,7 +99,7 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
   // Stage 3: the root, reading S, its statistics and its LayerNorm from workgroup memory.
   // A LayerNorm always reads both (its `rs` is computed per item, before the K loop reads it).
   const uses = { mean: ln !== undefined, variance: ln !== undefined };
-  const staged = (c: string, q: number) => `ws[${c} * ${blocks}u + pbl].${LANES[q]}`;
+  const staged = (c: string, q: number) => `${staged4(`${c} * ${blocks}u + pbl`)}.${LANES[q]}`;
   const isStaged = (id: ValueId) => id === sId;
   const isChannelMean = (o: Op | undefined, x: (id: ValueId) => boolean): o is Op & { op: 'mean' } =>
     o?.op === 'mean' && o.attrs.keepdims && o.attrs.axes.join() === '1' && x(o.operands[0]!);
@@ -151,9 +154,14 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
     vecRows: vecX,
     anchor,
   };
-  const sweep3 = sweepTile(spec3, chooseChannels(channels, sweepTile(spec3, 1).accs.length));
+  const tile3 = chooseChannels(channels, sweepTile(spec3, 1).accs.length);
+  const tp = tilePixels(cs, hw, workgroupSize, Math.max(Math.ceil(cs / tile1), Math.ceil(channels / tile3)));
+  blocks = tp / PIXELS;
+  const tiles = Math.ceil(hw / tp);
+  const sweep1 = sweepTile(spec1, tile1);
+  const sweep3 = sweepTile(spec3, tile3);
   const loadS = (kk: string) => {
-    const v = `ws[${kk} * ${blocks}u + pbl]`;
+    const v = staged4(`${kk} * ${blocks}u + pbl`);
     return x2 === sId ? v : normalised(v, kk, null);
   };
   const stage3 = [
@@ -192,12 +200,12 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
     `  for (var pi = li; pi < ${tp}u; pi += ${workgroupSize}u) {`,
     '    var s = 0.0;',
     `    for (var k = 0u; k < ${cs}u; k++) {`,
-    `      s += ws[k * ${blocks}u + (pi >> 2u)][pi & 3u];`,
+    `      s += ${staged4(`k * ${blocks}u + (pi >> 2u)`)}[pi & 3u];`,
     '    }',
     `    let m = s / ${n};`,
     '    var d2 = 0.0;',
     `    for (var k = 0u; k < ${cs}u; k++) {`,
-    `      let d = ws[k * ${blocks}u + (pi >> 2u)][pi & 3u] - m;`,
+    `      let d = ${staged4(`k * ${blocks}u + (pi >> 2u)`)}[pi & 3u] - m;`,
     '      d2 += d * d;',
     '    }',
     '    smean[pi >> 2u][pi & 3u] = m;',
@@ -207,7 +215,9 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
   ];
   const stats = uses.mean || uses.variance;
   const memory = [
-    `var<workgroup> ws: array<vec4<f32>, ${cs * blocks}>;`,
+    // mat4x4 elements, 4 vec4s each: Dawn zero-initialises workgroup memory element by element,
+    // which SwiftShader compiles in time proportional to the element count.
+    `var<workgroup> ws: array<mat4x4<f32>, ${Math.ceil((cs * blocks) / 4)}>;`,
     ...(stats
       ? [
           `var<workgroup> smean: array<vec4<f32>, ${blocks}>;`,
@@ -225,7 +235,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let tile = g % ${tiles}u;
   let b = g / ${tiles}u;
   let xb = ${offsetExpr(sourceOf(unit, byId, x1)!.slot)} + b * ${k1 * hw}u;
-${items(sweep1, cs, stage1).join('\n')}
+${items(sweep1, cs, stage1(sweep1)).join('\n')}
   workgroupBarrier();
 ${stats ? statistics.join('\n') : ''}
 ${items(sweep3, channels, stage3).join('\n')}
@@ -246,12 +256,15 @@ ${items(sweep3, channels, stage3).join('\n')}
 }
 
 /**
- * Pixels per tile: a multiple of PIXELS, at most one per invocation and no more than the image
- * needs, the most whose staged values (C_S channels) and two statistics fit in workgroup memory
- * (C = 48: 64 pixels; C = 288: 12).
+ * Pixels per tile: the fewest (a multiple of PIXELS) that give the workgroup's invocations one
+ * item each in the stage with more channel blocks (`channelBlocks` of them), so that an image
+ * spreads over as many workgroups as it can keep busy (at batch 1, layers of 7x7 or 14x14 pixels
+ * have few); no more than the image needs, than fits in workgroup memory with the statistics
+ * (C_S = 48, 6 blocks: 44 pixels; C_S = 288: 8), or than one per invocation (the statistics).
  */
-export function tilePixels(cs: number, hw: number, workgroupSize: number): number {
+export function tilePixels(cs: number, hw: number, workgroupSize: number, channelBlocks: number): number {
   const fit = Math.floor(WORKGROUP_STORAGE_BYTES / 4 / (cs + 2) / PIXELS) * PIXELS;
   const need = Math.ceil(hw / PIXELS) * PIXELS;
-  return Math.max(PIXELS, Math.min(fit, need, Math.floor(workgroupSize / PIXELS) * PIXELS));
+  const busy = Math.ceil(workgroupSize / channelBlocks) * PIXELS;
+  return Math.max(PIXELS, Math.min(fit, need, busy, Math.ceil(workgroupSize / PIXELS) * PIXELS));
 }
