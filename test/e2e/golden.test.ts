@@ -14,9 +14,6 @@ const CASES = [
   { name: 'apolynext_s_small', example: 'examples/apolynext_s.poly' },
 ];
 
-/** Tests that compile a whole model's WebGPU pipelines on SwiftShader. */
-const WEBGPU_COMPILE_TIMEOUT = 180_000;
-
 const dir = mkdtempSync(join(tmpdir(), 'polyc-golden-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -27,41 +24,35 @@ describe('polyc run reproduces the authors\u2019 logits', () => {
     { passes: 'default', backend: 'webgpu' },
   ];
   for (const c of CASES.flatMap((x) => variants.map((v) => ({ ...x, ...v })))) {
-    it(
-      `${c.name} (--backend ${c.backend} --passes=${c.passes})`,
-      async () => {
-        const meta = goldenMeta(c.name);
-        const out = join(dir, `${c.name}-${c.passes}-${c.backend}.f32`);
-        const r = await cli(
-          'run',
-          c.example,
-          ...goldenSettings(meta),
-          '--weights',
-          `test/golden/${c.name}/${meta.weights}`,
-          '--input',
-          `test/golden/${c.name}/input.f32`,
-          '--input-shape',
-          meta.input_shape.join(','),
-          '--output',
-          out,
-          `--passes=${c.passes}`,
-          '--backend',
-          c.backend,
-        );
-        expect(r.err).toBe('');
-        expect(r.code).toBe(0);
-        const expected = readF32File(`test/golden/${c.name}/expected.f32`);
-        const err = relError(readF32File(out), expected);
-        console.log(
-          `${c.name} (--backend ${c.backend} --passes=${c.passes}): max rel error ${err.toExponential(2)}`,
-        );
-        expect(err).toBeLessThan(1e-4);
-        expect(r.out.match(/^image \d+:/gm)).toHaveLength(meta.input_shape[0]!);
-        // SwiftShader compiles the tile kernels (workgroup memory, which Dawn zero-initialises)
-        // several times slower than other kernels: a whole model's pipelines take most of a minute.
-      },
-      WEBGPU_COMPILE_TIMEOUT,
-    );
+    it(`${c.name} (--backend ${c.backend} --passes=${c.passes})`, async () => {
+      const meta = goldenMeta(c.name);
+      const out = join(dir, `${c.name}-${c.passes}-${c.backend}.f32`);
+      const r = await cli(
+        'run',
+        c.example,
+        ...goldenSettings(meta),
+        '--weights',
+        `test/golden/${c.name}/${meta.weights}`,
+        '--input',
+        `test/golden/${c.name}/input.f32`,
+        '--input-shape',
+        meta.input_shape.join(','),
+        '--output',
+        out,
+        `--passes=${c.passes}`,
+        '--backend',
+        c.backend,
+      );
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const expected = readF32File(`test/golden/${c.name}/expected.f32`);
+      const err = relError(readF32File(out), expected);
+      console.log(
+        `${c.name} (--backend ${c.backend} --passes=${c.passes}): max rel error ${err.toExponential(2)}`,
+      );
+      expect(err).toBeLessThan(1e-4);
+      expect(r.out.match(/^image \d+:/gm)).toHaveLength(meta.input_shape[0]!);
+    });
   }
 
   it('checks the parameter count against meta.json', async () => {
