@@ -111,7 +111,12 @@ async function loadNodeGpu(): Promise<GPU | string> {
       }
     }
     try {
-      return mod.create([]);
+      // Dawn zero-initialises workgroup memory (tile kernels stage a tile of pixels there). With
+      // Vulkan's extension for it, SwiftShader compiles one store per element into the kernel, and
+      // a model's pipelines take several times longer to compile; Tint's own zero-initialisation
+      // (a loop over the workgroup's invocations and a barrier, what Dawn does on its other
+      // backends) costs the same at run time on a GPU.
+      return mod.create(['disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension']);
     } catch (e) {
       return `its create() failed (${e instanceof Error ? e.message : String(e)})`;
     }

@@ -23,13 +23,16 @@ import { cli } from '../helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'polyc-tune-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A GEMM with a LayerNorm prologue and a residual, and a LayerNorm unit: two tunable kernels. */
+/**
+ * A GEMM with a LayerNorm prologue and a residual, and a LayerNorm unit: two tunable kernels (the
+ * depthwise conv reading y keeps the GEMM out of a tile with the LayerNorm).
+ */
 const MODEL = join(dir, 'tiny.poly');
 writeFileSync(
   MODEL,
   `model tiny(x: f32[B, 16, s, s], s: int = 8) {
   y = pwconv(self.p, layernorm2d(self.n, x), out=16) + x
-  return layernorm2d(self.m, y) * y
+  return layernorm2d(self.m, y) * dwconv(self.d, y, k=3)
 }
 `,
 );

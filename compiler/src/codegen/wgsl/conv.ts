@@ -192,7 +192,7 @@ export function renderConv(
       inRange: (q) => `x0 + ${q}u < ${ow}u`,
     }),
   ];
-  const wgsl = tiledKernel(prelude, writer, workgroupSize, { ld: direct, ldw: true }, [
+  const wgsl = tiledKernel(prelude, writer.functions(), workgroupSize, { ld: direct, ldw: true }, [
     ...head,
     ...loop,
     ...epilogue,

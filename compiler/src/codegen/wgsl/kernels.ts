@@ -6,6 +6,7 @@ import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
+import { renderTile } from './tile.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
@@ -75,7 +76,15 @@ export interface KernelOptions {
 }
 
 /** The kernel templates, in the order `renderKernel` tries them. */
-export type Template = 'attention' | 'polyconv' | 'depthwise' | 'conv' | 'gemm' | 'norm' | 'elementwise';
+export type Template =
+  | 'attention'
+  | 'polyconv'
+  | 'depthwise'
+  | 'conv'
+  | 'tile'
+  | 'gemm'
+  | 'norm'
+  | 'elementwise';
 
 /**
  * Each template's renderer: null when the unit does not have its shape (or `options` turn it off).
@@ -97,6 +106,7 @@ const TEMPLATES: readonly (readonly [Template, (unit: Unit, o: KernelOptions) =>
             o.convChannels ? { channels: o.convChannels } : {},
           ),
   ],
+  ['tile', (unit, o) => renderTile(unit, prelude('vec4<f32>'), o.workgroupSize ?? WORKGROUP_SIZE)],
   [
     'gemm',
     (unit, o) =>

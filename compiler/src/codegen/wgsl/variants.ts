@@ -5,6 +5,7 @@ import {
   selectKernel,
   type Template,
   type Unit,
+  WORKGROUP_SIZE,
 } from './kernels.js';
 import { hash } from './plan.js';
 
@@ -17,7 +18,7 @@ import { hash } from './plan.js';
  */
 export type KernelVariant =
   | { readonly template: 'gemm' | 'conv'; readonly channels?: number; readonly workgroupSize?: number }
-  | { readonly template: 'norm'; readonly workgroupSize?: number }
+  | { readonly template: 'norm' | 'tile'; readonly workgroupSize?: number }
   | {
       readonly template: 'polyconv';
       readonly mode?: 'registers' | 'staged';
@@ -41,6 +42,7 @@ function variantOptions(v: KernelVariant): KernelOptions {
     case 'conv':
       return { ...wg, ...(v.channels ? { convChannels: v.channels } : {}) };
     case 'norm':
+    case 'tile':
       return wg;
     case 'polyconv':
       return {
@@ -81,6 +83,11 @@ export function variantSpace(unit: Unit): {
     case 'norm':
       for (const workgroupSize of WORKGROUP_SIZES) others.push({ template, workgroupSize });
       others.push({ template: 'elementwise' });
+      break;
+    case 'tile':
+      // The pixel tile follows the workgroup (tile.ts: every invocation busy within 16 KB).
+      for (const workgroupSize of WORKGROUP_SIZES)
+        if (workgroupSize !== WORKGROUP_SIZE) others.push({ template, workgroupSize });
       break;
     case 'polyconv': {
       const [, , h = 1, w = 1] = resultShape(unit);
@@ -135,6 +142,7 @@ export function isKernelVariant(v: unknown): v is KernelVariant {
     case 'conv':
       return only('channels', 'workgroupSize') && positive('channels') && positive('workgroupSize');
     case 'norm':
+    case 'tile':
       return only('workgroupSize') && positive('workgroupSize');
     case 'polyconv':
       return (
