@@ -21,7 +21,7 @@ import { inspectModel } from '../../compiler/src/inspect/extract.js';
 import { inspectorHtml } from '../../compiler/src/inspect/page.js';
 import { numel } from '../../compiler/src/ir/shapes.js';
 import type { Module, Op } from '../../compiler/src/ir/types.js';
-import { fsHost } from '../helpers.js';
+import { cli, fsHost } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FLAGS = [
@@ -241,11 +241,13 @@ describe('polyc inspect --html in headless Chromium', () => {
     await page.close();
   });
 
-  it('CPolyNeXt-T: the kernels view lists every dispatch of the plan, with highlighted WGSL', async () => {
+  it('CPolyNeXt-T: the kernels view lists every dispatch polyc run reports, with highlighted WGSL', async () => {
     const { page, errors } = await open('examples/cpolynext_t.poly');
-    // What `polyc run --backend webgpu --stats` counts: the steps that dispatch (runtime/src/executor.ts).
-    const plan = compileForWebGpu(build('examples/cpolynext_t.poly').optimised, 1).plan;
-    const dispatches = plan.steps.filter((s) => s.invocationsPerBatch > 0).length;
+    // What `polyc run --backend webgpu --stats` reports, running the model (SwiftShader here).
+    const run = await cli('run', 'examples/cpolynext_t.poly', '--backend', 'webgpu', '--stats');
+    expect(run.code, run.err).toBe(0);
+    const dispatches = Number(/webgpu: (\d+) dispatches/.exec(run.out + run.err)?.[1]);
+    expect(dispatches).toBeGreaterThan(0);
     await page.click('[data-tab="kernels"]');
     expect(await page.locator('tr.dispatch').count()).toBe(dispatches);
     await page.locator('tr.dispatch').nth(3).click();
@@ -256,7 +258,7 @@ describe('polyc inspect --html in headless Chromium', () => {
     );
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 180_000);
 
   it('without Web Workers the graph is laid out in the page itself', async () => {
     const { page, errors } = await open('examples/cpolynext_t.poly', true);
