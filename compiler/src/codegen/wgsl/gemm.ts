@@ -1,5 +1,13 @@
 import type { Dim, Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr, type Source, splitInvocation } from './expr.js';
+import {
+  blocksOf,
+  ExprWriter,
+  elementIndex,
+  offsetExpr,
+  type Source,
+  splitInvocation,
+  withLayout,
+} from './expr.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
 /**
@@ -105,7 +113,10 @@ export function renderGemm(
     return o?.op === 'mul' && isX(o.operands[0]!) && isX(o.operands[1]!);
   };
 
-  const vecX = hw % PIXELS === 0;
+  /** X in NC4HW4: each K step reads 4 input channels of a pixel as one vec4, whatever H*W is. */
+  const chanX = source(xId)!.layout === 'nc4hw4';
+  /** X in NCHW with H*W a multiple of 4: each K step reads 4 pixels of a channel as one vec4. */
+  const vecX = !chanX && hw % PIXELS === 0;
 
   /** One sweep over the tile: the epilogue's statements and what the K loop must accumulate. */
   const sweep = (tile: number) => {
@@ -129,7 +140,26 @@ export function renderGemm(
       }
       const src = source(op.id);
       const shape = op.type.shape;
-      if (vecX && src?.buffer === 'arena' && shape.length === 4 && shape[2] === h && shape[3] === w) {
+      const here = src?.buffer === 'arena' && shape.length === 4 && shape[2] === h && shape[3] === w;
+      const j = /^c(\d+)$/.exec(c[1]!)?.[1];
+      if (here && src.layout === 'nc4hw4' && tile % 4 === 0 && j !== undefined) {
+        // A block of 4 channels at one pixel is one vec4: channel c<j> is lane j % 4 of block j / 4
+        // of the tile (tile channels start at a multiple of 4). Blocks past the operand's last
+        // (clamped channels, whose values are never stored) read its last block.
+        const blocks = blocksOf(shape[1] as number);
+        const block = Math.floor(Number(j) / 4);
+        const key = `${op.id}@b${block}@${q}`;
+        let row = rows.get(key);
+        if (!row) {
+          row = `e${rows.size}`;
+          rows.set(key, row);
+          const blk = `min(cb * ${tile / 4}u + ${block}u, ${blocks - 1}u)`;
+          const at = `${offsetExpr(src.slot)} + ((b * ${blocks}u + ${blk}) * ${hw}u + p${q}) * 4u`;
+          rowLoads.push(`  let ${row} = arena[(${at}) >> 2u];`);
+        }
+        return `${row}.${LANES[Number(j) % 4]}`;
+      }
+      if (hw % PIXELS === 0 && here && src.layout === undefined) {
         const key = `${op.id}@${c[1]}`;
         let row = rows.get(key);
         if (!row) {
@@ -190,7 +220,7 @@ export function renderGemm(
         `  let x${q} = p${q} % ${w}u;`,
       ].join('\n'),
     ),
-    `  let xb = ${xOff} + b * ${k * hw}u;`,
+    `  let xb = ${xOff} + b * ${(chanX ? blocksOf(k) * 4 : k) * hw}u;`,
     ...accs.map((a) => `  let r${a.name} = ${weightBase(a.conv)} + ${a.channel} * ${k}u;`),
     ...accs.map((a) => `  var ${a.name} = vec4<f32>(0.0);`),
     ...(['s1', 's2'] as const).filter((s) => stats[s]).map((s) => `  var ${s} = vec4<f32>(0.0);`),
@@ -202,7 +232,9 @@ export function renderGemm(
       ? `arena[(xb + ${kk} * ${hw}u + pbase) >> 2u]`
       : `vec4<f32>(${Array.from({ length: PIXELS }, (_, q) => `ld(xb + ${kk} * ${hw}u + p${q})`).join(', ')})`;
   const loop: string[] = [];
-  if (vecW) {
+  if (chanX) {
+    loop.push(...channelLoop(k, hw, accs, stats, vecW));
+  } else if (vecW) {
     loop.push(`  for (var k = 0u; k < ${k}u; k += 4u) {`);
     for (let u = 0; u < 4; u++) loop.push(`    let x${u}k = ${loadX(u === 0 ? 'k' : `(k + ${u}u)`)};`);
     if (stats.s1) loop.push('    s1 += (x0k + x1k) + (x2k + x3k);');
@@ -217,18 +249,26 @@ export function renderGemm(
     if (stats.s2) loop.push('    s2 += xk * xk;');
     for (const a of accs) loop.push(`    ${a.name} += xk * ldw(r${a.name} + k);`);
   }
-  loop.push('  }');
+  if (!chanX) loop.push('  }');
 
-  const stores = [
-    `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
-    ...tileStores(values, channels, {
-      at: (j) => `ob + c${j} * ${hw}u + pbase`,
-      vector: vecX,
-      inRange: (q) => `pbase + ${q}u < ${hw}u`,
-    }),
-  ];
+  const outType = withLayout(root.type, unit.layout);
+  const stores =
+    unit.layout === 'nc4hw4' && tile % 4 === 0
+      ? blockStores(values, channels, hw)
+      : [
+          `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
+          ...tileStores(values, channels, {
+            at: (j) => `ob + c${j} * ${hw}u + pbase`,
+            vector: hw % PIXELS === 0,
+            inRange: (q) => `pbase + ${q}u < ${hw}u`,
+            ...(unit.layout && {
+              element: (j: number, q: number) =>
+                `${offsetExpr(0)} + ${elementIndex(outType, ['b', `c${j}`, `y${q}`, `x${q}`])}`,
+            }),
+          }),
+        ];
 
-  const wgsl = tiledKernel(prelude, writer, workgroupSize, { ld: !vecX, ldw: !vecW }, [
+  const wgsl = tiledKernel(prelude, writer, workgroupSize, { ld: !vecX && !chanX, ldw: !vecW }, [
     ...head,
     ...loop,
     ...epilogue,
@@ -240,6 +280,69 @@ export function renderGemm(
     workgroupSize,
     invocationsPerBatch: blocks * pixelBlocks,
   };
+}
+
+/**
+ * The K loop over an NC4HW4 X: per step, one vec4 of 4 input channels at each of the tile's pixels
+ * (contiguous whatever H*W is), and per accumulator one weight vec4 over the same 4 channels (a
+ * vector load when K % 4 == 0, the rows then aligned); each pixel's partial sum is a dot product.
+ * When K % 4 != 0 the last block is read once more with its padding lanes zeroed by `select`
+ * (padding holds whatever the arena held: possibly NaN, which a zero weight would not cancel).
+ */
+function channelLoop(
+  k: number,
+  hw: number,
+  accs: readonly { readonly name: string }[],
+  stats: { readonly s1: boolean; readonly s2: boolean },
+  vecW: boolean,
+): string[] {
+  const full = k - (k % 4);
+  const step = (kk: string, lanes: number, indent: string): string[] => {
+    const mask = `vec4<bool>(${LANES.map((_, u) => u < lanes).join(', ')})`;
+    const lines = Array.from({ length: PIXELS }, (_, q) => {
+      const load = `arena[(xb + ${kk} * ${hw}u + p${q} * 4u) >> 2u]`;
+      return `let xq${q} = ${lanes === 4 ? load : `select(vec4<f32>(0.0), ${load}, ${mask})`};`;
+    });
+    const each = (f: (x: string) => string) =>
+      `vec4<f32>(${Array.from({ length: PIXELS }, (_, q) => f(`xq${q}`)).join(', ')})`;
+    if (stats.s1) lines.push(`s1 += ${each((x) => `dot(${x}, vec4<f32>(1.0))`)};`);
+    if (stats.s2) lines.push(`s2 += ${each((x) => `dot(${x}, ${x})`)};`);
+    for (const a of accs) {
+      const w =
+        vecW && lanes === 4
+          ? `weights[(r${a.name} + ${kk}) >> 2u]`
+          : `vec4<f32>(${LANES.map((_, u) => (u < lanes ? `ldw(r${a.name} + ${kk} + ${u}u)` : '0.0')).join(', ')})`;
+      lines.push(`let w${a.name} = ${w};`, `${a.name} += ${each((x) => `dot(${x}, w${a.name})`)};`);
+    }
+    return lines.map((l) => `${indent}${l}`);
+  };
+  const lines: string[] = [];
+  if (full > 0) lines.push(`  for (var k = 0u; k < ${full}u; k += 4u) {`, ...step('k', 4, '    '), '  }');
+  if (k % 4 !== 0) lines.push('  {', ...step(`${full}u`, k % 4, '    '), '  }');
+  return lines;
+}
+
+/**
+ * The stores of a tile into an NC4HW4 result: per block of 4 of the tile's channels and pixel, one
+ * vec4 (the tile starts at a multiple of 4 channels). The last block's padding lanes get the
+ * clamped channels' values: finite, never read as data.
+ */
+function blockStores(values: readonly (readonly string[])[], channels: number, hw: number): string[] {
+  const blocks = blocksOf(channels);
+  const tile = values.length;
+  const lines = [`  let ob = ${offsetExpr(0)} + b * ${blocks * 4 * hw}u;`];
+  for (let jb = 0; jb < tile / 4; jb++) {
+    const block = `cb * ${tile / 4}u + ${jb}u`;
+    for (let q = 0; q < PIXELS; q++) {
+      const v = `vec4<f32>(${[0, 1, 2, 3].map((u) => values[jb * 4 + u]![q]).join(', ')})`;
+      lines.push(
+        `  if (${block} < ${blocks}u && pbase + ${q}u < ${hw}u) {`,
+        `    arena[(ob + ((${block}) * ${hw}u + p${q}) * 4u) >> 2u] = ${v};`,
+        '  }',
+      );
+    }
+  }
+  return lines;
 }
 
 /**
@@ -263,16 +366,23 @@ export function chooseChannels(channels: number, perChannel: number): number {
 export function tileStores(
   values: readonly (readonly string[])[],
   channels: number,
-  where: { at: (j: number) => string; vector: boolean; inRange: (q: number) => string },
+  where: {
+    at: (j: number) => string;
+    vector: boolean;
+    inRange: (q: number) => string;
+    /** The index of element (j, q) when it is not `at(j) + q` (a layout other than NCHW): scalar stores. */
+    element?: (j: number, q: number) => string;
+  },
 ): string[] {
   const tile = values.length;
+  const element = where.element ?? ((j: number, q: number) => `${where.at(j)} + ${q}u`);
   return values.map((row, j) => {
-    const body = where.vector
-      ? [`arena[(${where.at(j)}) >> 2u] = vec4<f32>(${row.join(', ')});`]
-      : row.map(
-          (v, q) =>
-            `if (${where.inRange(q)}) { let o = ${where.at(j)} + ${q}u; arena[o >> 2u][o & 3u] = ${v}; }`,
-        );
+    const body =
+      where.vector && !where.element
+        ? [`arena[(${where.at(j)}) >> 2u] = vec4<f32>(${row.join(', ')});`]
+        : row.map(
+            (v, q) => `if (${where.inRange(q)}) { let o = ${element(j, q)}; arena[o >> 2u][o & 3u] = ${v}; }`,
+          );
     const guard = channels % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${channels}u`;
     return guard
       ? `  if (${guard}) {\n${body.map((s) => `    ${s}`).join('\n')}\n  }`
