@@ -133,6 +133,22 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return dwconv(self.d, layernorm2d(self.a, v) * v + v, k=3)
 }`,
   },
+  // NC4HW4 activations (assign-layouts: H*W = 99, 30 and 12, not multiples of 4) through every
+  // template that reads or writes them: GEMMs with K = 6, 12 and 7 (vector and masked channel
+  // blocks), 2 and 7 output channels (tiles of 2 and 4), an NC4HW4 residual in a GEMM epilogue, a
+  // general 3x3 conv, depthwise convs at stride 2 and dilation 2, a LayerNorm unit.
+  'layout-nc4hw4': {
+    source: `model m(x: f32[B, 6, 9, 11]) {
+  a = pwconv(self.a, x, out=12)
+  b = conv2d(self.b, a * a + 1, out=7, k=3)
+  c = dwconv(self.c, b, k=3, stride=2) * 2
+  d = dwconv(self.d, c, k=3, dilation=2) + c
+  e = pwconv(self.e, d, out=2)
+  f = pwconv(self.f, e * e, out=7) + d
+  g = layernorm2d(self.g, f) * f
+  return pwconv(self.h, dwconv(self.i, g, k=3, stride=2), out=5)
+}`,
+  },
   head: {
     source: `model m(x: f32[B, 13, 7, 7]) {
   z = pwconv(self.proj, layernorm2d(self.norm, x), out=4 * 13)

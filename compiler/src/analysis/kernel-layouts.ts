@@ -20,10 +20,11 @@ export interface LayoutSupport {
 const NC4HW4: LayoutSupport = { reads: ['nc4hw4'], writes: ['nc4hw4'] };
 
 export const KERNEL_LAYOUTS: Readonly<Record<string, LayoutSupport>> = {
-  // Pointwise convs with their epilogues (gemm.ts), and convs that are their own kernel: pointwise
-  // ones take the GEMM template, the others the depthwise or implicit-GEMM templates.
+  // Pointwise convs with their epilogues (gemm.ts), other convs with theirs (`conv`: depthwise.ts,
+  // conv.ts, reading through the expression writer), and convs that are their own kernel.
   gemm: NC4HW4,
   conv2d: NC4HW4,
+  conv: NC4HW4,
   // PolyConv (depthwise.ts) and LayerNorm units (norm.ts) read through the expression writer and
   // store through the layout: they sit between GEMMs in every cell, so supporting them keeps a
   // stage's activations in one layout with no conversion between kernels.
