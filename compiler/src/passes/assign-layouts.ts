@@ -1,5 +1,5 @@
-import type { AnalysisContext } from '../analysis/context.js';
 import { constnessAnalysis } from '../analysis/constness.js';
+import type { AnalysisContext } from '../analysis/context.js';
 import { supportsLayout } from '../analysis/kernel-layouts.js';
 import { usesAnalysis } from '../analysis/uses.js';
 import type { Module, Op } from '../ir/types.js';

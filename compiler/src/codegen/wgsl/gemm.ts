@@ -35,6 +35,11 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * planner aligns to 16, buildPlan checks), weight slots multiples of 4 (plan.ts pads them), H*W and K multiples of 4.
  * Otherwise the kernel reads scalars (`buf[i >> 2u][i & 3u]`) at clamped coordinates and guards its
  * stores.
+ *
+ * Layouts (the IR records them, assign-layouts chooses): an NC4HW4 X is read as vec4s over 4 input
+ * channels of each pixel (`channelLoop`), contiguous whatever H*W is; an NC4HW4 result is stored
+ * as vec4s over 4 output channels of a pixel (`blockStores`), an NC4HW4 residual read the same
+ * way. Any other read goes through the expression writer, which addresses every layout.
  */
 
 /** Pixels per invocation: one vec4. */

@@ -89,9 +89,19 @@ export function buildPlan(
         const isConst = constant.has(x);
         // The arg is the logical value; where it lives (its layout) is the source's business.
         const { layout, ...type } = def.type;
-        body.push({ id, op: 'arg', operands: [], attrs: { index: reads.length }, type, loc: null, scope: '' });
+        body.push({
+          id,
+          op: 'arg',
+          operands: [],
+          attrs: { index: reads.length },
+          type,
+          loc: null,
+          scope: '',
+        });
         const buffer = isConst ? 'weights' : 'arena';
-        sources.push(layout ? { buffer, slot: reads.length + 1, layout } : { buffer, slot: reads.length + 1 });
+        sources.push(
+          layout ? { buffer, slot: reads.length + 1, layout } : { buffer, slot: reads.length + 1 },
+        );
         reads.push({ id: x, constant: isConst });
       }
       local.set(x, id);
