@@ -16,9 +16,12 @@
  * - conv: general convs (the C-T stem, stride-2 downsampling, a 3x3) with the implicit-GEMM
  *   template against the generic path;
  * - norm: CPolyNeXt-T's two LayerNorm units at each stage's shape, the per-pixel norm template
- *   against the generic path (one invocation per element, statistics recomputed per element).
+ *   against the generic path (one invocation per element, statistics recomputed per element);
+ * - layout: CPolyNeXt-T cells (PolyConv and PolyMLP, chained `--chain` times) at the 14x14 and 7x7
+ *   stages' shapes, every value NCHW against the layouts assign-layouts records (NC4HW4 where
+ *   H*W % 4 != 0).
  *
- *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm] [--cases <substring>,...]
+ *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
  */
 import { execFileSync } from 'node:child_process';
@@ -35,7 +38,7 @@ import { buildModel } from '../compiler/src/driver/frontend.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
 import { packWeights } from '../compiler/src/driver/webgpu.js';
-import type { Module } from '../compiler/src/ir/types.js';
+import type { Module, Op } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
@@ -45,7 +48,7 @@ const { values } = parseArgs({
   options: {
     ...TIMING_OPTIONS,
     runs: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm' },
+    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm,layout' },
     tiles: { type: 'string', default: '' },
     cases: { type: 'string', default: '' },
     chain: { type: 'string', default: '4' },
@@ -128,6 +131,35 @@ const cellInput = (c: number, size: number): Case => ({
 const residual = (c: number, size: number): Case => ({
   name: `res${c}@${size}`,
   source: `model m(x: f32[B, ${2 * c}, ${size}, ${size}]) {\n  return layernorm2d(self.n, x[:, :${c}]) + x[:, ${c}:]\n}`,
+});
+
+/**
+ * `--chain` CPolyNeXt cells (C channels, PolyConv of P channels, PolyMLP of M hidden channels),
+ * their LayerNorms and residuals as in the model, at size x size.
+ */
+const cells = (c: number, p: number, mlp: number, size: number): Case => ({
+  name: `cells ${c}x${size}x${size} (pc ${p}, mlp ${mlp})`,
+  source: `block cell(self: path, x: tensor) {
+  a = pwconv(self.a, x, out=${p})
+  m = dwconv(self.m, dwconv(self.a1, a, k=5, dilation=2) * flip(dwconv(self.a2, a, k=3)), k=3)
+  b = layernorm2d(self.n, pwconv(self.o, m, out=${c})) + x
+  t = pwconv(self.up, layernorm2d(self.l, b), out=${2 * mlp})
+  return pwconv(self.down, t[:, :${mlp}] * t[:, ${mlp}:], out=${c}) + b
+}
+model m(x: f32[B, ${c}, ${size}, ${size}]) {
+  y0 = x
+${Array.from({ length: chain }, (_, i) => `  y${i + 1} = cell(self.c${i}, y${i})`).join('\n')}
+  return y${chain}
+}`,
+});
+
+/** The module with every layout removed: all values NCHW. */
+const nchwOnly = (m: Module): Module => ({
+  ...m,
+  ops: m.ops.map((o) => {
+    const { layout: _, ...type } = o.type;
+    return { ...o, type } as Op;
+  }),
 });
 
 const root = resolve(import.meta.dirname, '..');
@@ -233,6 +265,14 @@ const SECTIONS: Section[] = [
     ].flatMap(([c, s]) => [cellInput(c!, s!), residual(c!, s!)]),
     variants: async () => [withOptions('old', { norm: false }), withOptions('norm', {})],
     oneKernel: true,
+  },
+  {
+    name: 'layout',
+    cases: [cells(192, 144, 168, 14), cells(288, 216, 252, 7)],
+    variants: async () => [
+      { name: 'NCHW', build: (m) => buildPlan(nchwOnly(m), 1, new AnalysisContext()) },
+      { name: 'assign-layouts', build: (m) => buildPlan(m, 1, new AnalysisContext()) },
+    ],
   },
 ];
 
