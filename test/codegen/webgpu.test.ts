@@ -128,6 +128,24 @@ describe('CPolyNeXt-T at 224x224, batch 1', () => {
     for (const k of blocked) expect(k.wgsl.match(/for \(/g)).toHaveLength(1);
   });
 
+  it('stores the 7x7 stage NC4HW4: its GEMMs and PolyConvs read vec4 channel blocks, no scalar loads', () => {
+    const m = buildExample('examples/cpolynext_t.poly');
+    const opt = runPasses(m, parsePipeline('default')).module;
+    const blocked = opt.ops.filter((o) => o.type.layout === 'nc4hw4');
+    expect(blocked.length).toBeGreaterThan(30);
+    expect(blocked.every((o) => o.type.shape[2] === 7 && o.type.shape[3] === 7)).toBe(true);
+    const kernels = compileForWebGpu(opt, 1).plan.kernels;
+    const gemms = kernels.filter((k) => /x7x7_k\d+_\d+x4$/.test(k.name));
+    expect(gemms.length).toBeGreaterThan(3);
+    for (const k of gemms) {
+      expect(k.wgsl).toContain('dot(xq0, w');
+      expect(k.wgsl).not.toContain('fn ld(');
+    }
+    expect(kernels.filter((k) => k.name.startsWith('polyconv_216x7x7')).map((k) => k.name)).toEqual([
+      'polyconv_216x7x7_c4',
+    ]);
+  });
+
   it('renders the stem conv as an implicit GEMM (conv.ts) with 8x4 register tiles', () => {
     const m = buildExample('examples/cpolynext_t.poly');
     const plan = compileForWebGpu(runPasses(m, parsePipeline('default')).module, 1).plan;
