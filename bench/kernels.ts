@@ -18,8 +18,8 @@
  * - norm: CPolyNeXt-T's two LayerNorm units at each stage's shape, the per-pixel norm template
  *   against the generic path (one invocation per element, statistics recomputed per element);
  * - layout: CPolyNeXt-T cells (PolyConv and PolyMLP, chained `--chain` times) at the 14x14 and 7x7
- *   stages' shapes, every value NCHW against the layouts assign-layouts records (NC4HW4 where
- *   H*W % 4 != 0).
+ *   stages' shapes, and CPolyNeXt-T and APolyNeXt-T at 224x224, every value NCHW against the
+ *   layouts assign-layouts records (NC4HW4 where H*W % 4 != 0).
  *
  *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
@@ -31,6 +31,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AnalysisContext } from '../compiler/src/analysis/context.js';
+import { withLayout } from '../compiler/src/codegen/wgsl/expr.js';
 import { chooseChannels } from '../compiler/src/codegen/wgsl/gemm.js';
 import { type KernelOptions, renderKernel } from '../compiler/src/codegen/wgsl/kernels.js';
 import { buildPlan, type CompiledPlan } from '../compiler/src/codegen/wgsl/plan.js';
@@ -42,7 +43,7 @@ import type { Module, Op } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
-import { median, relDiff, TIMING_OPTIONS, timing } from './report.js';
+import { buildExampleModel, median, relDiff, TIMING_OPTIONS, timing } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,9 @@ const chain = Number(values.chain);
 
 interface Case {
   readonly name: string;
+  /** The model's source, or an example model by name (examples/<name>.poly at 224x224). */
   readonly source: string;
+  readonly example?: boolean;
 }
 
 interface Variant {
@@ -156,10 +159,7 @@ ${Array.from({ length: chain }, (_, i) => `  y${i + 1} = cell(self.c${i}, y${i})
 /** The module with every layout removed: all values NCHW. */
 const nchwOnly = (m: Module): Module => ({
   ...m,
-  ops: m.ops.map((o) => {
-    const { layout: _, ...type } = o.type;
-    return { ...o, type } as Op;
-  }),
+  ops: m.ops.map((o) => ({ ...o, type: withLayout(o.type, undefined) }) as Op),
 });
 
 const root = resolve(import.meta.dirname, '..');
@@ -268,7 +268,11 @@ const SECTIONS: Section[] = [
   },
   {
     name: 'layout',
-    cases: [cells(192, 144, 168, 14), cells(288, 216, 252, 7)],
+    cases: [
+      cells(192, 144, 168, 14),
+      cells(288, 216, 252, 7),
+      ...['cpolynext_t', 'apolynext_t'].map((name) => ({ name: `${name} 224`, source: name, example: true })),
+    ],
     variants: async () => [
       { name: 'NCHW', build: (m) => buildPlan(nchwOnly(m), 1, new AnalysisContext()) },
       { name: 'assign-layouts', build: (m) => buildPlan(m, 1, new AnalysisContext()) },
@@ -278,9 +282,11 @@ const SECTIONS: Section[] = [
 
 /** Median times of each variant on one case, and the largest difference from the first's output. */
 async function measure(c: Case, section: Section, variants: readonly Variant[]): Promise<string> {
-  const built = buildModel('bench.poly', { readFile: () => c.source });
-  if (!built.model) throw new Error(`${c.name}: ${JSON.stringify(built.diagnostics)}`);
-  const m = built.model.module;
+  const built = c.example
+    ? buildExampleModel(c.source, { image_size: '224' })
+    : buildModel('bench.poly', { readFile: () => c.source }).model;
+  if (!built) throw new Error(`${c.name}: does not build`);
+  const m = built.module;
   const opt = runPasses(m, parsePipeline('default')).module;
   const weights = syntheticWeights(m);
   const shape = m.ops.find((o) => o.op === 'input')!.type.shape.map((d) => (typeof d === 'number' ? d : 1));

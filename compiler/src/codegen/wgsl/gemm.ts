@@ -291,8 +291,9 @@ export function renderGemm(
  * The K loop over an NC4HW4 X: per step, one vec4 of 4 input channels at each of the tile's pixels
  * (contiguous whatever H*W is), and per accumulator one weight vec4 over the same 4 channels (a
  * vector load when K % 4 == 0, the rows then aligned); each pixel's partial sum is a dot product.
- * When K % 4 != 0 the last block is read once more with its padding lanes zeroed by `select`
- * (padding holds whatever the arena held: possibly NaN, which a zero weight would not cancel).
+ * When K % 4 != 0 the last, partial block is read after the loop with its padding lanes zeroed by
+ * `select` (padding holds whatever the arena held: possibly NaN, which a zero weight would not
+ * cancel).
  */
 function channelLoop(
   k: number,
