@@ -86,9 +86,9 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   'polyconv-k5-13x11x11': {
     source: `${block}\nmodel m(x: f32[B, 13, 11, 11]) {\n  return polyconv(self, x, 13, 5, 2)\n}`,
   },
-  // C % 4 == 0 and H*W = 63: PolyConv on NC4HW4 blocks of 4 channels (vec4s, the flipped
-  // channels a block with its lanes reversed); 9 columns: segments of 5 and 4.
-  'polyconv-c4-12x7x9': {
+  // C % 4 == 0 and H*W = 63: PolyConv reading and writing NC4HW4 with whole channel blocks (the
+  // flipped channel C-1-c in the mirrored block); 9 columns: segments of 5 and 4.
+  'polyconv-12x7x9': {
     source: `${block}\nmodel m(x: f32[B, 12, 7, 9]) {\n  return polyconv(self, x, 12, 5, 2)\n}`,
   },
   // Two tiles along W (64 + 3 columns), three along H (7 + 7 + 5 rows).

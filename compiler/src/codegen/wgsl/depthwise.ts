@@ -1,16 +1,7 @@
 import { isElementwise } from '../../ir/ops.js';
 import type { Op, TensorType, ValueId } from '../../ir/types.js';
-import {
-  allNchw,
-  blocksOf,
-  ExprWriter,
-  elementIndex,
-  offsetExpr,
-  type Source,
-  splitInvocation,
-  withLayout,
-} from './expr.js';
-import { ENTRY, PRELUDE, prelude, type RenderedKernel, type Unit, WORKGROUP_SIZE } from './kernels.js';
+import { allNchw, ExprWriter, elementIndex, offsetExpr, splitInvocation, withLayout } from './expr.js';
+import { ENTRY, PRELUDE, type RenderedKernel, type Unit, WORKGROUP_SIZE } from './kernels.js';
 
 /**
  * Depthwise convolution templates. Every invocation computes a row segment of `tx` neighbouring
@@ -473,9 +464,7 @@ export function polyconvTile(channels: number, h: number, w: number): { tw: numb
  */
 function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: PolyconvOptions): RenderedKernel {
   const { channels, h, w } = d3;
-  const blocked = channelBlocked(unit, d1, d3);
-  // Channel-blocked: an invocation computes 4 channels as vec4s, so there are 4x fewer of them.
-  const rule = polyconvTile(blocked ? blocksOf(channels) : channels, h, w);
+  const rule = polyconvTile(channels, h, w);
   const tw = Math.min(options.tw ?? rule.tw, w);
   const th = Math.min(options.th ?? rule.th, h);
   const segments = Math.ceil(w / tw);
@@ -488,22 +477,12 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
   const padB = Math.max(d1.pad[1], d2.pad[1]);
   const accs = new Map<string, string>();
   const writer = new ExprWriter(unit.ops, unit.sources, {
-    vec4Storage: blocked !== null,
     anchor: (op, c) => (op.id === d3.op.id ? (accs.get(c.join()) ?? null) : null),
   });
   const bf = writer.fn(d1.op.operands[0]!);
   const wf = [d1, d2, d3].map((d) => writer.fn(d.op.operands[1]!));
-  const zero = blocked ? 'vec4<f32>(0.0)' : '0.0';
-  /** b of channel `ch` ('c', or 'cf': C-1-c) at (row, column k); a vec4 of 4 channels when blocked. */
-  const readB = (ch: 'c' | 'cf', k: number) =>
-    blocked
-      ? // Channels C-1-c of block cb are block CB-1-cb, lanes reversed (C % 4 == 0).
-        ch === 'c'
-        ? `ldb(b, cb, row, bx${k})`
-        : `ldb(b, ${blocksOf(channels) - 1}u - cb, row, bx${k}).wzyx`
-      : `${bf}(vec4<u32>(b, ${ch}, row, bx${k}))`;
   /** One m row's dw1 (or dw2) into `acc<e>`: the conv's kernel rows over b rows of channel `ch`. */
-  const branch = (d: Depthwise, ch: 'c' | 'cf', wname: string, acc: string) =>
+  const branch = (d: Depthwise, ch: string, wname: string, acc: string) =>
     Array.from({ length: d.kh }, (_, ky) => [
       `      let ${wname}y${ky} = ym ${plus(ky * d.dilation[0] - d.pad[0])};`,
       `      if (${wname}y${ky} >= 0 && ${wname}y${ky} < ${h}) {`,
@@ -515,7 +494,7 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
         d.dilation[1],
         (e) => {
           const k = e + padB - d.pad[1];
-          return `select(${zero}, ${readB(ch, k)}, bi${k})`;
+          return `select(0.0, ${bf}(vec4<u32>(b, ${ch}, row, bx${k})), bi${k})`;
         },
         (kx) => `${wname}${ky}_${kx}`,
         (j) => `${acc}${j}`,
@@ -524,25 +503,13 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
       '      }',
     ]).flat();
   const bCols = mw + 2 * padB;
-  /** Weight registers: per channel, or per block of 4 channels as vec4s (lane l: channel 4cb + l). */
-  const weights = (prefix: string, fn: string, ch: 'c' | 'cf', d: Depthwise) => {
-    if (!blocked) return weightRegisters(prefix, fn, ch, d.kh, d.kw);
-    const lane = (l: number) => (ch === 'c' ? `cb * 4u + ${l}u` : `${channels - 1}u - (cb * 4u + ${l}u)`);
-    const lines: string[] = [];
-    for (let ky = 0; ky < d.kh; ky++)
-      for (let kx = 0; kx < d.kw; kx++) {
-        const v = [0, 1, 2, 3].map((l) => `${fn}(vec4<u32>(${lane(l)}, 0u, ${ky}u, ${kx}u))`);
-        lines.push(`  let ${prefix}${ky}_${kx} = vec4<f32>(${v.join(', ')});`);
-      }
-    return lines;
-  };
   const body = [
     ...splitInvocation([
       ['xs', segments],
       ['ys', strips],
-      blocked ? ['cb', blocksOf(channels)] : ['c', channels],
+      ['c', channels],
     ]),
-    ...(blocked ? [] : [`  let cf = ${channels - 1}u - c;`]),
+    `  let cf = ${channels - 1}u - c;`,
     `  let x0 = xs * ${tw}u;`,
     `  let y0 = ys * ${th}u;`,
     `  let xb = i32(x0) - ${d3.pad[1] + padB};`,
@@ -555,17 +522,17 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
       { length: mw },
       (_, e) => `  let mi${e} = xb + ${e + padB} >= 0 && xb + ${e + padB} < ${w};`,
     ),
-    ...weights('p', wf[0]!, 'c', d1),
-    ...weights('q', wf[1]!, 'cf', d2),
-    ...weights('w', wf[2]!, 'c', d3),
+    ...weightRegisters('p', wf[0]!, 'c', d1.kh, d1.kw),
+    ...weightRegisters('q', wf[1]!, 'cf', d2.kh, d2.kw),
+    ...weightRegisters('w', wf[2]!, 'c', d3.kh, d3.kw),
     ...Array.from({ length: rows }, (_, r) =>
-      Array.from({ length: mw }, (_, e) => `  var m${r}_${e} = ${zero};`),
+      Array.from({ length: mw }, (_, e) => `  var m${r}_${e} = 0.0;`),
     ).flat(),
     // The last strip may be shorter; its m rows stop at the image's last output row's window.
     `  let steps = min(${th}u, ${h}u - y0) + ${rows - 1}u;`,
     '  for (var r = 0u; r < steps; r++) {',
     `    let ym = i32(y0 + r) - ${d3.pad[0]};`,
-    ...Array.from({ length: mw }, (_, e) => `    var s1_${e} = ${zero};\n    var s2_${e} = ${zero};`),
+    ...Array.from({ length: mw }, (_, e) => `    var s1_${e} = 0.0;\n    var s2_${e} = 0.0;`),
     `    if (ym >= 0 && ym < ${h}) {`,
     ...branch(d1, 'c', 'p', 's1_'),
     ...branch(d2, 'cf', 'q', 's2_'),
@@ -576,11 +543,11 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
     ).flat(),
     ...Array.from(
       { length: mw },
-      (_, e) => `    m${rows - 1}_${e} = select(${zero}, s1_${e} * s2_${e}, mi${e});`,
+      (_, e) => `    m${rows - 1}_${e} = select(0.0, s1_${e} * s2_${e}, mi${e});`,
     ),
     `    if (r >= ${rows - 1}u) {`,
     `      let y = y0 + r - ${rows - 1}u;`,
-    ...Array.from({ length: tw }, (_, j) => `      var o${j} = ${zero};`),
+    ...Array.from({ length: tw }, (_, j) => `      var o${j} = 0.0;`),
   ];
   for (let ky = 0; ky < d3.kh; ky++) {
     for (let j = 0; j < tw; j++) {
@@ -592,50 +559,18 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
     }
   }
   const stores: string[] = [];
-  if (blocked) {
-    // The result is dw3 itself (channelBlocked checks): each output a vec4 of 4 channels.
-    for (let j = 0; j < tw; j++)
-      stores.push(
-        `      if (x0 + ${j}u < ${w}u) {`,
-        `        arena[(${offsetExpr(0)} + ((b * ${blocksOf(channels)}u + cb) * ${h * w}u + y * ${w}u + x0 + ${j}u) * 4u) >> 2u] = o${j};`,
-        '      }',
-      );
-  } else {
-    stores.push(...segmentStores(writer, unit.result, accs, 'o', outType(unit), tw, stores, '      '));
-  }
-  const helpers = blocked
-    ? [
-        `/** The 4 channels of block blk of b at (y, x) (NC4HW4): one vec4. */
-fn ldb(b: u32, blk: u32, y: u32, x: u32) -> vec4<f32> {
-  return arena[(${offsetExpr(blocked.slot)} + ((b * ${blocksOf(channels)}u + blk) * ${h * w}u + y * ${w}u + x) * 4u) >> 2u];
-}`,
-      ]
-    : [];
+  stores.push(...segmentStores(writer, unit.result, accs, 'o', outType(unit), tw, stores, '      '));
   const wgsl = [
-    blocked ? prelude('vec4<f32>') : PRELUDE,
-    ...helpers,
+    PRELUDE,
     writer.functions(),
     `${ENTRY}\n${body.join('\n')}\n${stores.join('\n')}\n    }\n  }\n}`,
   ].join('\n\n');
   return {
-    name: `polyconv_${channels}x${h}x${w}${blocked ? '_c4' : ''}`,
+    name: `polyconv_${channels}x${h}x${w}`,
     wgsl: `${wgsl}\n`,
     workgroupSize: WORKGROUP_SIZE,
-    invocationsPerBatch: (blocked ? blocksOf(channels) : channels) * strips * segments,
+    invocationsPerBatch: channels * strips * segments,
   };
-}
-
-/**
- * The source of b when the register template can run on blocks of 4 channels: b is an NC4HW4
- * arena operand read directly, the result NC4HW4 and dw3 itself (no epilogue), and C % 4 == 0 so
- * that the flipped channels C-1-c of a block form one block (lanes reversed). Otherwise null: the
- * per-channel code, which reads and stores any layout through the writer and `elementIndex`.
- */
-function channelBlocked(unit: Unit, d1: Depthwise, d3: Depthwise): Source | null {
-  if (unit.layout !== 'nc4hw4' || unit.result !== d3.op.id || d3.channels % 4 !== 0) return null;
-  const b = unit.ops.find((o) => o.id === d1.op.operands[0]);
-  const src = b?.op === 'arg' ? unit.sources[b.attrs.index] : undefined;
-  return src?.buffer === 'arena' && src.layout === 'nc4hw4' ? src : null;
 }
 
 /**
