@@ -149,11 +149,21 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
   const xf = writer.fn(d.op.operands[0]!);
   const wf = writer.fn(d.op.operands[1]!);
   const body = [
-    ...splitInvocation([
-      ['xs', segments],
-      ['y', oh],
-      ['c', channels],
-    ]),
+    // Neighbouring invocations read neighbouring memory: in NCHW the next segment of the row, in
+    // NC4HW4 the next channel (4 channels of a pixel are one vec4).
+    ...splitInvocation(
+      unit.sources.some((s) => s.layout === 'nc4hw4')
+        ? [
+            ['c', channels],
+            ['xs', segments],
+            ['y', oh],
+          ]
+        : [
+            ['xs', segments],
+            ['y', oh],
+            ['c', channels],
+          ],
+    ),
     `  let x0 = xs * ${tx}u;`,
     `  let ix0 = i32(x0 * ${stride[1]}u) - ${pad[1]};`,
     ...weightRegisters('w', wf, 'c', kh, kw),
