@@ -2,6 +2,8 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { buildModel } from '../compiler/src/driver/frontend.js';
 import type { Elaborated } from '../compiler/src/frontend/elaborate.js';
 
+export { relDiff } from '../compiler/src/driver/tune.js';
+
 /** Shared by the benchmarks: building examples, timing and the sectioned report file. */
 
 /** `examples/<name>.poly` built with `settings`, or an error with the diagnostics. */
@@ -50,18 +52,12 @@ export const MODEL_BENCH_OPTIONS = {
 export function timing(values: { readonly runs: string; readonly warmup: string }) {
   const runs = Number(values.runs);
   const warmup = Number(values.warmup);
-  return { runs, warmup, time: (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs) };
-}
-
-/** The largest absolute difference from `reference`, relative to the reference's largest magnitude. */
-export function relDiff(a: Float32Array, reference: Float32Array): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < reference.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - reference[i]!));
-    s = Math.max(s, Math.abs(reference[i]!));
-  }
-  return d / s;
+  return {
+    runs,
+    warmup,
+    time: (fn: () => Promise<Float32Array>) => timeRuns(fn, warmup, runs),
+    interleaved: (fns: readonly (() => Promise<Float32Array>)[]) => timeInterleaved(fns, warmup, runs),
+  };
 }
 
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -72,13 +68,26 @@ export async function timeRuns(
   warmup: number,
   runs: number,
 ): Promise<{ ms: number; out: Float32Array }> {
-  let out: Float32Array = new Float32Array();
-  for (let i = 0; i < warmup; i++) out = await fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    out = await fn();
-    times.push(performance.now() - t0);
+  return (await timeInterleaved([fn], warmup, runs))[0]!;
+}
+
+/**
+ * `timeRuns` of several functions with their calls interleaved (one of each per round), so that a
+ * change in the machine's load touches them alike: for ratios between variants.
+ */
+export async function timeInterleaved(
+  fns: readonly (() => Promise<Float32Array>)[],
+  warmup: number,
+  runs: number,
+): Promise<{ ms: number; out: Float32Array }[]> {
+  const outs: Float32Array[] = fns.map(() => new Float32Array());
+  const times: number[][] = fns.map(() => []);
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const [k, fn] of fns.entries()) {
+      const t0 = performance.now();
+      outs[k] = await fn();
+      if (i >= warmup) times[k]!.push(performance.now() - t0);
+    }
   }
-  return { ms: median(times), out };
+  return fns.map((_, k) => ({ ms: median(times[k]!), out: outs[k]! }));
 }

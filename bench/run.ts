@@ -9,11 +9,16 @@
  *   npm run bench -- [--models cpolynext_t,apolynext_t] [--batches 1,8] [--size 224]
  *                    [--runs 3] [--warmup 1] [--out docs/benchmarks.md] [--section webgpu]
  *                    [--profile] [--profile-repeats 3] [--require-gpu] [--no-ort]
+ *                    [--tune-cache <file>] [--tune-runs 3] [--tune-budget-s 300] [--no-tune]
  *
+ * The tuned row renders the fused model's kernels as `polyc tune` chooses them: tuned in-process
+ * on this adapter for that model and batch first (bounded by --tune-budget-s), or the choices
+ * --tune-cache holds for this adapter; --no-tune leaves the row out.
  * --profile adds each polyc variant's top kernels (WebGpuModel.profile) to the report;
  * --require-gpu refuses a fallback (software) adapter; --no-ort skips onnxruntime (also skipped,
  * with a warning, when its WebGPU session cannot be created).
  */
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -21,10 +26,18 @@ import { exportOnnx } from '../compiler/src/codegen/onnx/export.js';
 import { describeTiming, profileMarkdown } from '../compiler/src/driver/profile.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
-import { compileForWebGpu, packWeights } from '../compiler/src/driver/webgpu.js';
+import { formatTuneTable, tuneModule } from '../compiler/src/driver/tune.js';
+import { adapterKey, parseTuneCache, tunedChoices } from '../compiler/src/driver/tune-cache.js';
+import {
+  compileForWebGpu,
+  describeTuned,
+  packWeights,
+  type TunedKernels,
+} from '../compiler/src/driver/webgpu.js';
+import type { Module } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { DEFAULT_PIPELINE, parsePipeline } from '../compiler/src/passes/pipeline.js';
-import { WebGpuModel } from '../runtime/src/index.js';
+import { queryAdapter, WebGpuModel } from '../runtime/src/index.js';
 import { buildExampleModel, MODEL_BENCH_OPTIONS, relDiff, timing, writeSection } from './report.js';
 
 const { values } = parseArgs({
@@ -37,9 +50,13 @@ const { values } = parseArgs({
     'profile-repeats': { type: 'string', default: '3' },
     'require-gpu': { type: 'boolean', default: false },
     'no-ort': { type: 'boolean', default: false },
+    'tune-cache': { type: 'string' },
+    'tune-runs': { type: 'string', default: '3' },
+    'tune-budget-s': { type: 'string', default: '300' },
+    'no-tune': { type: 'boolean', default: false },
   },
 });
-const { runs, warmup, time } = timing(values);
+const { runs, warmup, time, interleaved } = timing(values);
 const size = Number(values.size);
 const batches = values.batches.split(',').map(Number);
 const profileRepeats = Number(values['profile-repeats']);
@@ -60,6 +77,8 @@ interface Row {
 }
 
 const rows: Row[] = [];
+/** How each tuned row was tuned, for the report. */
+const tuning: string[] = [];
 /** Markdown sections with the top kernels, with --profile. */
 const profiles: string[] = [];
 let profileTiming = '';
@@ -71,6 +90,7 @@ for (const name of values.models.split(',')) {
   const maxBatch = Math.max(...batches);
   const polyc = new Map<string, WebGpuModel>();
   const plans = new Map<string, ReturnType<typeof compileForWebGpu>>();
+  let fused = m;
   for (const [variant, passes] of [
     ['polyc webgpu (fused)', 'default'],
     // The same kernels with every value NCHW: what assign-layouts' NC4HW4 values gain.
@@ -78,6 +98,7 @@ for (const name of values.models.split(',')) {
     ['polyc webgpu (fusion off)', 'none'],
   ] as const) {
     const opt = runPasses(m, parsePipeline(passes)).module;
+    if (passes === 'default') fused = opt;
     const compiled = compileForWebGpu(opt, maxBatch);
     plans.set(variant, compiled);
     const model = await WebGpuModel.create(compiled.plan, packWeights(opt, compiled, weights), {
@@ -125,6 +146,33 @@ ${profileMarkdown(p)}
       });
       console.log(rows[rows.length - 1]);
     }
+    if (!values['no-tune']) {
+      const compiled = compileForWebGpu(fused, batch, undefined, await tunedKernels(fused, batch));
+      const model = await WebGpuModel.create(compiled.plan, packWeights(fused, compiled, weights), {
+        powerPreference: 'high-performance',
+      });
+      // Interleaved with the fused model's runs: the ratio between the two is what tuning gained.
+      const base = polyc.get('polyc webgpu (fused)')!;
+      const [f, r] = (await interleaved([
+        async () => (await base.run([input.data], batch))[0]!,
+        async () => (await model.run([input.data], batch))[0]!,
+      ])) as [{ ms: number }, { ms: number; out: Float32Array }];
+      tuning.push(
+        `${name} batch ${batch}, interleaved with the fused model's runs: fused ${f.ms.toFixed(0)} ms, tuned ${r.ms.toFixed(0)} ms (${(f.ms / r.ms).toFixed(2)}x)`,
+      );
+      rows.push({
+        model: name,
+        batch,
+        variant: 'polyc webgpu (tuned)',
+        medianMs: r.ms,
+        dispatches: String(model.stats.dispatches),
+        movedMiB: mib(model.stats.bytesMoved),
+        peakMiB: `${mib(model.stats.peakMemoryBytes)} (activations ${mib(compiled.plan.memory.plannedBytes)})`,
+        maxRelDiff: reference ? relDiff(r.out, reference.out).toExponential(1) : 'n/a',
+      });
+      console.log(rows[rows.length - 1], describeTuned(compiled));
+      model.destroy();
+    }
     if (!reference) continue;
     rows.push({
       model: name,
@@ -140,6 +188,34 @@ ${profileMarkdown(p)}
   }
   for (const model of polyc.values()) model.destroy();
   await session?.release();
+}
+
+/**
+ * The tuned choices for the fused `m` at `batch` on the high-performance adapter: those of
+ * --tune-cache for this adapter, else `polyc tune`'s measurement, in-process.
+ */
+async function tunedKernels(m: Module, batch: number): Promise<TunedKernels> {
+  const file = values['tune-cache'];
+  if (file) {
+    const { adapter } = await queryAdapter({ powerPreference: 'high-performance' });
+    const tuned = tunedChoices(parseTuneCache(readFileSync(file, 'utf8'), file), adapterKey(adapter), file);
+    console.log(tuned.note);
+    return tuned.choices;
+  }
+  const started = performance.now();
+  const report = await tuneModule(m, {
+    batch,
+    runs: Number(values['tune-runs']),
+    budgetMs: Number(values['tune-budget-s']) * 1000,
+    powerPreference: 'high-performance',
+    progress: (line) => console.log(line),
+  });
+  console.log(formatTuneTable(report));
+  tuning.push(
+    `${m.name} batch ${batch}: ${report.tuned.length} kernels tuned in ${((performance.now() - started) / 1000).toFixed(0)} s` +
+      (report.skipped.length > 0 ? ` (${report.skipped.length} left by the budget)` : ''),
+  );
+  return new Map(report.tuned.map((t) => [t.signature, t.entry.variant]));
 }
 
 /** onnxruntime's WebGPU session, or undefined (with a warning) where it cannot create one. */
@@ -166,9 +242,16 @@ const table = [
       `| ${r.model} | ${r.batch} | ${r.variant} | ${r.medianMs.toFixed(0)} | ${ortRatio(r)} | ${r.dispatches} | ${r.movedMiB} | ${r.peakMiB} | ${r.maxRelDiff} |`,
   ),
 ];
+const tuneFlags =
+  (values['no-ort'] ? ' --no-ort' : '') +
+  (values['no-tune']
+    ? ' --no-tune'
+    : values['tune-cache']
+      ? ` --tune-cache ${values['tune-cache']}`
+      : ` --tune-runs ${values['tune-runs']} --tune-budget-s ${values['tune-budget-s']}`);
 const report = `## WebGPU: polyc vs onnxruntime's WebGPU EP
 
-Generated by \`npm run bench -- --models ${values.models} --batches ${values.batches} --size ${size} --runs ${runs} --warmup ${warmup} --section ${values.section}${values.profile ? ` --profile --profile-repeats ${profileRepeats}` : ''}\`
+Generated by \`npm run bench -- --models ${values.models} --batches ${values.batches} --size ${size} --runs ${runs} --warmup ${warmup} --section ${values.section}${values.profile ? ` --profile --profile-repeats ${profileRepeats}` : ''}${tuneFlags}\`
 on ${new Date().toISOString().slice(0, 10)}.
 
 - Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${mib(totalmem())} MiB RAM, Node ${process.version}.
@@ -179,7 +262,15 @@ on ${new Date().toISOString().slice(0, 10)}.
 - "polyc / ORT" divides by onnxruntime-node ${ort.env.versions?.common ?? ''} running polyc's ONNX export with the
   WebGPU execution provider on the same adapter, in the same process. "MiB moved" is polyc's
   estimate of bytes read and written by its kernels; "max rel diff" compares the logits with ORT's.
-
+${
+  values['no-tune']
+    ? ''
+    : values['tune-cache']
+      ? `- "tuned" renders the fused model's kernels as \`${values['tune-cache']}\` chose them for this adapter;
+  ${tuning.join('; ')}.\n`
+      : `- "tuned" renders the fused model's kernels as \`polyc tune\` chose them, tuned first in the same
+  process; ${tuning.join('; ')}.\n`
+}
 ${table.join('\n')}
 ${
   profiles.length === 0

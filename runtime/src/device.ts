@@ -62,6 +62,20 @@ export interface AcquiredDevice {
   readonly device: GPUDevice;
   /** One line describing the adapter, e.g. `google swiftshader (SwiftShader driver 5.0.0, fallback)`. */
   readonly adapterInfo: string;
+  /** The adapter's identity fields (empty strings where the platform does not tell). */
+  readonly adapter: AdapterIdentity;
+}
+
+/**
+ * What identifies an adapter, from `GPUAdapterInfo`: tuned kernel choices (`polyc tune`) are kept
+ * per adapter under a key made of these fields. Browsers may leave some empty for privacy.
+ */
+export interface AdapterIdentity {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly isFallbackAdapter: boolean;
 }
 
 const NODE_HELP =
@@ -97,7 +111,12 @@ async function loadNodeGpu(): Promise<GPU | string> {
       }
     }
     try {
-      return mod.create([]);
+      // Dawn zero-initialises workgroup memory (tile kernels stage a tile of pixels there). With
+      // Vulkan's extension for it, SwiftShader compiles one store per element into the kernel, and
+      // a model's pipelines take several times longer to compile; Tint's own zero-initialisation
+      // (a loop over the workgroup's invocations and a barrier, what Dawn does on its other
+      // backends) costs the same at run time on a GPU.
+      return mod.create(['disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension']);
     } catch (e) {
       return `its create() failed (${e instanceof Error ? e.message : String(e)})`;
     }
@@ -120,14 +139,49 @@ export async function getGpu(): Promise<GPU> {
   throw new RuntimeError('no-webgpu', `WebGPU is not available (no navigator.gpu). ${BROWSER_HELP}`);
 }
 
-function describeAdapter(adapterInfo: GPUAdapterInfo | undefined, adapter?: GPUAdapter): string {
+function identify(adapterInfo: GPUAdapterInfo | undefined, adapter?: GPUAdapter): AdapterIdentity {
   const info = adapterInfo as Partial<GPUAdapterInfo> | undefined;
   const fallback =
     (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ??
     (adapter as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter;
-  const name = [info?.vendor, info?.architecture].filter((s) => s).join(' ') || 'unknown adapter';
-  const details = [info?.description || info?.device, fallback ? 'fallback' : ''].filter((s) => s);
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    isFallbackAdapter: fallback === true,
+  };
+}
+
+function describeAdapter(id: AdapterIdentity): string {
+  const name = [id.vendor, id.architecture].filter((s) => s).join(' ') || 'unknown adapter';
+  const details = [id.description || id.device, id.isFallbackAdapter ? 'fallback' : ''].filter((s) => s);
   return details.length > 0 ? `${name} (${details.join(', ')})` : name;
+}
+
+/** The adapter the platform would give `acquireDevice` (no device is created). */
+export async function queryAdapter(
+  options: Pick<AcquireOptions, 'powerPreference'> = {},
+): Promise<{ readonly adapter: AdapterIdentity; readonly adapterInfo: string }> {
+  const adapter = await requestAdapter(await getGpu(), options);
+  const id = identify(adapter.info, adapter);
+  return { adapter: id, adapterInfo: describeAdapter(id) };
+}
+
+async function requestAdapter(
+  gpu: GPU,
+  options: Pick<AcquireOptions, 'powerPreference'>,
+): Promise<GPUAdapter> {
+  const adapter = await gpu.requestAdapter(
+    options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
+  );
+  if (!adapter) {
+    throw new RuntimeError(
+      'no-adapter',
+      `WebGPU found no adapter (no usable GPU or software driver). ${isNode() ? NODE_HELP : BROWSER_HELP}`,
+    );
+  }
+  return adapter;
 }
 
 /** Limits whose name starts with `min` are alignments: smaller is stricter. */
@@ -168,19 +222,16 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
     checkLimits(options.device.limits, required, 'the given device');
     // GPUDevice.adapterInfo is recent (Chrome 132): older browsers lack it.
     const info = (options.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-    return { device: options.device, adapterInfo: info ? describeAdapter(info) : 'caller-provided device' };
+    const adapter = identify(info);
+    return {
+      device: options.device,
+      adapterInfo: info ? describeAdapter(adapter) : 'caller-provided device',
+      adapter,
+    };
   }
-  const gpu = await getGpu();
-  const adapter = await gpu.requestAdapter(
-    options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
-  );
-  if (!adapter) {
-    throw new RuntimeError(
-      'no-adapter',
-      `WebGPU found no adapter (no usable GPU or software driver). ${isNode() ? NODE_HELP : BROWSER_HELP}`,
-    );
-  }
-  const adapterInfo = describeAdapter(adapter.info, adapter);
+  const adapter = await requestAdapter(await getGpu(), options);
+  const identity = identify(adapter.info, adapter);
+  const adapterInfo = describeAdapter(identity);
   const requiredLimits = checkLimits(adapter.limits, required, `the adapter ${adapterInfo}`);
   const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
   let device: GPUDevice;
@@ -193,5 +244,5 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
       { cause: e },
     );
   }
-  return { device, adapterInfo };
+  return { device, adapterInfo, adapter: identity };
 }

@@ -1,6 +1,12 @@
 import { type AcquireOptions, acquireDevice, RuntimeError } from './device.js';
 import { PARAMS_BYTES, type ProgramSizes } from './plan.js';
-import { median, type ProfileOptions, type ProfileTiming, type StepTimes } from './profile.js';
+import {
+  median,
+  type ProfileOptions,
+  type ProfileTiming,
+  type ProgramTimes,
+  type StepTimes,
+} from './profile.js';
 import {
   BUFFER_COPY_DST,
   BUFFER_COPY_SRC,
@@ -593,6 +599,92 @@ export class GpuEngine {
     timing: 'auto' | 'submit',
   ): Promise<StepTimes> {
     const { program } = this;
+    return this.measure(inputs, batch, timing, 'profiling', async (device, dispatches, used) => {
+      const samples = dispatches.map(() => [] as number[]);
+      for (let r = 0; r < repeats; r++) {
+        const ms =
+          used === 'timestamp-query'
+            ? await timeWithTimestamps(device, dispatches)
+            : await timeEachAlone(device, dispatches);
+        ms.forEach((t, i) => {
+          samples[i]!.push(t);
+        });
+      }
+      const stepMs = new Array<number>(program.steps).fill(0);
+      const dispatched = new Array<boolean>(program.steps).fill(false);
+      dispatches.forEach((d, i) => {
+        stepMs[d.step]! += median(samples[i]!);
+        dispatched[d.step] = true;
+      });
+      const kernelOf = new Map(dispatches.map((d) => [d.step, program.shaders[d.shader]?.name ?? '?']));
+      return {
+        timing: used,
+        repeats,
+        batch,
+        adapterInfo: this.state.adapterInfo,
+        steps: stepMs.map((ms, step) => ({
+          step,
+          label: program.labels?.[step] ?? `step ${step}`,
+          kernel: kernelOf.get(step) ?? '(no work)',
+          ms,
+          dispatched: dispatched[step]!,
+        })),
+      };
+    });
+  }
+
+  /**
+   * The time of all the program's dispatches for `batch` (inputs written first, outputs not read
+   * back), once per repeat: GPU timestamps summed over the dispatches where the device has
+   * 'timestamp-query', else the host's time from one submit of them all, back to back in one pass,
+   * to `onSubmittedWorkDone`. Queued like runs.
+   */
+  time(inputs: readonly Float32Array[], batch: number, options: ProfileOptions = {}): Promise<ProgramTimes> {
+    const repeats = options.repeats ?? 3;
+    if (!Number.isInteger(repeats) || repeats < 1) {
+      return Promise.reject(new RuntimeError('bad-input', `repeats ${repeats} must be a positive integer`));
+    }
+    const result = this.queue.then(() =>
+      this.measure(inputs, batch, options.timing ?? 'auto', 'timing', async (device, dispatches, used) => {
+        const ms: number[] = [];
+        for (let r = 0; r < repeats; r++) {
+          if (used === 'timestamp-query') {
+            ms.push((await timeWithTimestamps(device, dispatches)).reduce((a, b) => a + b, 0));
+            continue;
+          }
+          const started = performance.now();
+          const encoder = device.createCommandEncoder({ label: 'time' });
+          const pass = encoder.beginComputePass();
+          for (const d of dispatches) {
+            pass.setPipeline(d.pipeline);
+            pass.setBindGroup(0, d.group);
+            pass.dispatchWorkgroups(...d.size);
+          }
+          pass.end();
+          device.queue.submit([encoder.finish()]);
+          await device.queue.onSubmittedWorkDone();
+          ms.push(performance.now() - started);
+        }
+        return { timing: used, ms };
+      }),
+    );
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Writes the inputs, records the dispatches of `batch` and hands them to `measure` under a
+   * validation error scope, with the timing it should use ('timestamp-query' when asked for
+   * 'auto' and the device has it). A device lost before is recreated; a measurement is not retried.
+   */
+  private async measure<T>(
+    inputs: readonly Float32Array[],
+    batch: number,
+    timing: 'auto' | 'submit',
+    what: string,
+    measure: (device: GPUDevice, dispatches: readonly RecordedDispatch[], used: ProfileTiming) => Promise<T>,
+  ): Promise<T> {
+    const { program } = this;
     if (this.destroyed) throw this.destroyedError('');
     if (this.state.lost) await this.recreate();
     const state = this.state;
@@ -601,44 +693,16 @@ export class GpuEngine {
     const dispatches = recordDispatches(program, state, batch);
     const used: ProfileTiming =
       timing === 'auto' && device.features.has('timestamp-query') ? 'timestamp-query' : 'submit';
-    const samples = dispatches.map(() => [] as number[]);
     device.pushErrorScope('validation');
-    for (let r = 0; r < repeats; r++) {
-      const ms =
-        used === 'timestamp-query'
-          ? await timeWithTimestamps(device, dispatches)
-          : await timeEachAlone(device, dispatches);
-      ms.forEach((t, i) => {
-        samples[i]!.push(t);
-      });
-    }
+    const result = await measure(device, dispatches, used);
     const error = await device.popErrorScope();
     if (error) {
       throw new RuntimeError(
         'gpu-error',
-        `profiling "${program.name}" failed GPU validation: ${error.message}`,
+        `${what} "${program.name}" failed GPU validation: ${error.message}`,
       );
     }
-    const stepMs = new Array<number>(program.steps).fill(0);
-    const dispatched = new Array<boolean>(program.steps).fill(false);
-    dispatches.forEach((d, i) => {
-      stepMs[d.step]! += median(samples[i]!);
-      dispatched[d.step] = true;
-    });
-    const kernelOf = new Map(dispatches.map((d) => [d.step, program.shaders[d.shader]?.name ?? '?']));
-    return {
-      timing: used,
-      repeats,
-      batch,
-      adapterInfo: state.adapterInfo,
-      steps: stepMs.map((ms, step) => ({
-        step,
-        label: program.labels?.[step] ?? `step ${step}`,
-        kernel: kernelOf.get(step) ?? '(no work)',
-        ms,
-        dispatched: dispatched[step]!,
-      })),
-    };
+    return result;
   }
 
   /** Writes the step parameters (when the batch changed) and the inputs. */

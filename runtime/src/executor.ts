@@ -8,7 +8,7 @@
 import { RuntimeError } from './device.js';
 import { bufferSizes, dispatch, type EngineOptions, GpuEngine, type GpuProgram } from './engine.js';
 import { type Kernel, MAX_OFFSETS, PARAMS_BYTES, PLAN_VERSION, type Plan, type Step } from './plan.js';
-import { type Profile, type ProfileOptions, summarizeProfile } from './profile.js';
+import { type Profile, type ProfileOptions, type ProgramTimes, summarizeProfile } from './profile.js';
 
 const U32_MAX = 0xffff_ffff;
 const PARAMS_WORDS = PARAMS_BYTES / 4;
@@ -245,6 +245,16 @@ export class WebGpuModel {
         bytes: s.bytesPerBatch * batch,
       })),
     );
+  }
+
+  /**
+   * The time of one inference's dispatches on `batch` images (inputs as for `run`), once per
+   * repeat, without upload or readback: GPU timestamps where the model was created with
+   * `profiling: true` and the adapter has them, else host time around one submit.
+   */
+  time(inputs: readonly Float32Array[], batch: number, options: ProfileOptions = {}): Promise<ProgramTimes> {
+    this.checkInputs(inputs, batch);
+    return this.engine.time(inputs, batch, options);
   }
 
   /** Frees the buffers (and the device, when the model created it). Later runs throw 'destroyed'. */

@@ -15,6 +15,13 @@ export interface ProfileOptions {
   readonly timing?: 'auto' | 'submit';
 }
 
+/** The time of a whole program's dispatches, once per repeat (`GpuEngine.time`). */
+export interface ProgramTimes {
+  readonly timing: ProfileTiming;
+  /** Milliseconds per repeat. */
+  readonly ms: readonly number[];
+}
+
 /** How step times were measured. */
 export type ProfileTiming = 'timestamp-query' | 'submit';
 

@@ -154,6 +154,41 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return pwconv(self.h, dwconv(self.i, g, k=3, stride=2), out=5)
 }`,
   },
+  // Tile kernels (tile.ts): a pointwise conv staged in workgroup memory for a LayerNorm over its
+  // channels (13 channels of 11 inputs, 7x7: one tile of 52 pixels with 3 idle) ...
+  'tile-norm-13x7x7': {
+    source: `model m(x: f32[B, 11, 7, 7]) {
+  return layernorm2d(self.n, pwconv(self.o, x, out=13)) * sigmoid(param(self.r, [1])) + pwconv(self.p, x, out=13)
+}`,
+  },
+  // ... 301 channels at 5x5: tiles of 4 pixels (6 of them and a 1-pixel tail), K = 6 and 301 not
+  // multiples of 4.
+  'tile-norm-301x5x5': {
+    source: `model m(x: f32[B, 6, 5, 5]) {
+  return layernorm2d(self.n, pwconv(self.o, x, out=301)) * 2 + 1
+}`,
+  },
+  // ... a cell input: the preprocess conv's scaled sum normalised (a prologue of the LayerNorm), 1x1.
+  'tile-cell-input-1x1': {
+    source: `model m(x: f32[B, 13, 1, 1]) {
+  p = layernorm2d(self.post, scale(self.p0, pwconv(self.pre, x, out=13)) + scale(self.p1, x))
+  return dwconv(self.d, p, k=3) + p
+}`,
+  },
+  // The PolyMLP in one kernel: m = 150 channels of a 301-channel conv at 7x7 (tiles of 8 pixels:
+  // 6 x 8 + 1), the second conv's K loop over m in workgroup memory.
+  'tile-mlp-150x7x7': {
+    source: `${block}\nmodel m(x: f32[B, 150, 7, 7]) {\n  return mlp(self, x, 150, "ln")\n}`,
+  },
+  // A LayerNorm of the PolyMLP product that the second conv and a residual both read: the tile
+  // stores the LayerNorm (with its gain), the second conv is a GEMM of its own. 5 channels, 3x3.
+  'tile-mlp-shared-norm-3x3': {
+    source: `model m(x: f32[B, 5, 3, 3]) {
+  t = pwconv(self.up, x, out=10)
+  n = layernorm2d(self.ln, t[:, :5] * t[:, 5:])
+  return pwconv(self.down, n, out=7) + n[:, :1]
+}`,
+  },
   head: {
     source: `model m(x: f32[B, 13, 7, 7]) {
   z = pwconv(self.proj, layernorm2d(self.norm, x), out=4 * 13)

@@ -16,6 +16,7 @@ import { interpret } from '../../compiler/src/ir/interpret.js';
 import type { Module } from '../../compiler/src/ir/types.js';
 import { runPasses } from '../../compiler/src/passes/manager.js';
 import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
+import { instantiateKernels, type WasmKernels } from '../../runtime/src/package/wasm.js';
 import { KERNEL_MODELS } from '../codegen/kernel-models.js';
 import { buildExample, relError } from '../helpers.js';
 
@@ -26,16 +27,24 @@ import { buildExample, relError } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'polyc-cpu-'));
 const errors: number[] = [];
+const wasmErrors: number[] = [];
+/** Op kinds (the TypeScript kernel's name prefix) that ran as WebAssembly kernels. */
+const wasmOps = new Set<string>();
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `generated CPU kernels vs interpreter: max rel error ${Math.max(...errors).toExponential(2)} over ${errors.length} models`,
+    `generated CPU kernels vs interpreter: max rel error ${Math.max(...errors).toExponential(2)} over ${errors.length} models` +
+      `; their WebAssembly SIMD kernels: ${Math.max(...wasmErrors).toExponential(2)} over ${wasmErrors.length}`,
   );
 });
 let counter = 0;
 
 interface CpuModule {
-  createCpu(weights: Float32Array): { run(input: Float32Array, batch: number): Float32Array };
+  KERNELS: string | null;
+  createCpu(
+    weights: Float32Array,
+    kernels: WasmKernels | null,
+  ): { adapterInfo: string; run(input: Float32Array, batch: number): Float32Array };
 }
 
 /** Generates, emits and imports the CPU module of `m` after `passes`; runs it and the interpreter. */
@@ -46,19 +55,25 @@ async function compare(m: Module, passes: string, batch: number, seed = 3): Prom
   const compiled = compileForWebGpu(opt, batch, ctx);
   const packed = packWeights(opt, compiled, weights, ctx);
   const program = buildCpuProgram(opt, compiled.constants, ctx);
-  const js = emitJavaScript(cpuSource(program, m.name));
+  for (const c of program.calls) if (c.wasm) wasmOps.add(c.kernel.replace(/_.*/, ''));
+  const source = emitJavaScript(cpuSource(program, m.name));
   const file = join(dir, `cpu-${counter++}.js`);
-  writeFileSync(file, js);
+  writeFileSync(file, source);
   const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as CpuModule;
   const shape = m.ops
     .find((o) => o.op === 'input')!
     .type.shape.map((d) => (typeof d === 'number' ? d : batch));
   const input = randomInput(shape, seed);
   const [ref] = interpret(m, [input], weights);
-  const got = mod.createCpu(packed).run(input.data, batch);
-  const err = relError(got, ref!.data);
-  errors.push(err);
-  return err;
+  const js = mod.createCpu(packed, null);
+  const errJs = relError(js.run(input.data, batch), ref!.data);
+  errors.push(errJs);
+  if (mod.KERNELS === null) return errJs;
+  const wasm = mod.createCpu(packed, await instantiateKernels(mod.KERNELS));
+  expect(wasm.adapterInfo).toContain('WebAssembly SIMD');
+  const errWasm = relError(wasm.run(input.data, batch), ref!.data);
+  wasmErrors.push(errWasm);
+  return Math.max(errJs, errWasm);
 }
 
 describe('generated CPU kernels against the interpreter', () => {
@@ -82,6 +97,51 @@ describe('generated CPU kernels against the interpreter', () => {
       expect(await compare(m, 'default', 2)).toBeLessThan(1e-5);
     });
   }
+});
+
+// Every kernel kind at batch 1 (unfused: one op per kernel) and 5 (fused regions expanded): odd
+// channel counts, counts not divisible by 4, stride 2, dilation 2, widths not multiples of 4.
+describe('WebAssembly SIMD kernels against the interpreter, batch 1 and 5', () => {
+  for (const [name, { source }] of Object.entries(KERNEL_MODELS)) {
+    for (const [passes, batch] of [
+      ['none', 1],
+      ['default', 5],
+    ] as const) {
+      it(`${name}, ${passes === 'default' ? 'fused' : 'unfused'}, batch ${batch}`, async () => {
+        const r = buildModel('kernel.poly', { readFile: () => source });
+        expect(await compare(r.model!.module, passes, batch, 7)).toBeLessThan(1e-5);
+      });
+    }
+  }
+  it('cover convolutions, matmuls, LayerNorm, L1 normalisation, reductions, copies, transposes, linear and elementwise ops', () => {
+    for (const op of [
+      'conv2d',
+      'matmul',
+      'layernorm2d',
+      'mean',
+      'slice',
+      'flip',
+      'transpose',
+      'l1norm',
+      'add',
+      'mul',
+      'sub',
+    ]) {
+      expect(wasmOps).toContain(op);
+    }
+  });
+});
+
+describe('a model without WebAssembly kernels', () => {
+  it('ships no module and runs its TypeScript loops (a grouped conv)', async () => {
+    const source = 'model m(x: f32[B, 4, 9, 9]) {\n  return conv2d(self.c, x, out=6, k=3, groups=2)\n}';
+    const r = buildModel('grouped.poly', { readFile: () => source });
+    expect(r.diagnostics).toEqual([]);
+    const m = r.model!.module;
+    const ctx = new AnalysisContext();
+    expect(buildCpuProgram(m, compileForWebGpu(m, 2, ctx).constants, ctx).wasm).toBeNull();
+    expect(await compare(m, 'none', 2)).toBeLessThan(1e-5);
+  });
 });
 
 describe('what the CPU code generator refuses', () => {

@@ -64,6 +64,7 @@ if (mode === 'run') {
     backend: m.backend,
     adapterInfo: m.adapterInfo,
     fallbackReason: m.fallbackReason ?? null,
+    cpuKernels: m.cpuKernels ?? null,
     logits: Array.from(logits),
     single: Array.from(single.logits),
     top: m.topk(logits, 3),
@@ -103,6 +104,7 @@ interface RunResult {
   backend: string;
   adapterInfo: string;
   fallbackReason: string | null;
+  cpuKernels: string | null;
   logits: number[];
   single: number[];
   top: { index: number; value: number }[][];
@@ -156,6 +158,10 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(progress).toMatch(/importing weights from .*weights\.pt/);
     expect(progress).toMatch(/ts-morph/);
     expect(progress).toMatch(/esbuild/);
+    expect(progress).toMatch(
+      /note: tune cache .*tune\.json: \d+ tuned kernel choice\(s\) for adapter 'package test'/,
+    );
+    expect(progress).toMatch(/ [1-9]\d* of \d+ steps use a tuned kernel variant/);
     expect(stdout).toMatch(new RegExp(`wrote .*: npm package '${PKG}'`));
     expect(readdirSync(out).sort()).toEqual(
       [
@@ -194,6 +200,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(readme).toMatch(/\| multiplicative depth \| /);
     expect(readme).toMatch(/resize so that the shorter side is 33 pixels/);
     expect(readme).not.toMatch(/random weights/i);
+    expect(readme).toMatch(/; [1-9]\d* steps use kernel variants tuned for the adapter 'package test' \|/);
     // The dispatch sequence is straight-line code with literal offsets, counts and kernel keys.
     const webgpu = readFileSync(join(out, 'src', 'webgpu.ts'), 'utf8');
     expect(webgpu).toMatch(
@@ -229,7 +236,10 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const { consumer } = await setup();
     const r = runScript(consumer, 'cpu');
     checkRun(r, 'cpu');
-    // Against the interpreter on the same weights: the generated loops follow its arithmetic.
+    expect(r.cpuKernels).toBe('wasm-simd');
+    // Against the interpreter on the same weights. The package runs its WebAssembly SIMD kernels,
+    // which accumulate in float32 where the interpreter (and the TypeScript loops, < 1e-5 in
+    // cpu.test.ts) accumulate in float64: over this model's depth that is about 1.3e-5.
     const meta = goldenMeta(CASE);
     const m = buildExample('examples/cpolynext_lr.poly', {
       init_channels: String(meta.init_channels),
@@ -245,7 +255,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const [ref] = interpret(m, [{ shape: meta.input_shape, data: goldenInput() }], weights);
     const err = relError(Float32Array.from(r.logits), ref!.data);
     console.log(`${PKG} CPU backend vs interpreter: max rel error ${err.toExponential(2)}`);
-    expect(err).toBeLessThan(1e-5);
+    expect(err).toBeLessThan(1e-4);
   });
 
   it('runs on WebGPU in node once the webgpu package is installed', async () => {

@@ -1,10 +1,23 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cli, goldenMeta, goldenSettings, readF32File } from '../helpers.js';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
+import { renderKernel, type Unit } from '../../compiler/src/codegen/wgsl/kernels.js';
+import { buildPlan } from '../../compiler/src/codegen/wgsl/plan.js';
+import { renderVariant, unitSignature, variantSpace } from '../../compiler/src/codegen/wgsl/variants.js';
+import {
+  emptyTuneCache,
+  formatTuneCache,
+  mergeTuneCache,
+  type TuneEntry,
+} from '../../compiler/src/driver/tune-cache.js';
+import { runPasses } from '../../compiler/src/passes/manager.js';
+import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
+import { buildExample, cli, type GoldenMeta, goldenMeta, goldenSettings, readF32File } from '../helpers.js';
 
 /**
- * The package tests' common setup: `polyc compile` of the small golden case with its checkpoint,
+ * The package tests' common setup: `polyc compile` of the small golden case with its checkpoint
+ * (and a tune cache choosing other kernel variants than the rules),
  * `npm pack` of the result, and `npm install --offline` of the tarball into an empty consumer
  * project (the package has no dependencies, so nothing is downloaded). The consumer lives under the
  * OS temp directory, so Node cannot find polyc's own node_modules from it.
@@ -28,9 +41,53 @@ export interface Installed {
 
 const NPM_ENV = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' };
 
+/**
+ * A tune cache choosing, for every kernel of the case that has variants, a variant whose WGSL
+ * differs from the rule's: the package tests then run a package compiled with tuned choices (the
+ * rule's kernels are checked against the interpreter in test/codegen).
+ */
+function tuneCache(meta: GoldenMeta, file: string): void {
+  const settings = {
+    init_channels: String(meta.init_channels),
+    layers: String(meta.layers),
+    num_classes: String(meta.num_classes),
+    image_size: String(meta.input_shape[2]),
+  };
+  const m = runPasses(buildExample('examples/cpolynext_lr.poly', settings), parsePipeline('default')).module;
+  const units: Unit[] = [];
+  buildPlan(m, 1, new AnalysisContext(), (u) => {
+    units.push(u);
+    return renderKernel(u);
+  });
+  const entries: Record<string, TuneEntry> = {};
+  for (const u of units) {
+    const space = variantSpace(u);
+    const rule = renderKernel(u);
+    // Knobs of the rule's own template (not the staged PolyConv or the generic path, whose kernels
+    // are far slower on SwiftShader and would only slow the tests down).
+    const variant = space.others.find(
+      (v) =>
+        v.template === space.default.template && !('mode' in v) && renderVariant(u, v)?.wgsl !== rule.wgsl,
+    );
+    if (variant) {
+      entries[unitSignature(u)] = {
+        variant,
+        ms: 1,
+        defaultMs: 1,
+        batch: 1,
+        kernel: rule.name,
+        candidates: [],
+      };
+    }
+  }
+  writeFileSync(file, formatTuneCache(mergeTuneCache(emptyTuneCache(), 'package test', entries)));
+}
+
 export async function compileAndInstall(root: string): Promise<Installed> {
   const meta = goldenMeta(CASE);
   const out = join(root, 'out');
+  const cache = join(root, 'tune.json');
+  tuneCache(meta, cache);
   const r = await cli(
     'compile',
     'examples/cpolynext_lr.poly',
@@ -43,6 +100,8 @@ export async function compileAndInstall(root: string): Promise<Installed> {
     PKG,
     '--max-batch',
     String(MAX_BATCH),
+    '--tune-cache',
+    cache,
   );
   if (r.code !== 0) throw new Error(`polyc compile failed (${r.code}):\n${r.err}`);
   execFileSync('npm', ['pack', '--pack-destination', root], { cwd: out, stdio: 'pipe', env: NPM_ENV });

@@ -255,7 +255,11 @@ export interface DegreeReport {
   readonly segments: readonly (DegreeFactsJson & { index: number; startsAt: 'input' | ValueId })[];
 }
 
-function factsJson(f: { degree: bigint; depthAsWritten: number; depthBalanced: number }): DegreeFactsJson {
+export function factsJson(f: {
+  degree: bigint;
+  depthAsWritten: number;
+  depthBalanced: number;
+}): DegreeFactsJson {
   return {
     degree: f.degree.toString(),
     log2: log2Big(f.degree),

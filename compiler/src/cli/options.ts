@@ -77,6 +77,13 @@ export function optionalWeightsOption(purpose: string): ValueOption {
   );
 }
 
+/** `--tune-cache` for the commands that plan WebGPU kernels. */
+export const TUNE_CACHE_OPTION = stringOption(
+  'tune-cache',
+  '<file>',
+  'render kernels as `polyc tune` chose them for the adapter (kernels without a choice: the default rule)',
+);
+
 /** `-o` for the commands that write one file or directory. */
 export function outputOption(value: string, description: string, required = false): ValueOption {
   return stringOption('output', value, description, { short: 'o', ...(required ? { required } : {}) });

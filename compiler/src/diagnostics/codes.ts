@@ -52,6 +52,7 @@ export const CODES = {
   E0704: 'cannot write output file',
   E0705: 'unknown pass or malformed pipeline',
   E0706: 'WebGPU unavailable or failed',
+  E0707: 'invalid tune cache',
 
   E0801: 'malformed IR text',
   E0802: 'IR verification failed',

@@ -16,7 +16,7 @@ import { type PassRecord, runPasses } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { parsePipeline } from '../passes/pipeline.js';
 import { loadWeights, syntheticWeights } from './run.js';
-import { compileForWebGpu, packWeights } from './webgpu.js';
+import { compileForWebGpu, describeTuned, packWeights, type TunedKernels } from './webgpu.js';
 
 /**
  * `polyc compile`: a module (as written) and a checkpoint become the files of a self-contained npm
@@ -37,6 +37,8 @@ export interface CompileRequest {
   readonly polycVersion: string;
   /** Default: the default pipeline. */
   readonly pipeline?: readonly Pass[];
+  /** Tuned kernel variants (`--tune-cache`) by kernel signature, and the adapter they were tuned for; default: every template's rule. */
+  readonly tuned?: { readonly adapter: string; readonly choices: TunedKernels };
   /** Called when a long step starts. */
   readonly progress?: (message: string) => void;
 }
@@ -133,7 +135,8 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   const opt = optimised.module;
 
   phase('webgpu plan', `planning WebGPU kernels (max batch ${req.maxBatch}) and packing weights`);
-  const compiled = compileForWebGpu(opt, req.maxBatch, ctx);
+  const compiled = compileForWebGpu(opt, req.maxBatch, ctx, req.tuned?.choices);
+  if (req.tuned) req.progress?.(describeTuned(compiled));
   phase('pack weights');
   const packed = packWeights(opt, compiled, weights, ctx);
   const weightBytes = littleEndianBytes(packed);
@@ -219,8 +222,21 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
       byteLength: weightBytes.length,
       sha256: weightsSha,
     },
-    webgpu: { dispatches, kernels, arenaBytes: plan.memory.plannedBytes },
-    cpu: { loopNests: cpu.calls.length, kernels: cpu.kernels.length, arenaBytes: cpu.arenaFloats * 4 },
+    webgpu: {
+      dispatches,
+      kernels,
+      arenaBytes: plan.memory.plannedBytes,
+      tuned:
+        req.tuned && compiled.tuned.chosen > 0
+          ? { adapter: req.tuned.adapter, steps: compiled.tuned.chosen }
+          : null,
+    },
+    cpu: {
+      loopNests: cpu.calls.length,
+      kernels: cpu.kernels.length,
+      arenaBytes: cpu.arenaFloats * 4,
+      wasm: { calls: cpu.wasm?.calls ?? 0, bytes: cpu.wasm?.bytes.length ?? 0 },
+    },
   };
   addText('README.md', modelCard(card));
   const shipped = [...files.keys()].filter((f) => !f.startsWith('src/')).concat('src/');

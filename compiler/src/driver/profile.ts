@@ -37,7 +37,7 @@ function cells(t: ProfileTotals): string[] {
 const NUMERIC = ['ms', '%', 'GFLOP', 'MiB', 'GFLOP/s', 'GB/s'];
 
 /** Columns padded to their widest cell: the first `left` columns left-aligned, the rest right. */
-function table(rows: readonly (readonly string[])[], left: number): string[] {
+export function table(rows: readonly (readonly string[])[], left: number): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) =>
     r

@@ -7,6 +7,7 @@ import {
 import { constnessAnalysis } from '../analysis/constness.js';
 import { AnalysisContext } from '../analysis/context.js';
 import { buildPlan, type CompiledPlan } from '../codegen/wgsl/plan.js';
+import { type KernelVariant, renderChosen } from '../codegen/wgsl/variants.js';
 import { interpret, type Tensor } from '../ir/interpret.js';
 import type { Module } from '../ir/types.js';
 
@@ -17,8 +18,32 @@ import type { Module } from '../ir/types.js';
  * These are entry points: pass the compile's analysis context to share its analyses; without one,
  * each call makes its own.
  */
-export function compileForWebGpu(m: Module, maxBatch: number, ctx = new AnalysisContext()): CompiledPlan {
-  return buildPlan(m, maxBatch, ctx);
+export function compileForWebGpu(
+  m: Module,
+  maxBatch: number,
+  ctx = new AnalysisContext(),
+  tuned?: TunedKernels,
+): TunedPlan {
+  const used = { chosen: 0, stale: 0 };
+  const compiled = buildPlan(m, maxBatch, ctx, renderChosen(tuned ?? new Map(), used));
+  return { ...compiled, tuned: used };
+}
+
+/** Kernel signature -> the variant to render it as (from a tune cache, driver/tune-cache.ts). */
+export type TunedKernels = ReadonlyMap<string, KernelVariant>;
+
+export interface TunedPlan extends CompiledPlan {
+  /** Steps rendered as a tuned choice, and choices that no longer apply (rendered by the default rule). */
+  readonly tuned: { readonly chosen: number; readonly stale: number };
+}
+
+/** What a compile did with its tuned choices, in one line. */
+export function describeTuned(compiled: TunedPlan): string {
+  const { chosen, stale } = compiled.tuned;
+  const steps = compiled.plan.steps.length;
+  return `${chosen} of ${steps} steps use a tuned kernel variant${
+    stale > 0 ? `; ${stale} whose cached choice no longer applies use the default` : ''
+  }`;
 }
 
 export function packWeights(
@@ -45,12 +70,15 @@ export interface WebGpuRun {
   readonly outputs: Tensor[];
   readonly stats: ModelStats;
   readonly plan: CompiledPlan['plan'];
+  /** How many steps used tuned choices (see `describeTuned`). */
+  readonly compiled: TunedPlan;
   /** With `profile` options: every step timed after the run. */
   readonly profile?: Profile;
 }
 
 /**
- * `polyc run --backend webgpu`: compiles `m` for the input's batch, runs it once on WebGPU (then
+ * `polyc run --backend webgpu`: compiles `m` for the input's batch (with `tuned` choices where
+ * given), runs it once on WebGPU (then
  * profiles it, given `profile`) and releases the device's buffers. Planning and packing share one
  * analysis context.
  */
@@ -60,9 +88,10 @@ export async function runOnWebGpu(
   input: Tensor,
   profile?: ProfileOptions,
   ctx = new AnalysisContext(),
+  tuned?: TunedKernels,
 ): Promise<WebGpuRun> {
   const batch = input.shape[0] ?? 1;
-  const compiled = compileForWebGpu(m, batch, ctx);
+  const compiled = compileForWebGpu(m, batch, ctx, tuned);
   const model = await WebGpuModel.create(compiled.plan, packWeights(m, compiled, weights, ctx), {
     profiling: profile !== undefined,
   });
@@ -73,11 +102,12 @@ export async function runOnWebGpu(
       data: outs[i]!,
     }));
     const stats = model.stats;
-    if (!profile) return { outputs, stats, plan: compiled.plan };
+    if (!profile) return { outputs, stats, plan: compiled.plan, compiled };
     return {
       outputs,
       stats,
       plan: compiled.plan,
+      compiled,
       profile: await model.profile([input.data], batch, profile),
     };
   } finally {

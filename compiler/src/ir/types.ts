@@ -97,16 +97,33 @@ export interface OpAttrs {
   fused: { readonly kind: FusedKind; readonly body: Region };
 }
 
-/** Kernel templates for fused regions (see passes/fuse-*.ts and, later, codegen). */
-export type FusedKind = 'gemm' | 'polyconv' | 'attention' | 'conv' | 'norm' | 'elementwise';
+/**
+ * Kernel templates for fused regions (see passes/fuse-*.ts and codegen/wgsl). `tile`: a pointwise
+ * conv whose value a channel LayerNorm or a second pointwise conv of the region reads across
+ * channels; the kernel stages it for a tile of pixels in workgroup memory.
+ */
+export type FusedKind = 'gemm' | 'polyconv' | 'attention' | 'conv' | 'norm' | 'tile' | 'elementwise';
 export const FUSED_KINDS: readonly FusedKind[] = [
   'gemm',
   'polyconv',
   'attention',
   'conv',
   'norm',
+  'tile',
   'elementwise',
 ];
+
+/**
+ * WebGPU's default `maxComputeWorkgroupStorageSize` in bytes: all a kernel may assume of a device.
+ */
+export const WORKGROUP_STORAGE_BYTES = 16384;
+
+/**
+ * The most channels the staged value of a `tile` region may have: 4 pixels of it plus two f32
+ * statistics per pixel fit in WORKGROUP_STORAGE_BYTES (4 * (C + 2) * 4 <= 16384, C <= 1022).
+ * fuse-kernels forms no tile region above it; codegen chooses the tile's pixels within it.
+ */
+export const TILE_MAX_CHANNELS = WORKGROUP_STORAGE_BYTES / 4 / 4 - 2;
 
 /**
  * The body of a fused op: a straight-line op list with its own value ids, starting with one `arg`

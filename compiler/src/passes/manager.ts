@@ -11,6 +11,8 @@ export interface RunOptions {
   readonly printIrAfter?: readonly string[] | 'all' | 'changed';
   /** Called with each IR dump; the CLI prints it. */
   readonly dump?: (passName: string, ir: string) => void;
+  /** Called after every pass with its record and the module it returned (the inspector's stages). */
+  readonly afterPass?: (record: PassRecord, module: Module) => void;
   readonly context?: AnalysisContext;
 }
 
@@ -37,7 +39,9 @@ export function runPasses(m: Module, passes: readonly Pass[], options: RunOption
     const ms = performance.now() - t0;
     const changed = next !== current;
     if (options.verifyEach && changed) assertVerified(next, `after pass '${pass.name}'`);
-    records.push({ pass: pass.name, changed, ms, ops: next.ops.length });
+    const record = { pass: pass.name, changed, ms, ops: next.ops.length };
+    records.push(record);
+    options.afterPass?.(record, next);
     const want = options.printIrAfter;
     if (
       want &&

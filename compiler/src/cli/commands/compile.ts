@@ -2,8 +2,14 @@ import { defaultPackageName, invalidPackageName } from '../../codegen/package/ma
 import { parsePipeline } from '../../passes/pipeline.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError, VERSION } from '../command.js';
 import { checkPackageDir, readBytes, writeDirAtomic } from '../files.js';
-import { loadModel, reportTiming } from '../model.js';
-import { MODEL_OPTIONS, optionalWeightsOption, outputOption, stringOption } from '../options.js';
+import { loadModel, loadTuned, reportTiming } from '../model.js';
+import {
+  MODEL_OPTIONS,
+  optionalWeightsOption,
+  outputOption,
+  stringOption,
+  TUNE_CACHE_OPTION,
+} from '../options.js';
 
 export const compile: Command = {
   name: 'compile',
@@ -15,6 +21,12 @@ export const compile: Command = {
     outputOption('<dir>', 'the package directory to write (replaced if it holds an earlier package)', true),
     stringOption('name', '<npm-name>', 'the package name (default: the model name, e.g. cpolynext-lr)'),
     stringOption('max-batch', '<n>', 'the largest batch the package runs (default 8)'),
+    TUNE_CACHE_OPTION,
+    stringOption(
+      'tune-adapter',
+      '<key>',
+      "with --tune-cache: whose choices to use, an adapter key of the file (default: the file's only adapter)",
+    ),
   ],
   run: async (inv) => {
     const { io, command } = inv;
@@ -25,7 +37,11 @@ export const compile: Command = {
     if (!/^\d+$/.test(batchText) || maxBatch < 1 || maxBatch > 4096) {
       return usageError(io, command, `--max-batch must be an integer from 1 to 4096, got '${batchText}'`);
     }
+    if (str(inv, 'tune-adapter') !== undefined && str(inv, 'tune-cache') === undefined)
+      return usageError(io, command, '--tune-adapter needs --tune-cache');
     checkPackageDir(out);
+    const tuned = loadTuned(inv, str(inv, 'tune-adapter'));
+    if (tuned === null) return EXIT_USER;
     const started = Date.now();
     const progress = (message: string) =>
       io.err(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
@@ -54,6 +70,7 @@ export const compile: Command = {
       settings: Object.fromEntries(Object.entries(m.settings).map(([k, v]) => [k, String(v)])),
       polycVersion: VERSION,
       pipeline: parsePipeline(str(inv, 'passes') ?? 'default'),
+      ...(tuned?.adapter ? { tuned: { adapter: tuned.adapter, choices: tuned.choices } } : {}),
       progress,
     });
     reportTiming(inv, pkg.passes);
@@ -70,7 +87,8 @@ export const compile: Command = {
     writeDirAtomic(out, pkg.files);
     const s = pkg.summary;
     io.out(
-      `wrote ${out}: npm package '${name}', ${s.webgpu.dispatches} WebGPU dispatches, ${s.cpu.loopNests} CPU loop nests, ` +
+      `wrote ${out}: npm package '${name}', ${s.webgpu.dispatches} WebGPU dispatches, ${s.cpu.loopNests} CPU loop nests ` +
+        `(${s.cpu.wasm.calls} as WebAssembly SIMD kernels), ` +
         `weights ${(s.weights.byteLength / 1e6).toFixed(2)} MB${s.weights.synthetic ? ' (RANDOM, not trained)' : ''}`,
     );
     return EXIT_OK;

@@ -8,6 +8,7 @@ import { inspect } from './inspect.js';
 import { opt } from './opt.js';
 import { passes } from './passes.js';
 import { run } from './run.js';
+import { tune } from './tune.js';
 
 /** Every `polyc` command, in the order `polyc --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   run,
   exportOnnxCommand,
   compile,
+  tune,
   opt,
   passes,
   codes,

@@ -1,13 +1,15 @@
+import { queryAdapter } from '../../../../runtime/src/index.js';
 import { writeF32, writeNpy } from '../../driver/npy.js';
 import { formatProfile } from '../../driver/profile.js';
 import { randomInput } from '../../driver/random-weights.js';
 import { loadInput, loadWeights, runModel, syntheticWeights, topk } from '../../driver/run.js';
-import { formatWebGpuStats, runOnWebGpu } from '../../driver/webgpu.js';
+import { adapterKey } from '../../driver/tune-cache.js';
+import { describeTuned, formatWebGpuStats, runOnWebGpu } from '../../driver/webgpu.js';
 import type { Tensor } from '../../ir/interpret.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError } from '../command.js';
 import { readBytes, writeAtomic } from '../files.js';
-import { loadModel } from '../model.js';
-import { booleanOption, MODEL_OPTIONS, outputOption, stringOption } from '../options.js';
+import { loadModel, loadTuned } from '../model.js';
+import { booleanOption, MODEL_OPTIONS, outputOption, stringOption, TUNE_CACHE_OPTION } from '../options.js';
 
 export const run: Command = {
   name: 'run',
@@ -43,6 +45,7 @@ export const run: Command = {
       '<n>',
       'with --profile: timings per step, each step reports the median (default 3)',
     ),
+    { ...TUNE_CACHE_OPTION, description: `with webgpu: ${TUNE_CACHE_OPTION.description}` },
   ],
   run: async (inv) => {
     const { io, command } = inv;
@@ -62,6 +65,8 @@ export const run: Command = {
     }
     const profile = flag(inv, 'profile');
     if (profile && backend !== 'webgpu') return usageError(io, command, '--profile needs --backend webgpu');
+    if (str(inv, 'tune-cache') !== undefined && backend !== 'webgpu')
+      return usageError(io, command, '--tune-cache needs --backend webgpu');
     const repeatsText = str(inv, 'repeats') ?? '3';
     const repeats = Number(repeatsText);
     if (!/^\d+$/.test(repeatsText) || repeats < 1)
@@ -88,13 +93,20 @@ export const run: Command = {
     }
     let logits: Tensor | undefined;
     if (backend === 'webgpu') {
+      // The choices of the adapter this run gets (the same request as the run's own).
+      const tuned =
+        str(inv, 'tune-cache') === undefined
+          ? undefined
+          : loadTuned(inv, adapterKey((await queryAdapter()).adapter));
       const result = await runOnWebGpu(
         m.module,
         weights,
         input,
         profile ? { repeats } : undefined,
         m.context,
+        tuned?.choices,
       );
+      if (tuned) io.err(`note: ${describeTuned(result.compiled)}`);
       logits = result.outputs[0];
       if (flag(inv, 'stats')) io.err(formatWebGpuStats(result));
       if (result.profile) io.err(formatProfile(result.profile));

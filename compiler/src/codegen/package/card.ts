@@ -29,8 +29,16 @@ export interface CardInfo {
     readonly dispatches: number;
     readonly kernels: number;
     readonly arenaBytes: number;
+    /** `polyc tune`'s choices: for which adapter, and how many steps they rendered. */
+    readonly tuned: { readonly adapter: string; readonly steps: number } | null;
   };
-  readonly cpu: { readonly loopNests: number; readonly kernels: number; readonly arenaBytes: number };
+  readonly cpu: {
+    readonly loopNests: number;
+    readonly kernels: number;
+    readonly arenaBytes: number;
+    /** Loop nests with a WebAssembly SIMD kernel, and the module's size. */
+    readonly wasm: { readonly calls: number; readonly bytes: number };
+  };
 }
 
 const MIB = 2 ** 20;
@@ -112,8 +120,13 @@ export function modelCard(c: CardInfo): string {
     `| output | float32 [batch, ${c.outputShape.join(', ')}]: ${classes} logits per image |`,
     `| WebGPU | ${c.webgpu.dispatches} dispatches in one submit, ${c.webgpu.kernels} distinct kernels, ${mib(
       c.webgpu.arenaBytes,
-    )} of activations at batch ${c.maxBatch} |`,
-    `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${mib(c.cpu.arenaBytes)} of activations |`,
+    )} of activations at batch ${c.maxBatch}${
+      c.webgpu.tuned
+        ? `; ${c.webgpu.tuned.steps} steps use kernel variants tuned for the adapter '${c.webgpu.tuned.adapter}'`
+        : ''
+    } |`,
+    `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${c.cpu.wasm.calls} of them WebAssembly SIMD kernels ` +
+      `(a ${(c.cpu.wasm.bytes / 1024).toFixed(0)} KiB module), ${mib(c.cpu.arenaBytes)} of activations |`,
     `| weights.bin | ${mib(w.byteLength)}, SHA-256 ${w.sha256} |`,
     '',
     '## Input',
@@ -156,7 +169,7 @@ export function modelCard(c: CardInfo): string {
     '|---|---|',
     '| `index.js`, `index.d.ts` | the API (generated TypeScript, emitted with ts-morph) |',
     '| `webgpu.js` | the WGSL kernels and the dispatch sequence as straight-line code |',
-    '| `cpu.js` | the model as specialised TypeScript loops |',
+    '| `cpu.js` | the CPU backend: WebAssembly SIMD kernels (embedded) and, where SIMD is unavailable, specialised TypeScript loops |',
     "| `runtime.js`, `runtime.d.ts` | polyc's WebGPU runtime and the package support code (bundled with esbuild) |",
     '| `weights.bin`, `weights.json` | the weights (little-endian float32) and their manifest (length, SHA-256, layout) |',
     '| `src/` | the generated TypeScript sources |',

@@ -48,6 +48,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         moduleSpecifier: './runtime.js',
         namedImports: [
           'checkInput',
+          'instantiateKernels',
           'isGpuUnavailable',
           'loadWeights',
           'ModelError',
@@ -106,6 +107,13 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
       {
         kind: StructureKind.TypeAlias,
         isExported: true,
+        name: 'CpuKernels',
+        docs: ["The CPU backend's kernels: WebAssembly SIMD, or the generated TypeScript loops."],
+        type: "'wasm-simd' | 'js'",
+      },
+      {
+        kind: StructureKind.TypeAlias,
+        isExported: true,
         name: 'GPUDeviceLike',
         docs: [
           "A WebGPU device: `GPUDevice` where WebGPU's types are loaded (e.g. @webgpu/types), else any object.",
@@ -123,6 +131,16 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             isReadonly: true,
             type: "Backend | 'auto'",
             docs: ["'auto' (default): WebGPU when available, else the CPU; 'webgpu' fails without WebGPU."],
+          },
+          {
+            name: 'cpuKernels',
+            hasQuestionToken: true,
+            isReadonly: true,
+            type: 'CpuKernels',
+            docs: [
+              "The CPU backend's kernels: 'wasm-simd' (default where WebAssembly SIMD is available) or 'js' " +
+                '(the generated TypeScript loops, the reference path).',
+            ],
           },
           {
             name: 'device',
@@ -196,6 +214,12 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             type: 'string | undefined',
             docs: ["Why 'auto' chose the CPU (what WebGPU said), when it did."],
           },
+          {
+            name: 'cpuKernels',
+            isReadonly: true,
+            type: 'CpuKernels | undefined',
+            docs: ['On the CPU backend, which kernels run it (undefined on WebGPU).'],
+          },
           { name: 'engine', isReadonly: true, scope: Scope.Private, type: 'Engine' },
         ],
         ctors: [
@@ -205,12 +229,14 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
               { name: 'backend', type: 'Backend' },
               { name: 'engine', type: 'Engine' },
               { name: 'fallbackReason', type: 'string | undefined' },
+              { name: 'cpuKernels', type: 'CpuKernels | undefined' },
             ],
             statements: [
               'this.backend = backend;',
               'this.engine = engine;',
               'this.adapterInfo = engine.adapterInfo;',
               'this.fallbackReason = fallbackReason;',
+              'this.cpuKernels = cpuKernels;',
             ],
           },
         ],
@@ -229,6 +255,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
 if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
   throw new ModelError('bad-options', \`backend must be 'auto', 'webgpu' or 'cpu', got \${String(backend)}\`);
 }
+if (options.cpuKernels !== undefined && options.cpuKernels !== 'wasm-simd' && options.cpuKernels !== 'js') {
+  throw new ModelError('bad-options', \`cpuKernels must be 'wasm-simd' or 'js', got \${String(options.cpuKernels)}\`);
+}
 if (backend === 'cpu' && options.device !== undefined) {
   throw new ModelError('bad-options', "a device was given with backend: 'cpu'");
 }
@@ -237,14 +266,15 @@ let reason: string | undefined;
 if (backend !== 'cpu') {
   try {
     const { createGpu } = await import('./webgpu.js');
-    return new Model('webgpu', await createGpu(weights, options.device), undefined);
+    return new Model('webgpu', await createGpu(weights, options.device), undefined, undefined);
   } catch (e) {
     if (backend === 'webgpu' || !isGpuUnavailable(e)) throw e;
     reason = e instanceof Error ? e.message : String(e);
   }
 }
-const { createCpu } = await import('./cpu.js');
-return new Model('cpu', createCpu(weights), reason);`,
+const { createCpu, KERNELS } = await import('./cpu.js');
+const kernels = KERNELS === null || options.cpuKernels === 'js' ? null : await instantiateKernels(KERNELS);
+return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-simd' : 'js');`,
             ],
           },
           {

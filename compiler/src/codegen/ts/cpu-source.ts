@@ -4,7 +4,12 @@ import { constant, engineInterface } from './structures.js';
 
 /**
  * cpu.ts of a generated package, as a ts-morph structure: one function per distinct loop nest,
- * `forward` calling them in order with the arena and weights offsets as literals, and `createCpu`.
+ * `forward` calling them in order with the arena and weights offsets as literals, `createCpu`, and,
+ * when some ops have WebAssembly SIMD kernels, the module (`KERNELS`, base64) and `forwardWasm`,
+ * which calls the wasm kernel of each op that has one and the TypeScript loop of the others, on an
+ * arena and weights that live in the module's memory. `createCpu` runs `forwardWasm` when it is
+ * given the instantiated kernels (the package's index.js instantiates them where WebAssembly SIMD
+ * is available) and `forward` otherwise.
  */
 
 export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure {
@@ -37,25 +42,75 @@ export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure
     returnType: 'void',
     statements: p.calls.map((c) => `// ${c.label}\n${c.kernel}(${c.args});`),
   };
+  const wasm = p.wasm;
+  const forwardWasm: FunctionDeclarationStructure[] = wasm
+    ? [
+        {
+          kind: StructureKind.Function,
+          name: 'forwardWasm',
+          docs: [
+            `\`forward\` with ${wasm.calls} of the ${p.calls.length} loop nests as WebAssembly SIMD kernels ` +
+              `(byte pointers: the arena at 0, the weights at ${wasm.weightsOffset * 4}).`,
+          ],
+          parameters: [
+            { name: 'A', type: 'Float32Array' },
+            { name: 'W', type: 'Float32Array' },
+            { name: 'X', type: 'Kernels' },
+          ],
+          returnType: 'void',
+          statements: p.calls.map((c) =>
+            c.wasm
+              ? `// ${c.label}\nX.k${c.wasm.index}!(${c.wasm.args});`
+              : `// ${c.label}\n${c.kernel}(${c.args});`,
+          ),
+        },
+      ]
+    : [];
+  const loop = (fn: string) => `const out = new Float32Array(batch * ${p.output.perImage});
+    for (let b = 0; b < batch; b++) {
+      A.set(input.subarray(b * ${p.input.perImage}, (b + 1) * ${p.input.perImage}), ${p.input.offset});
+      ${fn};
+      out.set(A.subarray(${p.output.offset}, ${p.output.offset + p.output.perImage}), b * ${p.output.perImage});
+    }
+    return out;`;
+  const wasmEngine = wasm
+    ? `if (kernels) {
+  const buffer = kernels.memory.buffer;
+  const A = new Float32Array(buffer, 0, ${p.arenaFloats});
+  const W = new Float32Array(buffer, ${wasm.weightsOffset * 4}, weights.length);
+  W.set(weights);
+  const X = kernels.kernels;
+  return {
+    adapterInfo: 'CPU (WebAssembly SIMD kernels)',
+    run(input: Float32Array, batch: number): Float32Array {
+      ${loop('forwardWasm(A, W, X)')}
+    },
+    destroy(): void {
+      A.fill(0);
+    },
+  };
+}
+`
+    : '// No op of this model has a WebAssembly kernel.\nvoid kernels;\n';
   const create: FunctionDeclarationStructure = {
     kind: StructureKind.Function,
     name: 'createCpu',
     isExported: true,
-    docs: ['The CPU backend: images run one after the other in one preallocated arena.'],
-    parameters: [{ name: 'weights', type: 'Float32Array' }],
+    docs: [
+      'The CPU backend: images run one after the other in one preallocated arena; on the WebAssembly ' +
+        'SIMD kernels when `kernels` (the instantiated `KERNELS`) is given, else on the TypeScript loops.',
+    ],
+    parameters: [
+      { name: 'weights', type: 'Float32Array' },
+      { name: 'kernels', type: '{ memory: WebAssembly.Memory; kernels: Kernels } | null' },
+    ],
     returnType: 'CpuEngine',
     statements: [
-      `const A = new Float32Array(${p.arenaFloats});
+      `${wasmEngine}const A = new Float32Array(${p.arenaFloats});
 return {
   adapterInfo: 'CPU (generated TypeScript kernels)',
   run(input: Float32Array, batch: number): Float32Array {
-    const out = new Float32Array(batch * ${p.output.perImage});
-    for (let b = 0; b < batch; b++) {
-      A.set(input.subarray(b * ${p.input.perImage}, (b + 1) * ${p.input.perImage}), ${p.input.offset});
-      forward(A, weights);
-      out.set(A.subarray(${p.output.offset}, ${p.output.offset + p.output.perImage}), b * ${p.output.perImage});
-    }
-    return out;
+    ${loop('forward(A, weights)')}
   },
   destroy(): void {
     A.fill(0);
@@ -79,9 +134,17 @@ return {
       ),
       constant('ROW', `new Float64Array(${p.scratch.row})`, 'Float64 accumulator of one matmul output row.'),
       constant('RED', `new Float64Array(${p.scratch.red})`, 'Float64 accumulators of one reduction.'),
+      constant(
+        'KERNELS',
+        wasm ? `'${Buffer.from(wasm.bytes).toString('base64')}'` : 'null',
+        'The WebAssembly SIMD kernels (base64), or null when no op has one.',
+        true,
+      ),
+      'type Kernels = Readonly<Record<string, (...pointers: number[]) => void>>;',
       engineInterface('CpuEngine', 'Float32Array', true),
       ...kernels,
       forward,
+      ...forwardWasm,
       create,
     ],
   };

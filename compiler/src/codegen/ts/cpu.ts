@@ -6,6 +6,7 @@ import { broadcastStrides, contiguousStrides } from '../../ir/layout.js';
 import { type ElementwiseOp, isElementwise, type ScalarLang, scalarExpr } from '../../ir/ops.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, OpOfKind, ValueId } from '../../ir/types.js';
+import { buildWasmModule, type WasmKernel, wasmKernel } from '../wasm/kernels.js';
 import type { ConstantSlot } from '../wgsl/plan.js';
 
 /**
@@ -48,6 +49,21 @@ export interface CpuCall {
   /** Arguments after the kernel name: `A, 1024, W, 96, ...`. */
   readonly args: string;
   readonly label: string;
+  /** The WebAssembly kernel doing the same (export `k<index>`), with its byte-pointer arguments. */
+  readonly wasm?: { readonly index: number; readonly args: string };
+}
+
+/**
+ * The WebAssembly SIMD kernels of a program (codegen/wasm/kernels.ts): one module whose memory holds
+ * the arena at byte 0 and the packed weights from `weightsOffset` (floats).
+ */
+export interface CpuWasm {
+  readonly bytes: Uint8Array;
+  readonly weightsOffset: number;
+  readonly weightsFloats: number;
+  readonly pages: number;
+  /** Calls that run in WebAssembly, of all calls. */
+  readonly calls: number;
 }
 
 export interface CpuProgram {
@@ -61,6 +77,8 @@ export interface CpuProgram {
   readonly literals: readonly number[];
   /** Scratch float64 accumulators: convolution planes, matmul rows, reductions. */
   readonly scratch: { readonly acc: number; readonly row: number; readonly red: number };
+  /** Null when no op has a WebAssembly kernel. */
+  readonly wasm: CpuWasm | null;
 }
 
 const unsupported = (what: string): never =>
@@ -188,6 +206,14 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
     return ['A', placement.offsets.get(l.root)!];
   };
 
+  const weightsFloats = Math.max(4, ...slots.map((s) => s.offset + Math.ceil(s.size / 4) * 4));
+  const weightsOffset = Math.ceil(Math.max(1, placement.total) / 4) * 4;
+  const wasmKernels = new Map<string, { index: number; kernel: WasmKernel }>();
+  /** Literals are constants of the wasm kernels: their pointer argument is unused. */
+  const bytePointer = (id: number): string => {
+    const [b, o] = where(id);
+    return String(b === 'K' ? 0 : (b === 'A' ? o : weightsOffset + o) * 4);
+  };
   const kernels = new Map<string, CpuKernel>();
   const names = new Set<string>();
   const scratch = { acc: 1, row: 1, red: 1 };
@@ -206,8 +232,38 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
       kernels.set(key, kernel);
     }
     const args = [where(f.id), ...f.operands.map(where)].map(([b, o]) => `${b}, ${o}`).join(', ');
-    return { kernel: kernel.name, args, label: f.label };
+    const consts = f.operands.map((x) => {
+      const l = loc.get(x)!;
+      return l.buf === 'K' ? literals[l.offset]! : null;
+    });
+    const wk = wasmKernel(f.op, out, ins, consts);
+    if (!wk) return { kernel: kernel.name, args, label: f.label };
+    let w = wasmKernels.get(wk.key);
+    if (!w) {
+      w = { index: wasmKernels.size, kernel: wk };
+      wasmKernels.set(wk.key, w);
+    }
+    const wasmArgs = [f.id, ...f.operands].map(bytePointer).join(', ');
+    return { kernel: kernel.name, args, label: f.label, wasm: { index: w.index, args: wasmArgs } };
   });
+  const wasmScratch = weightsOffset + weightsFloats;
+  const scratchFloats = Math.max(0, ...[...wasmKernels.values()].map((w) => w.kernel.scratchFloats));
+  const pages = Math.ceil(((wasmScratch + scratchFloats) * 4) / 65536);
+  // A 32-bit memory holds at most 65536 pages (4 GiB): beyond it, the TypeScript loops.
+  const wasm: CpuWasm | null =
+    wasmKernels.size === 0 || pages > 65536
+      ? null
+      : {
+          bytes: buildWasmModule(
+            [...wasmKernels.values()].map((w) => w.kernel),
+            pages,
+            wasmScratch * 4,
+          ),
+          weightsOffset,
+          weightsFloats,
+          pages,
+          calls: calls.filter((c) => c.wasm).length,
+        };
 
   return {
     kernels: [...kernels.values()],
@@ -217,6 +273,7 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
     output: { offset: where(outputId!)[1], perImage: size(outRoot) },
     literals,
     scratch,
+    wasm,
   };
 }
 

@@ -197,7 +197,7 @@ export function renderConv(
       }),
     }),
   ];
-  const wgsl = tiledKernel(prelude, writer, workgroupSize, { ld: direct, ldw: true }, [
+  const wgsl = tiledKernel(prelude, writer.functions(), workgroupSize, { ld: direct, ldw: true }, [
     ...head,
     ...loop,
     ...epilogue,

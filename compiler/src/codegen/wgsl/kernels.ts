@@ -15,6 +15,7 @@ import {
 } from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
+import { renderTile } from './tile.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
@@ -69,7 +70,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 export interface KernelOptions {
   /** Register-blocked GEMM kernels for pointwise convs (default true; false: the old path, for benchmarks). */
   readonly gemm?: boolean;
-  /** Output channels per GEMM invocation, overriding the rule (benchmarks). */
+  /** Output channels per GEMM invocation, overriding the rule (benchmarks, tuned variants). */
   readonly gemmChannels?: number;
   /** The per-pixel LayerNorm template (default true; false: the generic path, for benchmarks). */
   readonly norm?: boolean;
@@ -79,16 +80,77 @@ export interface KernelOptions {
   readonly polyconvTile?: { readonly tw?: number; readonly th?: number };
   /** The implicit-GEMM template for general convs (conv.ts; default true; false: the generic path, for benchmarks). */
   readonly conv?: boolean;
+  /** Output channels per implicit-GEMM invocation, overriding the rule (tuned variants). */
+  readonly convChannels?: number;
+  /** Invocations per workgroup of the GEMM, conv and norm templates (default WORKGROUP_SIZE; tuned variants). */
+  readonly workgroupSize?: number;
 }
 
+/** The kernel templates, in the order `renderKernel` tries them. */
+export type Template =
+  | 'attention'
+  | 'polyconv'
+  | 'depthwise'
+  | 'conv'
+  | 'tile'
+  | 'gemm'
+  | 'norm'
+  | 'elementwise';
+
+/**
+ * Each template's renderer: null when the unit does not have its shape (or `options` turn it off).
+ * The first that renders a unit is its template; 'elementwise' renders any unit.
+ */
+const TEMPLATES: readonly (readonly [Template, (unit: Unit, o: KernelOptions) => RenderedKernel | null])[] = [
+  ['attention', (unit) => renderAttention(unit)],
+  ['polyconv', (unit, o) => renderPolyconv(unit, { ...o.polyconvTile, variant: o.polyconv ?? 'registers' })],
+  ['depthwise', (unit) => renderDepthwise(unit)],
+  [
+    'conv',
+    (unit, o) =>
+      o.conv === false
+        ? null
+        : renderConv(
+            unit,
+            prelude('vec4<f32>'),
+            o.workgroupSize ?? WORKGROUP_SIZE,
+            o.convChannels ? { channels: o.convChannels } : {},
+          ),
+  ],
+  ['tile', (unit, o) => renderTile(unit, prelude('vec4<f32>'), o.workgroupSize ?? WORKGROUP_SIZE)],
+  [
+    'gemm',
+    (unit, o) =>
+      o.gemm === false
+        ? null
+        : renderGemm(
+            unit,
+            prelude('vec4<f32>'),
+            o.workgroupSize ?? WORKGROUP_SIZE,
+            o.gemmChannels ? { channels: o.gemmChannels } : {},
+          ),
+  ],
+  [
+    'norm',
+    (unit, o) => (o.norm === false ? null : renderNorm(unit, PRELUDE, o.workgroupSize ?? WORKGROUP_SIZE)),
+  ],
+  ['elementwise', (unit) => renderElementwise(unit)],
+];
+
 export function renderKernel(unit: Unit, options: KernelOptions = {}): RenderedKernel {
-  return (
-    renderAttention(unit) ??
-    renderPolyconv(unit, { ...options.polyconvTile, variant: options.polyconv ?? 'registers' }) ??
-    renderDepthwise(unit) ??
-    (options.conv === false ? null : renderConv(unit, prelude('vec4<f32>'), WORKGROUP_SIZE)) ??
-    renderElementwise(unit, options)
-  );
+  return selectKernel(unit, options).kernel;
+}
+
+/** The kernel for `unit` and the template that rendered it. */
+export function selectKernel(
+  unit: Unit,
+  options: KernelOptions = {},
+): { readonly template: Template; readonly kernel: RenderedKernel } {
+  for (const [template, render] of TEMPLATES) {
+    const kernel = render(unit, options);
+    if (kernel) return { template, kernel };
+  }
+  throw new InternalError(`no kernel template renders ${unit.family}`);
 }
 
 function shapeName(op: Op): string {
@@ -99,18 +161,11 @@ function shapeName(op: Op): string {
 const GEMM_CHANNELS = 4;
 
 /**
- * One invocation per element of the result; for GEMMs (pointwise convs with their prologue and
- * epilogue), per pixel and GEMM_CHANNELS consecutive output channels, so that per-pixel values (the
- * LayerNorm statistics) are computed once for all of them.
+ * One invocation per element of the result; for GEMMs the register-blocked template cannot take
+ * (or with it turned off), per pixel and GEMM_CHANNELS consecutive output channels, so that
+ * per-pixel values (the LayerNorm statistics) are computed once for all of them.
  */
-function renderElementwise(unit: Unit, options: KernelOptions): RenderedKernel {
-  if (options.gemm !== false) {
-    const channels = options.gemmChannels;
-    const gemm = renderGemm(unit, prelude('vec4<f32>'), WORKGROUP_SIZE, channels ? { channels } : {});
-    if (gemm) return gemm;
-  }
-  const norm = options.norm === false ? null : renderNorm(unit, PRELUDE, WORKGROUP_SIZE);
-  if (norm) return norm;
+function renderElementwise(unit: Unit): RenderedKernel {
   const w = new ExprWriter(unit.ops, unit.sources);
   const root = w.op(unit.result);
   const shape = root.type.shape;

@@ -2,7 +2,7 @@ import { PLAN_VERSION, type Plan, type PlanTensor, type Step } from '../../../..
 import { constnessAnalysis } from '../../analysis/constness.js';
 import type { AnalysisContext } from '../../analysis/context.js';
 import { opFlops } from '../../analysis/cost.js';
-import { planArena } from '../../analysis/memory-plan.js';
+import { type Interval, lifetimes, placeTensors } from '../../analysis/memory-plan.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { storageFloatsPerImage } from '../../ir/layout.js';
 import { numel } from '../../ir/shapes.js';
@@ -27,6 +27,10 @@ export interface CompiledPlan {
   readonly plan: Plan;
   /** Which module values fill the weights buffer (evaluated from the checkpoint at load time). */
   readonly constants: readonly ConstantSlot[];
+  /** The module value each step computes, in step order (for profiles and the inspector). */
+  readonly stepValues: readonly ValueId[];
+  /** Every arena value's lifetime in steps and its offset (floats, at maxBatch): the memory plan. */
+  readonly arena: readonly (Interval & { readonly offset: number })[];
 }
 
 const VIEWS = new Set(['slice', 'reshape', 'flip', 'transpose']);
@@ -145,7 +149,7 @@ export function buildPlan(
   }
   // NC4HW4 values take their padded size: the planner's lower bound counts the padding too.
   const perBatch = (id: ValueId) => storageFloatsPerImage(byId.get(id)!.type);
-  const placement = planArena({
+  const intervals = lifetimes({
     inputs: inputs.map((o) => o.id),
     steps: pending.map((p) => ({
       writes: p.output,
@@ -154,6 +158,7 @@ export function buildPlan(
     outputs: m.outputs,
     size: (id) => perBatch(id) * maxBatch,
   });
+  const placement = placeTensors(intervals);
   const arena = (id: ValueId) => placement.offsets.get(id)!;
 
   // Kernels, deduplicated by their WGSL.
@@ -210,11 +215,16 @@ export function buildPlan(
       weightBytes: 4 * weightFloats,
     },
   };
-  return { plan, constants };
+  return {
+    plan,
+    constants,
+    stepValues: pending.map((p) => p.output),
+    arena: intervals.map((t) => ({ ...t, offset: arena(t.id) })),
+  };
 }
 
 /** FNV-1a of a string, as 8 hex digits: a short, stable pipeline cache key. */
-function hash(s: string): string {
+export function hash(s: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

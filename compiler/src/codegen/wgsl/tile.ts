@@ -1,0 +1,274 @@
+import { InternalError } from '../../diagnostics/diagnostic.js';
+import {
+  type Dim,
+  type Op,
+  TILE_MAX_CHANNELS,
+  type ValueId,
+  WORKGROUP_STORAGE_BYTES,
+} from '../../ir/types.js';
+import { allNchw, f32Literal, offsetExpr } from './expr.js';
+import {
+  arenaRows,
+  chooseChannels,
+  isPointwise,
+  kLoop,
+  LANES,
+  loaderFunctions,
+  PIXELS,
+  type Sweep,
+  sourceOf,
+  sweepTile,
+  type TileSpec,
+  tileHead,
+  tileStores,
+} from './gemm.js';
+import type { RenderedKernel, Unit } from './kernels.js';
+
+/**
+ * `tile` regions (fuse-kernels): a pointwise conv whose value S a channel LayerNorm, per-pixel
+ * channel statistics or a second pointwise conv of the same region reads across all of S's
+ * channels. A workgroup owns a tile of TP consecutive pixels (flattened H*W) of one image, all
+ * channels:
+ *
+ * 1. S for the whole tile into workgroup memory (`ws`, channel-major, vec4 over 4 pixels): the
+ *    register-blocked GEMM of gemm.ts (several channels x a vec4 of pixels per invocation, looping
+ *    over the tile's (channel block, pixel block) items), its epilogue up to S included (the
+ *    PolyMLP product of two halves, a cell's scaled sum).
+ * 2. Per-pixel statistics of S, exactly in two passes over the staged values (mean, then the mean
+ *    squared deviation), when the rest reads them.
+ * 3. The region's root for the tile: again the GEMM machinery, its K loop over S in workgroup
+ *    memory when a second pointwise conv reads S (or S's LayerNorm), else no K loop; the LayerNorm,
+ *    the channel means of S and S², and the variance E[S²] - E[S]² (layernorm-into-gemm's form)
+ *    anchored to the staged statistics, everything else (rank-1 correction, `* r + p`) in
+ *    registers; each output stored once, vec4 along pixels (NCHW) where H*W allows.
+ *
+ * Workgroup memory holds TP * (C_S + 2) floats within WORKGROUP_STORAGE_BYTES (TILE_MAX_CHANNELS
+ * bounds C_S so that TP = 4 fits). Barriers stay in uniform control flow: the only early return
+ * tests the workgroup's index; invocations past the image's last pixel skip their items.
+ *
+ * Returns null (the generic path) unless the unit has that shape.
+ */
+export function renderTile(unit: Unit, prelude: string, workgroupSize: number): RenderedKernel | null {
+  if (unit.family !== 'tile') return null;
+  // Its reads and stores address NCHW. 'tile' has no entry in assign-layouts' capability table, so
+  // every value a tile kernel reads or writes stays NCHW; should one not, the generic path (which
+  // addresses every layout) renders the unit.
+  if (!allNchw(unit.sources, unit.layout)) return null;
+  const byId = new Map(unit.ops.map((o) => [o.id, o]));
+  const root = byId.get(unit.result);
+  if (root?.type.shape.length !== 4) return null;
+  const [, channels, h, w] = root.type.shape as [Dim, number, number, number];
+  const hw = h * w;
+  const withWeights = (o: Op) => sourceOf(unit, byId, o.operands[1]!)?.buffer === 'weights';
+  const gemms = unit.ops.filter((o) => isPointwise(o, byId, h, w) && withWeights(o));
+  const first = gemms.find((o) => sourceOf(unit, byId, o.operands[0]!)?.buffer === 'arena');
+  const second = gemms.find((o) => sourceOf(unit, byId, o.operands[0]!) === null);
+  const lns = unit.ops.filter((o): o is Op & { op: 'layernorm2d' } => o.op === 'layernorm2d');
+  if (!first || lns.length > 1) return null;
+  const ln = lns[0];
+  // The staged value: the LayerNorm's input, else what the second conv reads.
+  const sId = ln ? ln.operands[0]! : second?.operands[0];
+  if (sId === undefined) return null;
+  if (second && second.operands[0] !== sId && second.operands[0] !== ln?.id) return null;
+  const sShape = byId.get(sId)!.type.shape;
+  if (sShape.length !== 4 || sShape[2] !== h || sShape[3] !== w) return null;
+  const cs = sShape[1] as number;
+  if (cs > TILE_MAX_CHANNELS) return null;
+
+  // Pixel blocks (of PIXELS) per tile: chosen once the channel tiles are known (below).
+  let blocks = 0;
+  const vecX = hw % PIXELS === 0;
+  const x1 = first.operands[0]!;
+  const k1 = byId.get(x1)!.type.shape[1] as number;
+  const convsOf = (x: ValueId) => new Set(gemms.filter((o) => o.operands[0] === x).map((o) => o.id));
+
+  /** The vec4 of S at a vec4 index of the tile, channel-major (see `memory`). */
+  const staged4 = (i: string) => `ws[(${i}) >> 2u][(${i}) & 3u]`;
+
+  // Stage 1: S at the tile's (channel, pixel) items.
+  const spec1: TileSpec = { unit, byId, root: sId, convs: convsOf(x1), xId: x1, k: k1, h, w, vecRows: vecX };
+  const tile1 = chooseChannels(cs, sweepTile(spec1, 1).accs.length);
+  const stage1 = (sweep1: Sweep) => [
+    ...tileHead(spec1, sweep1, cs),
+    ...kLoop(sweep1, k1, arenaRows(hw, vecX)),
+    ...sweep1.epilogue,
+    ...tileStores(sweep1.values, cs, {
+      vec4At: staged4,
+      at: (j) => `c${j} * ${blocks * PIXELS}u + pbl * ${PIXELS}u`,
+      vector: true,
+      inRange: () => 'true',
+    }),
+  ];
+
+  // Stage 3: the root, reading S, its statistics and its LayerNorm from workgroup memory.
+  // A LayerNorm always reads both (its `rs` is computed per item, before the K loop reads it).
+  const uses = { mean: ln !== undefined, variance: ln !== undefined };
+  const staged = (c: string, q: number) => `${staged4(`${c} * ${blocks}u + pbl`)}.${LANES[q]}`;
+  const isStaged = (id: ValueId) => id === sId;
+  const isChannelMean = (o: Op | undefined, x: (id: ValueId) => boolean): o is Op & { op: 'mean' } =>
+    o?.op === 'mean' && o.attrs.keepdims && o.attrs.axes.join() === '1' && x(o.operands[0]!);
+  const isSquare = (id: ValueId) => {
+    const o = byId.get(id);
+    return o?.op === 'mul' && isStaged(o.operands[0]!) && isStaged(o.operands[1]!);
+  };
+  const gain = ln?.operands[1] === undefined ? null : sourceOf(unit, byId, ln.operands[1]);
+  if (ln?.operands[1] !== undefined && gain?.buffer !== 'weights') return null;
+  /** The LayerNorm of S at channel `c`, pixel q. */
+  const normalised = (value: string, c: string, q: number | null) => {
+    const lane = q === null ? '' : `.${LANES[q]}`;
+    const g = gain ? ` * ldw(${offsetExpr(gain.slot)} + ${c})` : '';
+    return `((${value} - mu${lane}) * rs${lane}${g})`;
+  };
+  const anchor = (op: Op, c: readonly string[], q: number): string | null => {
+    if (isStaged(op.id)) return staged(c[1]!, q);
+    if (ln && op.id === ln.id) return normalised(staged(c[1]!, q), c[1]!, q);
+    if (c[1] !== '0u') return null;
+    if (isChannelMean(op, isStaged)) {
+      uses.mean = true;
+      return `mu.${LANES[q]}`;
+    }
+    if (isChannelMean(op, isSquare)) {
+      uses.mean = uses.variance = true;
+      return `(va.${LANES[q]} + mu.${LANES[q]} * mu.${LANES[q]})`;
+    }
+    // layernorm-into-gemm's variance E[S²] - E[S]²: the two-pass one, without the cancellation.
+    const [a, b] = op.operands.map((x) => byId.get(x));
+    if (
+      op.op === 'sub' &&
+      isChannelMean(a, isSquare) &&
+      b?.op === 'mul' &&
+      b.operands[0] === b.operands[1] &&
+      isChannelMean(byId.get(b.operands[0]!), isStaged)
+    ) {
+      uses.mean = uses.variance = true;
+      return `va.${LANES[q]}`;
+    }
+    return null;
+  };
+  const x2 = second?.operands[0] ?? sId;
+  const spec3: TileSpec = {
+    unit,
+    byId,
+    root: unit.result,
+    convs: convsOf(x2),
+    xId: x2,
+    k: cs,
+    h,
+    w,
+    vecRows: vecX,
+    anchor,
+  };
+  const tile3 = chooseChannels(channels, sweepTile(spec3, 1).accs.length);
+  const tp = tilePixels(cs, hw, workgroupSize, Math.max(Math.ceil(cs / tile1), Math.ceil(channels / tile3)));
+  blocks = tp / PIXELS;
+  const tiles = Math.ceil(hw / tp);
+  const sweep1 = sweepTile(spec1, tile1);
+  const sweep3 = sweepTile(spec3, tile3);
+  const loadS = (kk: string) => {
+    const v = staged4(`${kk} * ${blocks}u + pbl`);
+    return x2 === sId ? v : normalised(v, kk, null);
+  };
+  const stage3 = [
+    ...(uses.mean ? ['  let mu = smean[pbl];'] : []),
+    ...(uses.variance ? ['  let va = svar[pbl];'] : []),
+    ...(ln ? [`  let rs = 1.0 / sqrt(va + vec4<f32>(${f32Literal(ln.attrs.eps)}));`] : []),
+    ...tileHead(spec3, sweep3, channels),
+    ...(sweep3.accs.length > 0 || sweep3.stats.s1 || sweep3.stats.s2 ? kLoop(sweep3, cs, loadS) : []),
+    ...sweep3.epilogue,
+    `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
+    ...tileStores(sweep3.values, channels, {
+      at: (j) => `ob + c${j} * ${hw}u + pbase`,
+      vector: vecX,
+      inRange: (q) => `pbase + ${q}u < ${hw}u`,
+    }),
+  ];
+  if (sweep3.stats.s1 || sweep3.stats.s2) throw new InternalError('tile: statistics of S in the K loop');
+
+  /** A loop of `items` (channel block, pixel block) items over the workgroup's invocations. */
+  const items = (sweep: { values: readonly unknown[] }, n: number, body: readonly string[]) => {
+    const count = Math.ceil(n / sweep.values.length) * blocks;
+    return [
+      `  for (var item = li; item < ${count}u; item += ${workgroupSize}u) {`,
+      `    let pbl = item % ${blocks}u;`,
+      `    let cb = item / ${blocks}u;`,
+      `    let pbase = tile * ${tp}u + pbl * ${PIXELS}u;`,
+      `    if (pbase >= ${hw}u) {`,
+      '      continue;',
+      '    }',
+      ...body.map((s) => `  ${s.replaceAll('\n', '\n  ')}`),
+      '  }',
+    ];
+  };
+  const n = `${cs}.0`;
+  const statistics = [
+    `  for (var pi = li; pi < ${tp}u; pi += ${workgroupSize}u) {`,
+    '    var s = 0.0;',
+    `    for (var k = 0u; k < ${cs}u; k++) {`,
+    `      s += ${staged4(`k * ${blocks}u + (pi >> 2u)`)}[pi & 3u];`,
+    '    }',
+    `    let m = s / ${n};`,
+    '    var d2 = 0.0;',
+    `    for (var k = 0u; k < ${cs}u; k++) {`,
+    `      let d = ${staged4(`k * ${blocks}u + (pi >> 2u)`)}[pi & 3u] - m;`,
+    '      d2 += d * d;',
+    '    }',
+    '    smean[pi >> 2u][pi & 3u] = m;',
+    `    svar[pi >> 2u][pi & 3u] = d2 / ${n};`,
+    '  }',
+    '  workgroupBarrier();',
+  ];
+  const stats = uses.mean || uses.variance;
+  const memory = [
+    // mat4x4 elements, 4 vec4s each: Dawn zero-initialises workgroup memory in a loop over its
+    // elements (see runtime/src/device.ts), a quarter as many iterations as with vec4s.
+    `var<workgroup> ws: array<mat4x4<f32>, ${Math.ceil((cs * blocks) / 4)}>;`,
+    ...(stats
+      ? [
+          `var<workgroup> smean: array<vec4<f32>, ${blocks}>;`,
+          `var<workgroup> svar: array<vec4<f32>, ${blocks}>;`,
+        ]
+      : []),
+  ].join('\n');
+  const entry = `@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  // One workgroup per (image, tile): the condition is uniform across the workgroup.
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= params.total / ${workgroupSize}u) {
+    return;
+  }
+  let tile = g % ${tiles}u;
+  let b = g / ${tiles}u;
+  let xb = ${offsetExpr(sourceOf(unit, byId, x1)!.slot)} + b * ${k1 * hw}u;
+${items(sweep1, cs, stage1(sweep1)).join('\n')}
+  workgroupBarrier();
+${stats ? statistics.join('\n') : ''}
+${items(sweep3, channels, stage3).join('\n')}
+}`;
+  // Both sweeps' writers write the same function for a value: keep one of each.
+  const functions = [
+    ...new Set([sweep1.writer.functions(), sweep3.writer.functions()].flatMap((f) => f.split('\n\n'))),
+  ];
+  const wgsl = [prelude, memory, ...loaderFunctions({ ld: true, ldw: true }), ...functions, entry]
+    .filter((s) => s)
+    .join('\n\n');
+  return {
+    name: `tile_${channels}x${h}x${w}_s${cs}_k${k1}_p${tp}`,
+    wgsl: `${wgsl}\n`,
+    workgroupSize,
+    invocationsPerBatch: tiles * workgroupSize,
+  };
+}
+
+/**
+ * Pixels per tile: the fewest (a multiple of PIXELS) that give the workgroup's invocations one
+ * item each in the stage with more channel blocks (`channelBlocks` of them), so that an image
+ * spreads over as many workgroups as it can keep busy (at batch 1, layers of 7x7 or 14x14 pixels
+ * have few); no more than the image needs, than fits in workgroup memory with the statistics
+ * (C_S = 48, 6 blocks: 44 pixels; C_S = 288: 8), or than one per invocation (the statistics).
+ */
+export function tilePixels(cs: number, hw: number, workgroupSize: number, channelBlocks: number): number {
+  const fit = Math.floor(WORKGROUP_STORAGE_BYTES / 4 / (cs + 2) / PIXELS) * PIXELS;
+  const need = Math.ceil(hw / PIXELS) * PIXELS;
+  const busy = Math.ceil(workgroupSize / channelBlocks) * PIXELS;
+  return Math.max(PIXELS, Math.min(fit, need, busy, Math.ceil(workgroupSize / PIXELS) * PIXELS));
+}
