@@ -16,9 +16,12 @@
  * - conv: general convs (the C-T stem, stride-2 downsampling, a 3x3) with the implicit-GEMM
  *   template against the generic path;
  * - norm: CPolyNeXt-T's two LayerNorm units at each stage's shape, the per-pixel norm template
- *   against the generic path (one invocation per element, statistics recomputed per element).
+ *   against the generic path (one invocation per element, statistics recomputed per element);
+ * - layout: CPolyNeXt-T cells (PolyConv and PolyMLP, chained `--chain` times) at the 14x14 and 7x7
+ *   stages' shapes, and CPolyNeXt-T and APolyNeXt-T at 224x224, every value NCHW against the
+ *   layouts assign-layouts records (NC4HW4 where H*W % 4 != 0).
  *
- *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm] [--cases <substring>,...]
+ *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
  */
 import { execFileSync } from 'node:child_process';
@@ -28,6 +31,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AnalysisContext } from '../compiler/src/analysis/context.js';
+import { withLayout } from '../compiler/src/codegen/wgsl/expr.js';
 import { chooseChannels } from '../compiler/src/codegen/wgsl/gemm.js';
 import { type KernelOptions, renderKernel } from '../compiler/src/codegen/wgsl/kernels.js';
 import { buildPlan, type CompiledPlan } from '../compiler/src/codegen/wgsl/plan.js';
@@ -35,17 +39,17 @@ import { buildModel } from '../compiler/src/driver/frontend.js';
 import { randomInput } from '../compiler/src/driver/random-weights.js';
 import { syntheticWeights } from '../compiler/src/driver/run.js';
 import { packWeights } from '../compiler/src/driver/webgpu.js';
-import type { Module } from '../compiler/src/ir/types.js';
+import type { Module, Op } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { WebGpuModel } from '../runtime/src/index.js';
-import { median, relDiff, TIMING_OPTIONS, timing } from './report.js';
+import { buildExampleModel, median, relDiff, TIMING_OPTIONS, timing } from './report.js';
 
 const { values } = parseArgs({
   options: {
     ...TIMING_OPTIONS,
     runs: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm' },
+    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm,layout' },
     tiles: { type: 'string', default: '' },
     cases: { type: 'string', default: '' },
     chain: { type: 'string', default: '4' },
@@ -58,7 +62,9 @@ const chain = Number(values.chain);
 
 interface Case {
   readonly name: string;
+  /** The model's source, or an example model by name (examples/<name>.poly at 224x224). */
   readonly source: string;
+  readonly example?: boolean;
 }
 
 interface Variant {
@@ -128,6 +134,32 @@ const cellInput = (c: number, size: number): Case => ({
 const residual = (c: number, size: number): Case => ({
   name: `res${c}@${size}`,
   source: `model m(x: f32[B, ${2 * c}, ${size}, ${size}]) {\n  return layernorm2d(self.n, x[:, :${c}]) + x[:, ${c}:]\n}`,
+});
+
+/**
+ * `--chain` CPolyNeXt cells (C channels, PolyConv of P channels, PolyMLP of M hidden channels),
+ * their LayerNorms and residuals as in the model, at size x size.
+ */
+const cells = (c: number, p: number, mlp: number, size: number): Case => ({
+  name: `cells ${c}x${size}x${size} (pc ${p}, mlp ${mlp})`,
+  source: `block cell(self: path, x: tensor) {
+  a = pwconv(self.a, x, out=${p})
+  m = dwconv(self.m, dwconv(self.a1, a, k=5, dilation=2) * flip(dwconv(self.a2, a, k=3)), k=3)
+  b = layernorm2d(self.n, pwconv(self.o, m, out=${c})) + x
+  t = pwconv(self.up, layernorm2d(self.l, b), out=${2 * mlp})
+  return pwconv(self.down, t[:, :${mlp}] * t[:, ${mlp}:], out=${c}) + b
+}
+model m(x: f32[B, ${c}, ${size}, ${size}]) {
+  y0 = x
+${Array.from({ length: chain }, (_, i) => `  y${i + 1} = cell(self.c${i}, y${i})`).join('\n')}
+  return y${chain}
+}`,
+});
+
+/** The module with every layout removed: all values NCHW. */
+const nchwOnly = (m: Module): Module => ({
+  ...m,
+  ops: m.ops.map((o) => ({ ...o, type: withLayout(o.type, undefined) }) as Op),
 });
 
 const root = resolve(import.meta.dirname, '..');
@@ -234,13 +266,27 @@ const SECTIONS: Section[] = [
     variants: async () => [withOptions('old', { norm: false }), withOptions('norm', {})],
     oneKernel: true,
   },
+  {
+    name: 'layout',
+    cases: [
+      cells(192, 144, 168, 14),
+      cells(288, 216, 252, 7),
+      ...['cpolynext_t', 'apolynext_t'].map((name) => ({ name: `${name} 224`, source: name, example: true })),
+    ],
+    variants: async () => [
+      { name: 'NCHW', build: (m) => buildPlan(nchwOnly(m), 1, new AnalysisContext()) },
+      { name: 'assign-layouts', build: (m) => buildPlan(m, 1, new AnalysisContext()) },
+    ],
+  },
 ];
 
 /** Median times of each variant on one case, and the largest difference from the first's output. */
 async function measure(c: Case, section: Section, variants: readonly Variant[]): Promise<string> {
-  const built = buildModel('bench.poly', { readFile: () => c.source });
-  if (!built.model) throw new Error(`${c.name}: ${JSON.stringify(built.diagnostics)}`);
-  const m = built.model.module;
+  const built = c.example
+    ? buildExampleModel(c.source, { image_size: '224' })
+    : buildModel('bench.poly', { readFile: () => c.source }).model;
+  if (!built) throw new Error(`${c.name}: does not build`);
+  const m = built.module;
   const opt = runPasses(m, parsePipeline('default')).module;
   const weights = syntheticWeights(m);
   const shape = m.ops.find((o) => o.op === 'input')!.type.shape.map((d) => (typeof d === 'number' ? d : 1));

@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: polyc on WebGPU (fused, and with fusion off) against onnxruntime-node's WebGPU
- * execution provider running polyc's own ONNX export, on the same adapter in the same process.
+ * `npm run bench`: polyc on WebGPU (fused; fused with every value NCHW, i.e. without assign-layouts;
+ * fusion off) against onnxruntime-node's WebGPU execution provider running polyc's own ONNX export,
+ * on the same adapter in the same process.
  * Random weights (deterministic); median wall time of `--runs` inferences after `--warmup`.
  * Writes a markdown report (default docs/benchmarks.md). Numbers from SwiftShader (WebGPU on the
  * CPU) say little about a real GPU: read the ratios, the dispatch counts and the bytes.
@@ -35,7 +36,7 @@ import {
 } from '../compiler/src/driver/webgpu.js';
 import type { Module } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
-import { parsePipeline } from '../compiler/src/passes/pipeline.js';
+import { DEFAULT_PIPELINE, parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { queryAdapter, WebGpuModel } from '../runtime/src/index.js';
 import { buildExampleModel, MODEL_BENCH_OPTIONS, relDiff, timing, writeSection } from './report.js';
 
@@ -92,6 +93,8 @@ for (const name of values.models.split(',')) {
   let fused = m;
   for (const [variant, passes] of [
     ['polyc webgpu (fused)', 'default'],
+    // The same kernels with every value NCHW: what assign-layouts' NC4HW4 values gain.
+    ['polyc webgpu (fused, NCHW only)', DEFAULT_PIPELINE.filter((p) => p !== 'assign-layouts').join(',')],
     ['polyc webgpu (fusion off)', 'none'],
   ] as const) {
     const opt = runPasses(m, parsePipeline(passes)).module;

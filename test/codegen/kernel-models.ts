@@ -86,6 +86,11 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   'polyconv-k5-13x11x11': {
     source: `${block}\nmodel m(x: f32[B, 13, 11, 11]) {\n  return polyconv(self, x, 13, 5, 2)\n}`,
   },
+  // C % 4 == 0 and H*W = 63: PolyConv reading and writing NC4HW4 with whole channel blocks (the
+  // flipped channel C-1-c in the mirrored block); 9 columns: segments of 5 and 4.
+  'polyconv-12x7x9': {
+    source: `${block}\nmodel m(x: f32[B, 12, 7, 9]) {\n  return polyconv(self, x, 12, 5, 2)\n}`,
+  },
   // Two tiles along W (64 + 3 columns), three along H (7 + 7 + 5 rows).
   'polyconv-3x19x67': {
     source: `${block}\nmodel m(x: f32[B, 3, 19, 67]) {\n  return polyconv(self, x, 3, 5, 2)\n}`,
@@ -131,6 +136,22 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
     source: `model m(x: f32[B, 20, 8, 8]) {
   v = scale(self.p0, x) + x
   return dwconv(self.d, layernorm2d(self.a, v) * v + v, k=3)
+}`,
+  },
+  // NC4HW4 activations (assign-layouts: H*W = 99, 30 and 12, not multiples of 4) through every
+  // template that reads or writes them: GEMMs with K = 6, 12 and 7 (vector and masked channel
+  // blocks), 2 and 7 output channels (tiles of 2 and 4), an NC4HW4 residual in a GEMM epilogue, a
+  // general 3x3 conv, depthwise convs at stride 2 and dilation 2, a LayerNorm unit.
+  'layout-nc4hw4': {
+    source: `model m(x: f32[B, 6, 9, 11]) {
+  a = pwconv(self.a, x, out=12)
+  b = conv2d(self.b, a * a + 1, out=7, k=3)
+  c = dwconv(self.c, b, k=3, stride=2) * 2
+  d = dwconv(self.d, c, k=3, dilation=2) + c
+  e = pwconv(self.e, d, out=2)
+  f = pwconv(self.f, e * e, out=7) + d
+  g = layernorm2d(self.g, f) * f
+  return pwconv(self.h, dwconv(self.i, g, k=3, stride=2), out=5)
 }`,
   },
   // Tile kernels (tile.ts): a pointwise conv staged in workgroup memory for a LayerNorm over its

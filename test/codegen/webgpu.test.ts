@@ -142,6 +142,31 @@ describe('CPolyNeXt-T at 224x224, batch 1', () => {
     for (const k of blocked) expect(k.wgsl.match(/for \(/g)).toHaveLength(1);
   });
 
+  it('stores the 7x7 stage NC4HW4 outside tile kernels: GEMMs on it read vec4 channel blocks', () => {
+    const m = buildExample('examples/cpolynext_t.poly');
+    const opt = runPasses(m, parsePipeline('default')).module;
+    const blocked = opt.ops.filter((o) => o.type.layout === 'nc4hw4');
+    // Tile kernels read and write NCHW only, so of the 7x7 stage's values only those no tile
+    // touches are NC4HW4: the downsampling convs' outputs (read by a GEMM) and PolyConv's inputs.
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(blocked.every((o) => o.type.shape[2] === 7 && o.type.shape[3] === 7)).toBe(true);
+    const byId = new Map(opt.ops.map((o) => [o.id, o]));
+    const tiles = opt.ops.filter((o) => o.op === 'fused' && o.attrs.kind === 'tile');
+    expect(tiles.some((o) => o.type.shape[2] === 7)).toBe(true);
+    for (const t of tiles) {
+      expect(t.type.layout).toBeUndefined();
+      for (const x of t.operands) expect(byId.get(x)!.type.layout).toBeUndefined();
+    }
+    const kernels = compileForWebGpu(opt, 1).plan.kernels;
+    const gemms = kernels.filter((k) => /x7x7_k\d+_\d+x4$/.test(k.name));
+    const channelBlocks = gemms.filter((k) => k.wgsl.includes('dot(xq0, w'));
+    expect(channelBlocks.length).toBeGreaterThan(0);
+    for (const k of channelBlocks) expect(k.wgsl).not.toContain('fn ld(');
+    // PolyConv reads b through the expression writer, addressed in NC4HW4.
+    const polyconv = kernels.find((k) => k.name === 'polyconv_216x7x7')!;
+    expect(polyconv.wgsl).toContain('((c.x * 54u + c.y / 4u) * 49u + c.z * 7u + c.w) * 4u + c.y % 4u');
+  });
+
   it('renders each PolyConv end and each PolyMLP as one tile kernel (tile.ts)', () => {
     const m = buildExample('examples/cpolynext_t.poly');
     const plan = compileForWebGpu(runPasses(m, parsePipeline('default')).module, 1).plan;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { printModule } from '../../compiler/src/ir/print.js';
 import { readModule } from '../../compiler/src/ir/read.js';
 import type { Module } from '../../compiler/src/ir/types.js';
-import { op, sampleModule } from './sample.js';
+import { op, sampleModule, withOp } from './sample.js';
 
 describe('printModule', () => {
   it('prints the sample module (golden file)', async () => {
@@ -46,6 +46,13 @@ describe('round trip', () => {
 
   it('is the identity on the sample module', () => {
     roundTrip(sampleModule());
+  });
+
+  it('keeps memory layouts (absent stays absent: NCHW)', () => {
+    const m = withOp(sampleModule(), 2, (o) => ({ ...o, type: { ...o.type, layout: 'nc4hw4' } }));
+    roundTrip(m);
+    expect(printModule(m)).toContain(': f32[B,4,8,8]@nc4hw4 loc(');
+    expect(readModule(printModule(m)).ops[4]!.type).not.toHaveProperty('layout');
   });
 
   it('keeps attribute key order', () => {

@@ -99,6 +99,12 @@ describe('readModule', () => {
     expect(d.span).toMatchObject({ line: 2, col: 33, length: 3 });
   });
 
+  it('reports an unknown layout', () => {
+    const d = readError(wrap('  %0 = input {name="x"} : f32[B,3,4,4]@nhwc'));
+    expect(d.message).toBe(`expected a layout (nc4hw4), found 'nhwc'`);
+    expect(d.span).toMatchObject({ line: 2, col: 40, length: 4 });
+  });
+
   it('reports an unterminated string', () => {
     const d = readError(wrap('  %0 = input {name="image} : f32[B]'));
     expect(d.message).toBe('unterminated string');

@@ -30,6 +30,31 @@ describe('verifyModule', () => {
     expect(verifyModule(patched(16, { operands: [13, 99] }))[0]!.span).toBeUndefined();
   });
 
+  it('accepts a layout on rank-4 values only, and no layout inside regions', () => {
+    const layout = (id: number, value: string) =>
+      messages(withOp(sampleModule(), id, (o) => ({ ...o, type: { ...o.type, layout: value } }) as Op));
+    expect(layout(2, 'nc4hw4')).toEqual([]);
+    expect(layout(24, 'nc4hw4')).toEqual([
+      '%24 = reshape: layout nc4hw4 needs a rank-4 value, f32[B,2,64] has rank 3',
+    ]);
+    expect(layout(2, 'nchw')).toEqual([
+      `%2 = conv2d: unknown layout 'nchw' (known: nc4hw4; NCHW is written by omitting it)`,
+    ]);
+    const fused = readModule(`module m batch B {
+  %0 = input {name="x"} : f32[B,4,3,3]
+  %1 = fused(%0) {kind="elementwise"} : f32[B,4,3,3]@nc4hw4 {
+    %0 = arg {index=0} : f32[B,4,3,3]@nc4hw4
+    %1 = mul(%0, %0) : f32[B,4,3,3]
+    yield %1
+  }
+  return %1
+}`);
+    expect(messages(fused)).toEqual([
+      '%0 = arg (in a fused region): values inside a fused region have no layout (nc4hw4)',
+    ]);
+    expect(verifyModule(fused)[0]!.code).toBe('E0802');
+  });
+
   it('requires unique ids', () => {
     expect(messages(patched(3, { id: 2 }))).toContain('%2 = param: value %2 is defined twice');
   });

@@ -1,4 +1,4 @@
-import { numel } from '../ir/shapes.js';
+import { storageFloatsPerImage } from '../ir/layout.js';
 import { constnessAnalysis } from './constness.js';
 import type { Analysis } from './context.js';
 import { type Interval, lifetimes, peakLive } from './memory-plan.js';
@@ -28,7 +28,7 @@ export const livenessAnalysis: Analysis<Liveness> = {
       inputs: [],
       steps: m.ops.map((op) => ({ writes: op.id, reads: op.operands.filter((x) => !constant.has(x)) })),
       outputs: m.outputs,
-      size: (id) => numel(byId.get(id)!.type.shape.slice(1)),
+      size: (id) => storageFloatsPerImage(byId.get(id)!.type),
     });
     const data = all.filter((t) => !constant.has(t.id));
     return { lifetimes: data, peakBytesPerImage: 4 * peakLive(data) };

@@ -18,8 +18,9 @@ import {
   unitSignature,
   variantSpace,
 } from '../codegen/wgsl/variants.js';
+import { storageFloatsPerImage } from '../ir/layout.js';
 import { numel } from '../ir/shapes.js';
-import type { Module } from '../ir/types.js';
+import type { Layout, Module, TensorType } from '../ir/types.js';
 import { table } from './profile.js';
 import { randomInput } from './random-weights.js';
 import { adapterKey, type TuneCandidate, type TuneEntry } from './tune-cache.js';
@@ -235,7 +236,8 @@ async function tuneUnit(
             device,
           },
         );
-        const [out] = (await c.model.run(data.inputs, o.batch)) as [Float32Array];
+        const [raw] = (await c.model.run(data.inputs, o.batch)) as [Float32Array];
+        const out = withoutPadding(raw, unit);
         if (!reference) reference = out;
         else {
           const diff = relDiff(out, reference);
@@ -322,7 +324,9 @@ const align4 = (n: number) => Math.ceil(n / 4) * 4;
  */
 function unitData(unit: Unit, batch: number): UnitData {
   const byId = new Map(unit.ops.map((o) => [o.id, o]));
-  const perBatch = (shape: readonly (number | string)[]) => numel(shape.slice(1));
+  // NC4HW4 values (assign-layouts) take their padded size, as in the model's arena.
+  const perBatch = (type: TensorType, layout: Layout | undefined) =>
+    storageFloatsPerImage(layout ? { ...type, layout } : type);
   const batchShape = (shape: readonly (number | string)[]): (number | 'batch')[] =>
     shape.map((d) => (typeof d === 'number' ? d : 'batch'));
   const root = byId.get(unit.result)!;
@@ -330,7 +334,7 @@ function unitData(unit: Unit, batch: number): UnitData {
     name: 'output',
     shape: batchShape(root.type.shape),
     offset: 0,
-    perBatch: perBatch(root.type.shape),
+    perBatch: perBatch(root.type, unit.layout),
   };
   let arena = align4(output.perBatch * batch);
   let weightFloats = 0;
@@ -345,7 +349,7 @@ function unitData(unit: Unit, batch: number): UnitData {
         name: `arg${index}`,
         shape: batchShape(shape),
         offset: arena,
-        perBatch: perBatch(shape),
+        perBatch: perBatch(arg.type, s.layout),
       };
       tensors.push(t);
       inputs.push(randomInput([t.perBatch * batch], 1 + index).data);
@@ -395,6 +399,23 @@ function unitPlan(unit: Unit, kernel: RenderedKernel, batch: number, dispatches:
       weightBytes: 4 * d.weights.length,
     },
   };
+}
+
+/**
+ * `out` with the padding lanes of an NC4HW4 result zeroed: they hold whatever a variant stored there
+ * (block stores write the clamped channels' values, scalar stores nothing), never data.
+ */
+function withoutPadding(out: Float32Array, unit: Unit): Float32Array {
+  const root = unit.ops.find((o) => o.id === unit.result)!;
+  const channels = root.type.shape[1];
+  if (unit.layout !== 'nc4hw4' || typeof channels !== 'number' || channels % 4 === 0) return out;
+  const hw = root.type.shape.slice(2).reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1);
+  const data = out.slice();
+  for (let i = 0; i < data.length; i++) {
+    // i = ((b * blocks + block) * hw + pixel) * 4 + lane: channel block * 4 + lane.
+    if ((Math.floor(i / (4 * hw)) % Math.ceil(channels / 4)) * 4 + (i % 4) >= channels) data[i] = 0;
+  }
+  return data;
 }
 
 /** The largest absolute difference from `reference`, relative to the reference's largest magnitude. */

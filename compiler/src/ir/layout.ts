@@ -1,3 +1,5 @@
+import type { TensorType } from './types.js';
+
 /**
  * Index math for strided views of flat row-major data, shared by the interpreter, checkpoint import
  * (PyTorch's strided storages) and the CPU code generator.
@@ -84,4 +86,15 @@ export function loopNest(
   const length = dims.pop() ?? 1;
   const inner = strides.map((s) => s.pop() ?? 0);
   return { dims, strides, length, inner };
+}
+
+/**
+ * Floats one image of a value takes in memory (`shape` without the batch axis, `layout` the value's
+ * memory layout): NC4HW4 pads the channels to a multiple of 4. Every arena planner sizes values
+ * with this, so the padding is counted in its lower bound too.
+ */
+export function storageFloatsPerImage(type: TensorType): number {
+  const dims = type.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1));
+  if (type.layout === 'nc4hw4') dims[0] = Math.ceil(dims[0]! / 4) * 4;
+  return dims.reduce((a, b) => a * b, 1);
 }

@@ -7,6 +7,7 @@ import type { Dim, Module, Op, TensorType } from './types.js';
  *   module cpolynext_lr batch B {
  *     %0 = input {name="image"} : f32[B,3,32,32] loc("m.poly":10:3+5) scope ":model"
  *     %2 = conv2d(%0, %1) {stride=[1,1], pad=[1,1], dilation=[1,1], groups=1} : f32[B,16,32,32]
+ *     %3 = fused(%2) {kind="gemm"} : f32[B,16,32,32]@nc4hw4 { ... yield %5 }
  *     ignore "head.2.p"
  *     return %57
  *   }
@@ -59,8 +60,10 @@ export function printOp(op: Op, options: PrintOptions = {}): string {
   return s;
 }
 
+/** `f32[B,16,7,7]`, followed by `@<layout>` when the value is not stored in NCHW order. */
 export function printType(t: TensorType): string {
-  return `${t.dtype}[${t.shape.map(printDim).join(',')}]`;
+  const layout = t.layout === undefined ? '' : `@${t.layout}`;
+  return `${t.dtype}[${t.shape.map(printDim).join(',')}]${layout}`;
 }
 
 export function printLoc(span: Span): string {

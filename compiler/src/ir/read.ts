@@ -1,6 +1,7 @@
 import { fail, type Span } from '../diagnostics/diagnostic.js';
 import {
   type Dim,
+  LAYOUTS,
   type Module,
   OP_KINDS,
   type Op,
@@ -37,7 +38,7 @@ interface Token {
 const NUMBER = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
 const DIGITS = /\d+/y;
-const PUNCT = '={}()[],:+';
+const PUNCT = '={}()[],:+@';
 
 function lex(text: string, file: string): Token[] {
   const tokens: Token[] = [];
@@ -236,7 +237,12 @@ class Reader {
       } while (this.eat(','));
       this.punct(']');
     }
-    return { dtype: 'f32', shape };
+    if (!this.eat('@')) return { dtype: 'f32', shape };
+    const t = this.peek();
+    const layout = LAYOUTS.find((l) => l === t.text);
+    if (t.kind !== 'ident' || layout === undefined) this.expected(`a layout (${LAYOUTS.join(', ')})`);
+    this.next();
+    return { dtype: 'f32', shape, layout };
   }
 
   private value(): AttrValue {

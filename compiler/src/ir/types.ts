@@ -14,7 +14,22 @@ export type Dim = number | string;
 export interface TensorType {
   readonly dtype: 'f32';
   readonly shape: readonly Dim[];
+  /**
+   * How codegen stores the value in memory; absent means NCHW, the logical order. Only rank-4
+   * data-path values carry one (the `assign-layouts` pass decides). Shapes, coordinates and every
+   * op's semantics stay logical (NCHW): the interpreter, the folds, the CPU backend and ONNX export
+   * ignore it.
+   */
+  readonly layout?: Layout;
 }
+
+/**
+ * Memory layouts other than NCHW. `nc4hw4`: channels in blocks of 4, each pixel's block a vec4;
+ * element (b, c, y, x) at `((b * ceil(C/4) + c/4) * H*W + y*W + x) * 4 + c%4`, the channels padded
+ * to a multiple of 4 (see ir/layout.ts).
+ */
+export type Layout = 'nc4hw4';
+export const LAYOUTS: readonly Layout[] = ['nc4hw4'];
 
 export type ValueId = number;
 

@@ -1,7 +1,7 @@
 import { type Diagnostic, error, InternalError } from '../diagnostics/diagnostic.js';
 import { type AttrRule, arity, axisAttrs, opInfo } from './ops.js';
 import { formatType, inferType } from './shapes.js';
-import { type Module, OP_KINDS, type Op, type TensorType, type ValueId } from './types.js';
+import { LAYOUTS, type Module, OP_KINDS, type Op, type TensorType, type ValueId } from './types.js';
 
 /**
  * Checks the IR invariants every pass relies on and returns one E0802 diagnostic per problem (empty
@@ -55,6 +55,7 @@ function verifyOps(
     }
 
     const typeOk = checkType(op.type, batch, (msg) => report(op, msg));
+    if (typeOk && op.type.layout !== undefined) checkLayout(op, region !== null, (msg) => report(op, msg));
     if (typeOk) typed.add(op.id);
     const attrsOk = checkAttrs(op, (msg) => report(op, msg));
 
@@ -204,6 +205,19 @@ function checkType(t: TensorType, batch: string, report: (msg: string) => void):
     }
   });
   return ok;
+}
+
+/**
+ * A memory layout is recorded on rank-4 module values only: values inside a fused region live in
+ * registers, and NCHW is written by leaving the layout out (one spelling per type).
+ */
+function checkLayout(op: Op, inRegion: boolean, report: (msg: string) => void): void {
+  const layout = op.type.layout as string;
+  if (!(LAYOUTS as readonly string[]).includes(layout))
+    report(`unknown layout '${layout}' (known: ${LAYOUTS.join(', ')}; NCHW is written by omitting it)`);
+  else if (op.type.shape.length !== 4)
+    report(`layout ${layout} needs a rank-4 value, ${formatType(op.type)} has rank ${op.type.shape.length}`);
+  else if (inRegion) report(`values inside a fused region have no layout (${layout})`);
 }
 
 /** Axis attributes are stored normalised: each in [0, rank) of the first operand. */

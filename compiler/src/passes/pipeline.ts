@@ -21,6 +21,7 @@ export const DEFAULT_PIPELINE: readonly string[] = [
   'fuse-polyconv', // dw(dw1(b) * flip(dw2(b))) into one kernel
   'fuse-kernels', // prologues and epilogues (PolyMLP product, LN stats, residuals) into anchors
   'dce',
+  'assign-layouts', // NC4HW4 where H*W % 4 != 0 and every kernel touching a value reads it as vec4s
 ];
 
 /**

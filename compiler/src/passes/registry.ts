@@ -1,3 +1,4 @@
+import { assignLayouts } from './assign-layouts.js';
 import { balanceProducts } from './balance-products.js';
 import { canonicalize } from './canonicalize.js';
 import { cse } from './cse.js';
@@ -16,6 +17,7 @@ import type { Pass } from './pass.js';
  * `pipeline.ts` decides the default order.
  */
 export const PASSES: readonly Pass[] = [
+  assignLayouts,
   balanceProducts,
   canonicalize,
   cse,

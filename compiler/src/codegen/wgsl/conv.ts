@@ -1,5 +1,5 @@
 import type { Dim, Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr, type Source, splitInvocation } from './expr.js';
+import { ExprWriter, elementIndex, offsetExpr, type Source, splitInvocation, withLayout } from './expr.js';
 import { chooseChannels, PIXELS, tiledKernel, tileStores } from './gemm.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
@@ -102,7 +102,8 @@ export function renderConv(
   const right = (e: number) => starts.at(-1)! + e >= w;
 
   const xSource = source(xId);
-  const direct = xSource?.buffer === 'arena';
+  // Read straight from the arena when NCHW; any other layout goes through the writer's function.
+  const direct = xSource?.buffer === 'arena' && xSource.layout === undefined;
 
   // The epilogue, per output, with the conv anchored to the accumulators.
   const anchor = (op: Op, c: readonly string[]): string | null => {
@@ -190,6 +191,10 @@ export function renderConv(
       at: (j) => `ob + c${j} * ${ohw}u`,
       vector: ow % PIXELS === 0,
       inRange: (q) => `x0 + ${q}u < ${ow}u`,
+      ...(unit.layout && {
+        element: (j: number, q: number) =>
+          `${offsetExpr(0)} + ${elementIndex(withLayout(conv.type, unit.layout), ['b', `c${j}`, 'oy', `(x0 + ${q}u)`])}`,
+      }),
     }),
   ];
   const wgsl = tiledKernel(prelude, writer.functions(), workgroupSize, { ld: direct, ldw: true }, [

@@ -1,6 +1,6 @@
 import { isElementwise } from '../../ir/ops.js';
-import type { Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr, splitInvocation } from './expr.js';
+import type { Op, TensorType, ValueId } from '../../ir/types.js';
+import { allNchw, ExprWriter, elementIndex, offsetExpr, splitInvocation, withLayout } from './expr.js';
 import { ENTRY, PRELUDE, type RenderedKernel, type Unit, WORKGROUP_SIZE } from './kernels.js';
 
 /**
@@ -149,11 +149,21 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
   const xf = writer.fn(d.op.operands[0]!);
   const wf = writer.fn(d.op.operands[1]!);
   const body = [
-    ...splitInvocation([
-      ['xs', segments],
-      ['y', oh],
-      ['c', channels],
-    ]),
+    // Neighbouring invocations read neighbouring memory: in NCHW the next segment of the row, in
+    // NC4HW4 the next channel (4 channels of a pixel are one vec4).
+    ...splitInvocation(
+      unit.sources.some((s) => s.layout === 'nc4hw4')
+        ? [
+            ['c', channels],
+            ['xs', segments],
+            ['y', oh],
+          ]
+        : [
+            ['xs', segments],
+            ['y', oh],
+            ['c', channels],
+          ],
+    ),
     `  let x0 = xs * ${tx}u;`,
     `  let ix0 = i32(x0 * ${stride[1]}u) - ${pad[1]};`,
     ...weightRegisters('w', wf, 'c', kh, kw),
@@ -176,7 +186,7 @@ export function renderDepthwise(unit: Unit): RenderedKernel | null {
       '  }',
     );
   }
-  const stores = segmentStores(writer, unit.result, accumulators, 'a', [channels, oh, ow], tx, body, '  ');
+  const stores = segmentStores(writer, unit.result, accumulators, 'a', outType(unit), tx, body, '  ');
   const wgsl = [
     PRELUDE,
     writer.functions(),
@@ -192,6 +202,12 @@ fn dw_in(b: u32, c: u32, y: u32, x: i32) -> f32 {
     workgroupSize: WORKGROUP_SIZE,
     invocationsPerBatch: channels * oh * segments,
   };
+}
+
+/** The unit's result type in the layout it is stored in. */
+function outType(unit: Unit): TensorType {
+  const root = unit.ops.find((o) => o.id === unit.result)!;
+  return withLayout(root.type, unit.layout);
 }
 
 /** Invocations per PolyConv workgroup to aim for, and its workgroup memory (WebGPU's default 16 KiB). */
@@ -256,6 +272,7 @@ function matchPolyconv(unit: Unit): Polyconv | null {
  * Two workgroup barriers; null when the tiles do not fit in workgroup memory.
  */
 function renderStaged(unit: Unit, { d1, d2, d3 }: Polyconv): RenderedKernel | null {
+  if (!allNchw(unit.sources, unit.layout)) return null;
   const { channels, h, w } = d3;
   const tx = segmentWidth(w);
   const gx = Math.min(Math.ceil(w / tx), 16);
@@ -552,7 +569,7 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
     }
   }
   const stores: string[] = [];
-  stores.push(...segmentStores(writer, unit.result, accs, 'o', [channels, h, w], tw, stores, '      '));
+  stores.push(...segmentStores(writer, unit.result, accs, 'o', outType(unit), tw, stores, '      '));
   const wgsl = [
     PRELUDE,
     writer.functions(),
@@ -568,7 +585,7 @@ function renderRegisters(unit: Unit, { d1, d2, d3 }: Polyconv, options: Polyconv
 
 /**
  * The stores of a segment of `count` outputs along W at (b, c, y, x0 + j), accumulator `<acc>j`
- * each: the epilogue of `root` is evaluated per output with the accumulator anchored at its
+ * each, stored through `type`'s layout: the epilogue of `root` is evaluated per output with the accumulator anchored at its
  * coordinates (its statements appended to `statements`), and each output is stored if inside the
  * row. `anchors` is the map the writer's anchor option reads.
  */
@@ -577,13 +594,14 @@ function segmentStores(
   root: ValueId,
   anchors: Map<string, string>,
   acc: string,
-  [channels, h, w]: readonly [number, number, number],
+  type: TensorType,
   count: number,
   statements: string[],
   indent: string,
 ): string[] {
   const memo = new Map<string, string>();
   const stores: string[] = [];
+  const w = type.shape[3] as number;
   for (let j = 0; j < count; j++) {
     // Clamped so the epilogue's reads stay in bounds for the idle outputs of the last segment.
     statements.push(`${indent}let ox${j} = min(x0 + ${j}u, ${w - 1}u);`);
@@ -592,7 +610,7 @@ function segmentStores(
     const value = writer.inline(root, at, statements, memo);
     stores.push(
       `${indent}if (x0 + ${j}u < ${w}u) {`,
-      `${indent}  arena[${offsetExpr(0)} + ((b * ${channels}u + c) * ${h}u + y) * ${w}u + x0 + ${j}u] = ${value};`,
+      `${indent}  arena[${offsetExpr(0)} + ${elementIndex(type, ['b', 'c', 'y', `(x0 + ${j}u)`])}] = ${value};`,
       `${indent}}`,
     );
   }

@@ -1,6 +1,6 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { isElementwise, type ScalarLang, scalarExpr } from '../../ir/ops.js';
-import type { Dim, Op, ValueId } from '../../ir/types.js';
+import type { Dim, Layout, Op, TensorType, ValueId } from '../../ir/types.js';
 
 /**
  * Writes WGSL functions that compute one element of an IR value: `fn v<id>(c: vec4<u32>) -> f32`
@@ -17,6 +17,8 @@ export interface Source {
   readonly buffer: 'arena' | 'weights';
   /** Index into the step's offsets. */
   readonly slot: number;
+  /** Its memory layout (absent: NCHW); weights are always NCHW. */
+  readonly layout?: Layout;
 }
 
 const AXES = ['x', 'y', 'z', 'w'] as const;
@@ -109,6 +111,38 @@ function linear(shape: readonly Dim[], c: string): string {
   const s = strides(shape);
   if (shape.length === 0) return '0u';
   return shape.map((_, i) => `${c}.${AXES[i]} * ${s[i]}`).join(' + ');
+}
+
+/**
+ * Index, from the value's offset, of the element at coordinates `c` (WGSL u32 expressions, one per
+ * axis) of a value of `type`, in its memory layout: the one place codegen turns logical coordinates
+ * into addresses. NC4HW4 (ir/types.ts): `((b * ceil(C/4) + c/4) * H*W + y*W + x) * 4 + c%4`.
+ */
+export function elementIndex(type: TensorType, c: readonly string[]): string {
+  if (type.layout === undefined) {
+    if (type.shape.length === 0) return '0u';
+    const s = strides(type.shape);
+    return type.shape.map((_, i) => `${c[i]} * ${s[i]}`).join(' + ');
+  }
+  const [, channels, h, w] = type.shape as [Dim, number, number, number];
+  const [b, ch, y, x] = c as [string, string, string, string];
+  return `((${b} * ${blocksOf(channels)}u + ${ch} / 4u) * ${h * w}u + ${y} * ${w}u + ${x}) * 4u + ${ch} % 4u`;
+}
+
+/** `type` stored in `layout` (undefined: NCHW). */
+export function withLayout(type: TensorType, layout: Layout | undefined): TensorType {
+  const { layout: _, ...logical } = type;
+  return layout === undefined ? logical : { ...logical, layout };
+}
+
+/** Channel blocks of 4 (NC4HW4). */
+export function blocksOf(channels: number): number {
+  return Math.ceil(channels / 4);
+}
+
+/** Is every operand and the output of `unit` stored in NCHW order? Templates that assume it check. */
+export function allNchw(sources: readonly Source[], output: Layout | undefined): boolean {
+  return output === undefined && sources.every((s) => s.layout === undefined);
 }
 
 /** Coordinates of linear index `l` (a WGSL u32 expression) in `shape`. */
@@ -233,7 +267,8 @@ export class ExprWriter {
       case 'arg': {
         const src = this.sources[op.attrs.index];
         if (!src) throw new InternalError(`kernel has no operand ${op.attrs.index}`);
-        const at = `${offsetExpr(src.slot)} + ${linear(op.type.shape, 'c')}`;
+        const coords = AXES.slice(0, op.type.shape.length).map((ax) => `c.${ax}`);
+        const at = `${offsetExpr(src.slot)} + ${elementIndex(withLayout(op.type, src.layout), coords)}`;
         if (!this.options.vec4Storage) return `  return ${src.buffer}[${at}];`;
         return `  let i = ${at};\n  return ${src.buffer}[i >> 2u][i & 3u];`;
       }

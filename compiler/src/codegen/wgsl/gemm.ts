@@ -1,5 +1,13 @@
 import type { Dim, Op, ValueId } from '../../ir/types.js';
-import { ExprWriter, offsetExpr, type Source, splitInvocation } from './expr.js';
+import {
+  blocksOf,
+  ExprWriter,
+  elementIndex,
+  offsetExpr,
+  type Source,
+  splitInvocation,
+  withLayout,
+} from './expr.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
 /**
@@ -27,6 +35,11 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * planner aligns to 16, buildPlan checks), weight slots multiples of 4 (plan.ts pads them), H*W and K multiples of 4.
  * Otherwise the kernel reads scalars (`buf[i >> 2u][i & 3u]`) at clamped coordinates and guards its
  * stores.
+ *
+ * Layouts (the IR records them, assign-layouts chooses): an NC4HW4 X is read as vec4s over 4 input
+ * channels of each pixel (`channelLoop`), contiguous whatever H*W is; an NC4HW4 result is stored
+ * as vec4s over 4 output channels of a pixel (`blockStores`), an NC4HW4 residual read the same
+ * way. Any other read goes through the expression writer, which addresses every layout.
  */
 
 /** Pixels per invocation: one vec4. */
@@ -87,7 +100,11 @@ export interface TileSpec {
   readonly k: number;
   readonly h: number;
   readonly w: number;
-  /** Arena values at the tile's pixels are read as one vec4 per channel (H*W a multiple of 4). */
+  /**
+   * NCHW arena values at the tile's pixels are read as one vec4 per channel (H*W a multiple of 4).
+   * NC4HW4 ones are read as one vec4 per block of 4 channels and pixel whatever this says (tiles of
+   * a multiple of 4 channels, starting at `cb * tile`).
+   */
   readonly vecRows: boolean;
   /**
    * Anchors tried before the accumulators, rows and statistics: `op`'s value at coordinates `c`,
@@ -157,7 +174,26 @@ export function sweepTile(spec: TileSpec, tile: number): Sweep {
     }
     const src = sourceOf(unit, byId, op.id);
     const shape = op.type.shape;
-    if (spec.vecRows && src?.buffer === 'arena' && shape.length === 4 && shape[2] === h && shape[3] === w) {
+    const here = src?.buffer === 'arena' && shape.length === 4 && shape[2] === h && shape[3] === w;
+    const j = /^c(\d+)$/.exec(c[1]!)?.[1];
+    if (here && src.layout === 'nc4hw4' && tile % 4 === 0 && j !== undefined) {
+      // A block of 4 channels at one pixel is one vec4: channel c<j> is lane j % 4 of block j / 4
+      // of the tile (tile channels start at a multiple of 4, `cb * tile`). Blocks past the
+      // operand's last (clamped channels, whose values are never stored) read its last block.
+      const blocks = blocksOf(shape[1] as number);
+      const block = Math.floor(Number(j) / 4);
+      const key = `${op.id}@b${block}@${q}`;
+      let row = rows.get(key);
+      if (!row) {
+        row = `e${rows.size}`;
+        rows.set(key, row);
+        const blk = `min(cb * ${tile / 4}u + ${block}u, ${blocks - 1}u)`;
+        const at = `${offsetExpr(src.slot)} + ((b * ${blocks}u + ${blk}) * ${hw}u + p${q}) * 4u`;
+        rowLoads.push(`  let ${row} = arena[(${at}) >> 2u];`);
+      }
+      return `${row}.${LANES[Number(j) % 4]}`;
+    }
+    if (spec.vecRows && here && src.layout === undefined) {
       const key = `${op.id}@${c[1]}`;
       let row = rows.get(key);
       if (!row) {
@@ -276,8 +312,11 @@ export function renderGemm(
   const xId = main.operands[0]!;
   const k = byId.get(xId)!.type.shape[1] as number;
   const convs = new Set(unit.ops.filter((o) => fromArena(o) && o.operands[0] === xId).map((o) => o.id));
-  const vecX = hw % PIXELS === 0;
-  const spec: TileSpec = { unit, byId, root: unit.result, convs, xId, k, h, w, vecRows: vecX };
+  /** X in NC4HW4: each K step reads 4 input channels of a pixel as one vec4, whatever H*W is. */
+  const chanX = sourceOf(unit, byId, xId)!.layout === 'nc4hw4';
+  /** X in NCHW with H*W a multiple of 4: each K step reads 4 pixels of a channel as one vec4. */
+  const vecX = !chanX && hw % PIXELS === 0;
+  const spec: TileSpec = { unit, byId, root: unit.result, convs, xId, k, h, w, vecRows: hw % PIXELS === 0 };
 
   const tile = options.channels ?? chooseChannels(channels, sweepTile(spec, 1).accs.length);
   const sweep = sweepTile(spec, tile);
@@ -292,24 +331,33 @@ export function renderGemm(
       ['cb', blocks],
     ]),
     `  let pbase = pb * ${PIXELS}u;`,
-    `  let xb = ${offsetExpr(sourceOf(unit, byId, xId)!.slot)} + b * ${k * hw}u;`,
+    `  let xb = ${offsetExpr(sourceOf(unit, byId, xId)!.slot)} + b * ${(chanX ? blocksOf(k) * 4 : k) * hw}u;`,
     ...tileHead(spec, sweep, channels),
   ];
-  const stores = [
-    `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
-    ...tileStores(sweep.values, channels, {
-      at: (j) => `ob + c${j} * ${hw}u + pbase`,
-      vector: vecX,
-      inRange: (q) => `pbase + ${q}u < ${hw}u`,
-    }),
-  ];
+  const outType = withLayout(root.type, unit.layout);
+  const stores =
+    unit.layout === 'nc4hw4' && tile % 4 === 0
+      ? blockStores(sweep.values, channels, hw)
+      : [
+          `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
+          ...tileStores(sweep.values, channels, {
+            at: (j) => `ob + c${j} * ${hw}u + pbase`,
+            vector: hw % PIXELS === 0,
+            inRange: (q) => `pbase + ${q}u < ${hw}u`,
+            ...(unit.layout && {
+              element: (j: number, q: number) =>
+                `${offsetExpr(0)} + ${elementIndex(outType, ['b', `c${j}`, `y${q}`, `x${q}`])}`,
+            }),
+          }),
+        ];
 
+  const loop = chanX ? channelLoop(sweep, k, hw) : kLoop(sweep, k, arenaRows(hw, vecX));
   const wgsl = tiledKernel(
     prelude,
     sweep.writer.functions(),
     workgroupSize,
-    { ld: !vecX, ldw: k % 4 !== 0 },
-    [...head, ...kLoop(sweep, k, arenaRows(hw, vecX)), ...sweep.epilogue, ...stores],
+    { ld: !vecX && !chanX, ldw: k % 4 !== 0 },
+    [...head, ...loop, ...sweep.epilogue, ...stores],
   );
   return {
     name: `${unit.family}_${channels}x${h}x${w}_k${k}_${tile}x${PIXELS}`,
@@ -317,6 +365,66 @@ export function renderGemm(
     workgroupSize,
     invocationsPerBatch: blocks * pixelBlocks,
   };
+}
+
+/**
+ * The K loop over an NC4HW4 X: per step, one vec4 of 4 input channels at each of the tile's pixels
+ * (contiguous whatever H*W is), and per accumulator one weight vec4 over the same 4 channels (a
+ * vector load when K % 4 == 0, the rows then aligned); each pixel's partial sum is a dot product.
+ * When K % 4 != 0 the last, partial block is read after the loop with its padding lanes zeroed by
+ * `select` (padding holds whatever the arena held: possibly NaN, which a zero weight would not
+ * cancel).
+ */
+function channelLoop(sweep: Sweep, k: number, hw: number): string[] {
+  const { accs, stats } = sweep;
+  const vecW = k % 4 === 0;
+  const full = k - (k % 4);
+  const step = (kk: string, lanes: number, indent: string): string[] => {
+    const mask = `vec4<bool>(${LANES.map((_, u) => u < lanes).join(', ')})`;
+    const lines = Array.from({ length: PIXELS }, (_, q) => {
+      const load = `arena[(xb + ${kk} * ${hw}u + p${q} * 4u) >> 2u]`;
+      return `let xq${q} = ${lanes === 4 ? load : `select(vec4<f32>(0.0), ${load}, ${mask})`};`;
+    });
+    const each = (f: (x: string) => string) =>
+      `vec4<f32>(${Array.from({ length: PIXELS }, (_, q) => f(`xq${q}`)).join(', ')})`;
+    if (stats.s1) lines.push(`s1 += ${each((x) => `dot(${x}, vec4<f32>(1.0))`)};`);
+    if (stats.s2) lines.push(`s2 += ${each((x) => `dot(${x}, ${x})`)};`);
+    for (const a of accs) {
+      const w =
+        vecW && lanes === 4
+          ? `weights[(r${a.name} + ${kk}) >> 2u]`
+          : `vec4<f32>(${LANES.map((_, u) => (u < lanes ? `ldw(r${a.name} + ${kk} + ${u}u)` : '0.0')).join(', ')})`;
+      lines.push(`let w${a.name} = ${w};`, `${a.name} += ${each((x) => `dot(${x}, w${a.name})`)};`);
+    }
+    return lines.map((l) => `${indent}${l}`);
+  };
+  const lines: string[] = [];
+  if (full > 0) lines.push(`  for (var k = 0u; k < ${full}u; k += 4u) {`, ...step('k', 4, '    '), '  }');
+  if (k % 4 !== 0) lines.push('  {', ...step(`${full}u`, k % 4, '    '), '  }');
+  return lines;
+}
+
+/**
+ * The stores of a tile into an NC4HW4 result: per block of 4 of the tile's channels and pixel, one
+ * vec4 (the tile starts at a multiple of 4 channels). The last block's padding lanes get the
+ * clamped channels' values: finite, never read as data.
+ */
+function blockStores(values: readonly (readonly string[])[], channels: number, hw: number): string[] {
+  const blocks = blocksOf(channels);
+  const tile = values.length;
+  const lines = [`  let ob = ${offsetExpr(0)} + b * ${blocks * 4 * hw}u;`];
+  for (let jb = 0; jb < tile / 4; jb++) {
+    const block = `cb * ${tile / 4}u + ${jb}u`;
+    for (let q = 0; q < PIXELS; q++) {
+      const v = `vec4<f32>(${[0, 1, 2, 3].map((u) => values[jb * 4 + u]![q]).join(', ')})`;
+      lines.push(
+        `  if (${block} < ${blocks}u && pbase + ${q}u < ${hw}u) {`,
+        `    arena[(ob + ((${block}) * ${hw}u + p${q}) * 4u) >> 2u] = ${v};`,
+        '  }',
+      );
+    }
+  }
+  return lines;
 }
 
 /**
@@ -344,19 +452,23 @@ export function tileStores(
     at: (j: number) => string;
     vector: boolean;
     inRange: (q: number) => string;
+    /** The index of element (j, q) when it is not `at(j) + q` (a layout other than NCHW): scalar stores. */
+    element?: (j: number, q: number) => string;
     /** The vec4 stored to at a vec4 index (default the arena's). */
     vec4At?: (index: string) => string;
   },
 ): string[] {
   const tile = values.length;
   const at = where.vec4At ?? ((i: string) => `arena[${i}]`);
+  const element = where.element ?? ((j: number, q: number) => `${where.at(j)} + ${q}u`);
   return values.map((row, j) => {
-    const body = where.vector
-      ? [`${at(`(${where.at(j)}) >> 2u`)} = vec4<f32>(${row.join(', ')});`]
-      : row.map(
-          (v, q) =>
-            `if (${where.inRange(q)}) { let o = ${where.at(j)} + ${q}u; ${at('o >> 2u')}[o & 3u] = ${v}; }`,
-        );
+    const body =
+      where.vector && !where.element
+        ? [`${at(`(${where.at(j)}) >> 2u`)} = vec4<f32>(${row.join(', ')});`]
+        : row.map(
+            (v, q) =>
+              `if (${where.inRange(q)}) { let o = ${element(j, q)}; ${at('o >> 2u')}[o & 3u] = ${v}; }`,
+          );
     const guard = channels % tile === 0 ? null : `cb * ${tile}u + ${j}u < ${channels}u`;
     return guard
       ? `  if (${guard}) {\n${body.map((s) => `    ${s}`).join('\n')}\n  }`

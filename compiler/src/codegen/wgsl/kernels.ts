@@ -1,9 +1,18 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
-import type { Op, ValueId } from '../../ir/types.js';
+import type { Layout, Op, ValueId } from '../../ir/types.js';
 import { renderConv } from './conv.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
-import { ExprWriter, f32Literal, offsetExpr, type Source, strides } from './expr.js';
+import {
+  allNchw,
+  ExprWriter,
+  elementIndex,
+  f32Literal,
+  offsetExpr,
+  type Source,
+  strides,
+  withLayout,
+} from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
 import { renderTile } from './tile.js';
@@ -23,6 +32,8 @@ export interface Unit {
   readonly sources: readonly Source[];
   /** The kernel template family, for names ('gemm', 'attention', 'conv2d', …). */
   readonly family: string;
+  /** The result's memory layout (absent: NCHW), as the IR records it. */
+  readonly layout?: Layout;
 }
 
 export interface RenderedKernel {
@@ -168,7 +179,6 @@ function renderElementwise(unit: Unit): RenderedKernel {
   const stmts = grid.map(
     (d, k) => `  let ${names[k]} = ${k === 0 ? `i / ${gs[0]}` : `(i / ${gs[k]}) % ${d}u`};`,
   );
-  const os = strides(shape);
   const stores: string[] = [];
   const memo = new Map<string, string>();
   for (let j = 0; j < per; j++) {
@@ -180,11 +190,11 @@ function renderElementwise(unit: Unit): RenderedKernel {
       const ch = `c${j}`;
       stmts.push(`  let ${ch} = min(q * ${per}u + ${j}u, ${channels - 1}u);`);
       coords = ['b', ch, 'y', 'x'];
-      index = `b * ${os[0]} + ${ch} * ${os[1]} + y * ${os[2]} + x`;
+      index = elementIndex(withLayout(root.type, unit.layout), coords);
       guard = `q * ${per}u + ${j}u < ${channels}u`;
     } else {
       coords = names.slice(0, shape.length);
-      index = 'i';
+      index = unit.layout === undefined ? 'i' : elementIndex(withLayout(root.type, unit.layout), coords);
     }
     const value = w.inline(unit.result, coords.length > 0 ? coords : ['0u'], stmts, memo);
     const store = `arena[${offsetExpr(0)} + ${index}] = ${value};`;
@@ -209,6 +219,7 @@ function renderElementwise(unit: Unit): RenderedKernel {
  * have this shape.
  */
 function renderAttention(unit: Unit): RenderedKernel | null {
+  if (!allNchw(unit.sources, unit.layout)) return null;
   const byId = new Map(unit.ops.map((o) => [o.id, o]));
   let o = byId.get(unit.result);
   if (o?.op === 'reshape') o = byId.get(o.operands[0]!);

@@ -1,10 +1,12 @@
 import type { Dim, Op } from '../../ir/types.js';
-import { ExprWriter, f32Literal, offsetExpr } from './expr.js';
+import { ExprWriter, elementIndex, f32Literal, offsetExpr, withLayout } from './expr.js';
 import type { RenderedKernel, Unit } from './kernels.js';
 
 /**
  * Channel LayerNorm with its fused prologue and epilogue (`norm` regions, standalone
- * `layernorm2d`): one invocation per pixel (b, y, x) of an NCHW tensor.
+ * `layernorm2d`): one invocation per pixel (b, y, x). Operands are read through the expression
+ * writer and the result stored through its layout, so any layout is handled (in NC4HW4 a pixel's
+ * 4 channels are neighbours: the channel loops walk contiguous memory).
  *
  * 1. Statistics: one loop over the channels evaluates the LayerNorm's input expression (the cell
  *    input's scaled sum, …) at (b, k, y, x) and accumulates the sum and sum of squares. Neighbouring
@@ -96,10 +98,9 @@ ${stat.stmts.join('\n')}
   let dm = s1 / ${n};
   let mean = x0 + dm;
   let rstd = 1.0 / sqrt(max(s2 / ${n} - dm * dm, 0.0) + ${f32Literal(ln.attrs.eps)});
-  let ob = ${offsetExpr(0)} + b * ${channels * hw}u + p;
   for (var k = 0u; k < ${channels}u; k++) {
 ${result.stmts.join('\n')}
-    arena[ob + k * ${hw}u] = ${result.value};
+    arena[${offsetExpr(0)} + ${elementIndex(withLayout(root.type, unit.layout), ['b', 'k', 'y', 'x'])}] = ${result.value};
   }
 }`;
   const wgsl = [prelude, functions, entry].filter((s) => s).join('\n\n');

@@ -4,6 +4,7 @@ import type { AnalysisContext } from '../../analysis/context.js';
 import { opFlops } from '../../analysis/cost.js';
 import { type Interval, lifetimes, placeTensors } from '../../analysis/memory-plan.js';
 import { InternalError } from '../../diagnostics/diagnostic.js';
+import { storageFloatsPerImage } from '../../ir/layout.js';
 import { numel } from '../../ir/shapes.js';
 import type { Dim, Module, Op, ValueId } from '../../ir/types.js';
 import type { Source } from './expr.js';
@@ -90,16 +91,21 @@ export function buildPlan(
       } else {
         id = body.length;
         const isConst = constant.has(x);
+        // The arg is the logical value; where it lives (its layout) is the source's business.
+        const { layout, ...type } = def.type;
         body.push({
           id,
           op: 'arg',
           operands: [],
           attrs: { index: reads.length },
-          type: def.type,
+          type,
           loc: null,
           scope: '',
         });
-        sources.push({ buffer: isConst ? 'weights' : 'arena', slot: reads.length + 1 });
+        const buffer = isConst ? 'weights' : 'arena';
+        sources.push(
+          layout ? { buffer, slot: reads.length + 1, layout } : { buffer, slot: reads.length + 1 },
+        );
         reads.push({ id: x, constant: isConst });
       }
       local.set(x, id);
@@ -126,8 +132,9 @@ export function buildPlan(
       body.push({ ...op, id: result, operands } as Op);
       family = op.op;
     }
+    const layout = op.type.layout;
     pending.push({
-      unit: { ops: body, result, sources, family },
+      unit: layout ? { ops: body, result, sources, family, layout } : { ops: body, result, sources, family },
       label: `${op.scope}/${op.op === 'fused' ? op.attrs.kind : op.op} %${op.id}`,
       output: op.id,
       reads,
@@ -140,7 +147,8 @@ export function buildPlan(
   for (const id of m.outputs) {
     if (!materialised.has(id)) throw new InternalError(`output %${id} is not computed by any step`);
   }
-  const perBatch = (id: ValueId) => numel(byId.get(id)!.type.shape.slice(1));
+  // NC4HW4 values take their padded size: the planner's lower bound counts the padding too.
+  const perBatch = (id: ValueId) => storageFloatsPerImage(byId.get(id)!.type);
   const intervals = lifetimes({
     inputs: inputs.map((o) => o.id),
     steps: pending.map((p) => ({
@@ -178,6 +186,11 @@ export function buildPlan(
     };
   });
 
+  // The runtime reads and writes model inputs and outputs in NCHW order (assign-layouts keeps them so).
+  for (const o of [...inputs.map((o) => o.id), ...m.outputs]) {
+    if (byId.get(o)!.type.layout !== undefined)
+      throw new InternalError(`model input or output %${o} must be stored in NCHW order`);
+  }
   const tensor = (id: ValueId, name: string): PlanTensor => ({
     name,
     shape: byId.get(id)!.type.shape.map((d: Dim) => (typeof d === 'number' ? d : 'batch')),

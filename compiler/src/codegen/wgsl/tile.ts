@@ -6,7 +6,7 @@ import {
   type ValueId,
   WORKGROUP_STORAGE_BYTES,
 } from '../../ir/types.js';
-import { f32Literal, offsetExpr } from './expr.js';
+import { allNchw, f32Literal, offsetExpr } from './expr.js';
 import {
   arenaRows,
   chooseChannels,
@@ -50,6 +50,10 @@ import type { RenderedKernel, Unit } from './kernels.js';
  */
 export function renderTile(unit: Unit, prelude: string, workgroupSize: number): RenderedKernel | null {
   if (unit.family !== 'tile') return null;
+  // Its reads and stores address NCHW. 'tile' has no entry in assign-layouts' capability table, so
+  // every value a tile kernel reads or writes stays NCHW; should one not, the generic path (which
+  // addresses every layout) renders the unit.
+  if (!allNchw(unit.sources, unit.layout)) return null;
   const byId = new Map(unit.ops.map((o) => [o.id, o]));
   const root = byId.get(unit.result);
   if (root?.type.shape.length !== 4) return null;
