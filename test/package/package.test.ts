@@ -286,7 +286,8 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
         return { run: async () => Array.from((await m.run(input)).logits), destroy: () => m.destroy() };
       },
     });
-  });
+    // Three devices and their pipelines (the first run's, the retry's, the failed retry's): slow on SwiftShader.
+  }, 150_000);
 
   it('typechecks a TypeScript consumer; wrong calls fail to typecheck', async () => {
     const { consumer, pkgDir } = await setup();
