@@ -258,13 +258,23 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(err).toBeLessThan(1e-4);
   });
 
-  it('runs on WebGPU in node once the webgpu package is installed', async () => {
+  it('runs on WebGPU in node once the webgpu package is installed; auto leaves a software adapter for the CPU', async () => {
     const { consumer } = await setup();
     linkWebGpu(consumer);
-    checkRun(runScript(consumer, 'webgpu'), 'webgpu');
+    const forced = runScript(consumer, 'webgpu');
+    checkRun(forced, 'webgpu');
+    // The adapter here is SwiftShader (a CPU emulating a GPU): 'auto' runs the CPU backend and says why.
+    expect(forced.adapterInfo).toMatch(/swiftshader/i);
+    const auto = runScript(consumer, 'auto');
+    checkRun(auto, 'cpu');
+    expect(auto.fallbackReason).toMatch(
+      /^WebGPU adapter '[^']*swiftshader[^']*' is a software \(fallback\) adapter; the CPU backend is faster$/i,
+    );
     const tmp = mkdtempSync(join(root, 'weights-'));
     const r = runNode<Record<string, string>>(consumer, 'check.mjs', ['weights', tmp]);
-    expect(r.auto).toBe('webgpu');
+    expect(r.auto).toMatch(
+      /^cpu: WebGPU adapter '[^']*swiftshader[^']*' is a software \(fallback\) adapter/i,
+    );
   });
 
   it('retries a run once after a device loss, then names the stage it was lost in (as polyc run does)', async () => {

@@ -138,7 +138,7 @@ export function modelCard(c: CardInfo): string {
     '```js',
     `import { Model, preprocess, INPUT_SHAPE } from '${c.packageName}';`,
     '',
-    "// 'auto' (default): WebGPU when available, else the generated CPU kernels.",
+    "// 'auto' (default): WebGPU on a hardware adapter, else the generated CPU kernels.",
     'const model = await Model.create({',
     "  onProgress: (loaded, total) => console.log('weights', loaded, '/', total, 'bytes'),",
     '});',

@@ -130,7 +130,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             hasQuestionToken: true,
             isReadonly: true,
             type: "Backend | 'auto'",
-            docs: ["'auto' (default): WebGPU when available, else the CPU; 'webgpu' fails without WebGPU."],
+            docs: [
+              "'auto' (default): WebGPU on a hardware adapter, else the CPU (a software adapter such as SwiftShader is slower than the CPU backend); 'webgpu' uses any adapter and fails without WebGPU.",
+            ],
           },
           {
             name: 'cpuKernels',
@@ -212,7 +214,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             name: 'fallbackReason',
             isReadonly: true,
             type: 'string | undefined',
-            docs: ["Why 'auto' chose the CPU (what WebGPU said), when it did."],
+            docs: [
+              "Why 'auto' chose the CPU (what WebGPU said, or that its adapter is software), when it did.",
+            ],
           },
           {
             name: 'cpuKernels',
@@ -266,7 +270,9 @@ let reason: string | undefined;
 if (backend !== 'cpu') {
   try {
     const { createGpu } = await import('./webgpu.js');
-    return new Model('webgpu', await createGpu(weights, options.device), undefined, undefined);
+    // 'auto' leaves a software adapter to the CPU backend, which every package has.
+    const gpu = await createGpu(weights, options.device, backend === 'auto');
+    return new Model('webgpu', gpu, undefined, undefined);
   } catch (e) {
     if (backend === 'webgpu' || !isGpuUnavailable(e)) throw e;
     reason = e instanceof Error ? e.message : String(e);
