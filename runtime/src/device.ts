@@ -95,7 +95,7 @@ const BROWSER_HELP =
 
 let nodeGpu: Promise<GPU | string> | undefined;
 
-function isNode(): boolean {
+export function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === 'string';
 }

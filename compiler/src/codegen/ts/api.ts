@@ -48,6 +48,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         moduleSpecifier: './runtime.js',
         namedImports: [
           'checkInput',
+          'defaultThreads',
           'instantiateKernels',
           'isGpuUnavailable',
           'loadWeights',
@@ -145,6 +146,16 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             ],
           },
           {
+            name: 'threads',
+            hasQuestionToken: true,
+            isReadonly: true,
+            type: 'number',
+            docs: [
+              "Threads of the CPU backend's WebAssembly kernels, the calling one included. Default: min(4, hardware threads) " +
+                'where threads are allowed (Node; a worker of a cross-origin-isolated page), else 1; `model.threads` says how many run.',
+            ],
+          },
+          {
             name: 'device',
             hasQuestionToken: true,
             isReadonly: true,
@@ -224,6 +235,14 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             type: 'CpuKernels | undefined',
             docs: ['On the CPU backend, which kernels run it (undefined on WebGPU).'],
           },
+          {
+            name: 'threads',
+            isReadonly: true,
+            type: 'number',
+            docs: [
+              'Threads running the model: on the CPU backend, its WebAssembly kernels; 1 on WebGPU (the GPU runs it).',
+            ],
+          },
           { name: 'engine', isReadonly: true, scope: Scope.Private, type: 'Engine' },
         ],
         ctors: [
@@ -234,6 +253,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
               { name: 'engine', type: 'Engine' },
               { name: 'fallbackReason', type: 'string | undefined' },
               { name: 'cpuKernels', type: 'CpuKernels | undefined' },
+              { name: 'threads', type: 'number' },
             ],
             statements: [
               'this.backend = backend;',
@@ -241,6 +261,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
               'this.adapterInfo = engine.adapterInfo;',
               'this.fallbackReason = fallbackReason;',
               'this.cpuKernels = cpuKernels;',
+              'this.threads = threads;',
             ],
           },
         ],
@@ -262,6 +283,10 @@ if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
 if (options.cpuKernels !== undefined && options.cpuKernels !== 'wasm-simd' && options.cpuKernels !== 'js') {
   throw new ModelError('bad-options', \`cpuKernels must be 'wasm-simd' or 'js', got \${String(options.cpuKernels)}\`);
 }
+const threads = options.threads ?? defaultThreads();
+if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+  throw new ModelError('bad-options', \`threads must be an integer from 1 to 64, got \${String(options.threads)}\`);
+}
 if (backend === 'cpu' && options.device !== undefined) {
   throw new ModelError('bad-options', "a device was given with backend: 'cpu'");
 }
@@ -272,15 +297,15 @@ if (backend !== 'cpu') {
     const { createGpu } = await import('./webgpu.js');
     // 'auto' leaves a software adapter to the CPU backend, which every package has.
     const gpu = await createGpu(weights, options.device, backend === 'auto');
-    return new Model('webgpu', gpu, undefined, undefined);
+    return new Model('webgpu', gpu, undefined, undefined, 1);
   } catch (e) {
     if (backend === 'webgpu' || !isGpuUnavailable(e)) throw e;
     reason = e instanceof Error ? e.message : String(e);
   }
 }
 const { createCpu, KERNELS } = await import('./cpu.js');
-const kernels = KERNELS === null || options.cpuKernels === 'js' ? null : await instantiateKernels(KERNELS);
-return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-simd' : 'js');`,
+const kernels = KERNELS === null || options.cpuKernels === 'js' ? null : await instantiateKernels(KERNELS, threads);
+return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-simd' : 'js', kernels?.threads ?? 1);`,
             ],
           },
           {
