@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { relError } from '../helpers.js';
 import { compileAndInstall, goldenExpected, goldenInput, PKG } from './setup.js';
@@ -100,13 +100,45 @@ async function inPage(arg: {
   return { results, badInput, preprocessed };
 }
 
-/** Serves the page at / and the installed package under /pkg/, recording the paths asked for. */
-async function serve(pkgDir: string, requests: string[]): Promise<Server> {
+/**
+ * A module worker of a cross-origin-isolated page: the model lives here, where blocking waits are
+ * allowed, and its CPU kernels run on `threads` threads (this one and nested workers).
+ */
+const WORKER = `import * as pkg from '/pkg/index.js';
+onmessage = async (e) => {
+  try {
+    const model = await pkg.Model.create({ backend: 'cpu', threads: e.data.threads });
+    const { logits } = await model.run(Float32Array.from(e.data.input), { batch: 3 });
+    postMessage({ isolated: crossOriginIsolated, backend: model.backend, threads: model.threads,
+      adapterInfo: model.adapterInfo, logits: Array.from(logits) });
+    model.destroy();
+  } catch (err) {
+    postMessage({ error: String(err) });
+  }
+};`;
+
+/** Headers that make a page cross-origin isolated (SharedArrayBuffer, `crossOriginIsolated`). */
+const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/**
+ * Serves the page at /, /worker.js and the installed package under /pkg/, recording the paths
+ * asked for; with `isolated`, every response carries the cross-origin isolation headers.
+ */
+async function serve(pkgDir: string, requests: string[], isolated = false): Promise<Server> {
+  const headers = isolated ? ISOLATION : {};
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push(url.pathname);
     if (url.pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      res.writeHead(200, { ...headers, 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    if (url.pathname === '/worker.js') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(WORKER);
       return;
     }
     const rel = normalize(url.pathname.replace(/^\/pkg\//, ''));
@@ -121,10 +153,26 @@ async function serve(pkgDir: string, requests: string[]): Promise<Server> {
       return;
     }
     const ext = file.slice(file.lastIndexOf('.'));
-    res.writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream' }).end(readFileSync(file));
+    res
+      .writeHead(200, { ...headers, 'content-type': TYPES[ext] ?? 'application/octet-stream' })
+      .end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
+}
+
+/** Runs in the page: the model in a module worker on `threads` threads. */
+async function inWorker(arg: { input: number[]; threads: number }): Promise<Record<string, unknown>> {
+  const worker = new Worker('/worker.js', { type: 'module' });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
+      worker.onerror = (e) => reject(new Error(e.message));
+      worker.postMessage(arg);
+    });
+  } finally {
+    worker.terminate();
+  }
 }
 
 /** Opens the page in a new headless Chromium with `flags` and runs `inPage` on the golden input. */
@@ -134,6 +182,18 @@ async function runInChromium(
   flags: readonly string[],
   backends: readonly ('auto' | 'webgpu' | 'cpu')[],
 ): Promise<PageResult> {
+  return withPage(root, server, flags, (page) =>
+    page.evaluate(inPage, { input: Array.from(goldenInput()), backends }),
+  );
+}
+
+/** `use` on the page at / of `server` in a new headless Chromium with `flags`, failing on page errors. */
+async function withPage<T>(
+  root: string,
+  server: Server,
+  flags: readonly string[],
+  use: (page: Page) => Promise<T>,
+): Promise<T> {
   const context = await chromium.launchPersistentContext(mkdtempSync(join(root, 'profile-')), {
     executablePath: CHROMIUM,
     headless: true,
@@ -145,7 +205,7 @@ async function runInChromium(
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
     await page.waitForFunction(() => 'polycPackage' in globalThis, undefined, { timeout: 10_000 });
-    const result = await page.evaluate(inPage, { input: Array.from(goldenInput()), backends });
+    const result = await use(page);
     expect(pageErrors).toEqual([]);
     return result;
   } finally {
@@ -170,24 +230,24 @@ function checkLogits(result: PageResult, what: string): string[] {
 describe('the generated package in headless Chromium', () => {
   const root = mkdtempSync(join(tmpdir(), 'polyc-package-browser-'));
   const requests: string[] = [];
-  let server: Promise<Server> | undefined;
+  let server: Promise<{ server: Server; pkgDir: string }> | undefined;
   const setup = () =>
     (server ??= (async () => {
       if (!existsSync(CHROMIUM)) {
         throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
       }
       const { pkgDir } = await compileAndInstall(root);
-      return serve(pkgDir, requests);
+      return { server: await serve(pkgDir, requests), pkgDir };
     })());
 
   afterAll(async () => {
-    const listening = await server?.catch(() => undefined);
+    const listening = (await server?.catch(() => undefined))?.server;
     await new Promise((resolve) => (listening ? listening.close(resolve) : resolve(undefined)));
     rmSync(root, { recursive: true, force: true });
   });
 
   it('loads from 127.0.0.1, fetches its weights and matches the authors\u2019 logits on WebGPU', async () => {
-    const result = await runInChromium(root, await setup(), WEBGPU_FLAGS, ['webgpu', 'cpu']);
+    const result = await runInChromium(root, (await setup()).server, WEBGPU_FLAGS, ['webgpu', 'cpu']);
     expect(checkLogits(result, 'WebGPU flags')).toEqual(['webgpu', 'cpu']);
     expect(result.badInput).toMatch(/^bad-input: input has 10 floats/);
     expect(result.preprocessed).toBe(3 * 32 * 32);
@@ -203,7 +263,7 @@ describe('the generated package in headless Chromium', () => {
   });
 
   it("'auto' runs the CPU backend on a SwiftShader adapter and without WebGPU, matching the authors\u2019 logits", async () => {
-    const listening = await setup();
+    const listening = (await setup()).server;
     const software = await runInChromium(root, listening, WEBGPU_FLAGS, ['auto']);
     expect(checkLogits(software, 'SwiftShader adapter')).toEqual(['cpu']);
     expect(software.results[0]!.fallbackReason).toMatch(
@@ -215,5 +275,29 @@ describe('the generated package in headless Chromium', () => {
     expect(plain.results[0]!.fallbackReason).toMatch(
       /^WebGPU (is not available|found no adapter|adapter '[^']*' is a software)/,
     );
+  });
+
+  it('runs on 2 threads in a worker of a cross-origin-isolated page, matching the authors\u2019 logits', async () => {
+    const { pkgDir } = await setup();
+    const isolated = await serve(pkgDir, [], true);
+    try {
+      const result = await withPage(root, isolated, BASE_FLAGS, (page) =>
+        page.evaluate(inWorker, { input: Array.from(goldenInput()), threads: 2 }),
+      );
+      expect(result.error).toBeUndefined();
+      expect(result).toMatchObject({
+        isolated: true,
+        backend: 'cpu',
+        threads: 2,
+        adapterInfo: 'CPU (WebAssembly SIMD kernels, 2 threads)',
+      });
+      const err = relError(Float32Array.from(result.logits as number[]), goldenExpected());
+      console.log(
+        `${PKG} in Chromium, a worker of an isolated page, 2 threads: max rel error ${err.toExponential(2)}`,
+      );
+      expect(err).toBeLessThan(1e-4);
+    } finally {
+      await new Promise((resolve) => isolated.close(resolve));
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as pkg from '${PKG}';
 
-const [mode, arg, backend] = process.argv.slice(2);
+const [mode, arg, backend, threads] = process.argv.slice(2);
 const attempt = async (f) => {
   try {
     await f();
@@ -48,7 +48,11 @@ const attempt = async (f) => {
 if (mode === 'run') {
   const input = new Float32Array(new Uint8Array(readFileSync(arg)).buffer);
   const progress = [];
-  const m = await pkg.Model.create({ backend, onProgress: (loaded, total) => progress.push([loaded, total]) });
+  const m = await pkg.Model.create({
+    backend,
+    threads: threads ? Number(threads) : undefined,
+    onProgress: (loaded, total) => progress.push([loaded, total]),
+  });
   const { logits } = await m.run(input, { batch: 3 });
   const single = await m.run(input.slice(0, pkg.IMAGE_FLOATS));
   const nan = input.slice();
@@ -65,6 +69,7 @@ if (mode === 'run') {
     adapterInfo: m.adapterInfo,
     fallbackReason: m.fallbackReason ?? null,
     cpuKernels: m.cpuKernels ?? null,
+    threads: m.threads,
     logits: Array.from(logits),
     single: Array.from(single.logits),
     top: m.topk(logits, 3),
@@ -105,6 +110,7 @@ interface RunResult {
   adapterInfo: string;
   fallbackReason: string | null;
   cpuKernels: string | null;
+  threads: number;
   logits: number[];
   single: number[];
   top: { index: number; value: number }[][];
@@ -114,12 +120,13 @@ interface RunResult {
   maxBatch: number;
 }
 
-function runScript(consumer: string, backend: string): RunResult {
+function runScript(consumer: string, backend: string, threads?: number): RunResult {
   writeFileSync(join(consumer, 'check.mjs'), SCRIPT);
   return runNode<RunResult>(consumer, 'check.mjs', [
     'run',
     resolve(`test/golden/${CASE}/input.f32`),
     backend,
+    ...(threads === undefined ? [] : [String(threads)]),
   ]);
 }
 
@@ -256,6 +263,16 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const err = relError(Float32Array.from(r.logits), ref!.data);
     console.log(`${PKG} CPU backend vs interpreter: max rel error ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-4);
+    // Threads: by default min(4, hardware threads) in Node; 2 and 1 on request, the same logits
+    // (each output channel is computed by one thread, in the same order).
+    expect(r.threads).toBe(Math.min(4, availableParallelism()));
+    const two = runScript(consumer, 'cpu', 2);
+    checkRun(two, 'cpu');
+    expect(two.threads).toBe(2);
+    expect(two.adapterInfo).toBe('CPU (WebAssembly SIMD kernels, 2 threads)');
+    const one = runScript(consumer, 'cpu', 1);
+    expect(one.threads).toBe(1);
+    expect(two.logits).toEqual(one.logits);
   });
 
   it('runs on WebGPU in node once the webgpu package is installed; auto leaves a software adapter for the CPU', async () => {

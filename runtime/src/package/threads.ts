@@ -41,10 +41,16 @@ export function threadsAllowed(): boolean {
 }
 
 /** The default thread count: min(4, hardware threads) where threads are allowed, else 1. */
-export function defaultThreads(): number {
+export async function defaultThreads(): Promise<number> {
   if (!threadsAllowed()) return 1;
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  return Math.max(1, Math.min(4, nav?.hardwareConcurrency ?? 1));
+  let hardware = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator
+    ?.hardwareConcurrency;
+  if (hardware === undefined && isNode()) {
+    // Node before 21 has no `navigator`. A variable specifier, as in startWorker.
+    const specifier = 'node:os';
+    hardware = ((await import(/* @vite-ignore */ specifier)) as NodeOs).availableParallelism();
+  }
+  return Math.max(1, Math.min(4, hardware ?? 1));
 }
 
 /**
@@ -95,6 +101,19 @@ interface Thread {
   terminate(): void;
 }
 
+// The parts of Node's modules used here: the runtime typechecks without Node's types (browser-safe).
+interface NodeOs {
+  availableParallelism(): number;
+}
+interface NodeWorker {
+  once(event: 'message' | 'error', listener: (value: unknown) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+interface NodeWorkerThreads {
+  Worker: new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+}
+
 /** Starts worker `data.index` and resolves once its instance is ready. */
 async function startWorker(data: WorkerData): Promise<Thread> {
   // Function declarations keep their (possibly bundler-renamed) names in their text.
@@ -102,7 +121,7 @@ async function startWorker(data: WorkerData): Promise<Thread> {
   if (isNode()) {
     // A variable specifier, as for `webgpu` in device.ts: bundlers and browsers leave it alone.
     const specifier = 'node:worker_threads';
-    const { Worker } = (await import(/* @vite-ignore */ specifier)) as typeof import('node:worker_threads');
+    const { Worker } = (await import(/* @vite-ignore */ specifier)) as NodeWorkerThreads;
     const source = `const { workerData, parentPort } = require('node:worker_threads');
 ${shared}
 ${main}(workerData, () => parentPort.postMessage('ready'));`;

@@ -283,7 +283,7 @@ if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
 if (options.cpuKernels !== undefined && options.cpuKernels !== 'wasm-simd' && options.cpuKernels !== 'js') {
   throw new ModelError('bad-options', \`cpuKernels must be 'wasm-simd' or 'js', got \${String(options.cpuKernels)}\`);
 }
-const threads = options.threads ?? defaultThreads();
+const threads = options.threads ?? (await defaultThreads());
 if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
   throw new ModelError('bad-options', \`threads must be an integer from 1 to 64, got \${String(options.threads)}\`);
 }
