@@ -175,6 +175,63 @@ async function inWorker(arg: { input: number[]; threads: number }): Promise<Reco
   }
 }
 
+/** Runs in the page: `Model.createInWorker` (the model in a worker the package starts), then `run`. */
+async function inModelWorker(arg: { input: number[]; threads?: number }): Promise<Record<string, unknown>> {
+  const pkg = (globalThis as unknown as { polycPackage: WorkerPackageApi }).polycPackage;
+  let progress = 0;
+  const model = await pkg.Model.createInWorker({
+    backend: 'auto',
+    ...(arg.threads === undefined ? {} : { threads: arg.threads }),
+    onProgress: () => progress++,
+  });
+  try {
+    const { logits } = await model.run(Float32Array.from(arg.input), { batch: 3 });
+    const badInput = await model.run(new Float32Array(10)).then(
+      () => 'no error',
+      (e: { name?: string; code?: string }) => `${e.name} ${e.code}`,
+    );
+    return {
+      backend: model.backend,
+      threads: model.threads,
+      fallbackReason: model.fallbackReason,
+      adapterInfo: model.adapterInfo,
+      logits: Array.from(logits),
+      top: model.topk(logits, 1)[0]![0]!.index,
+      progress,
+      badInput,
+    };
+  } finally {
+    model.destroy();
+  }
+}
+
+interface WorkerPackageApi {
+  Model: {
+    createInWorker(options: { backend: 'auto'; threads?: number; onProgress: () => void }): Promise<{
+      backend: string;
+      threads: number;
+      adapterInfo: string;
+      fallbackReason?: string;
+      run(input: Float32Array, options?: { batch?: number }): Promise<{ logits: Float32Array }>;
+      topk(logits: Float32Array, k: number): { index: number }[][];
+      destroy(): void;
+    }>;
+  };
+}
+
+/** Checks a model-in-a-worker's result: the CPU backend on `threads`, the golden logits. */
+function checkModelWorker(result: Record<string, unknown>, threads: number, what: string): void {
+  const expected = goldenExpected();
+  const err = relError(Float32Array.from(result.logits as number[]), expected);
+  console.log(
+    `${PKG} in Chromium, createInWorker (${what}), ${result.adapterInfo}: max rel error ${err.toExponential(2)}`,
+  );
+  expect(err).toBeLessThan(1e-4);
+  expect(result).toMatchObject({ backend: 'cpu', threads, badInput: 'ModelError bad-input' });
+  expect(result.top).toBe(expected.subarray(0, 10).indexOf(Math.max(...expected.subarray(0, 10))));
+  expect(result.progress).toBeGreaterThanOrEqual(2);
+}
+
 /** Opens the page in a new headless Chromium with `flags` and runs `inPage` on the golden input. */
 async function runInChromium(
   root: string,
@@ -277,13 +334,23 @@ describe('the generated package in headless Chromium', () => {
     );
   });
 
-  it('runs on 2 threads in a worker of a cross-origin-isolated page, matching the authors\u2019 logits', async () => {
+  it('createInWorker on a page that is not isolated: one thread, off the main thread', async () => {
+    const result = await withPage(root, (await setup()).server, WEBGPU_FLAGS, (page) =>
+      page.evaluate(inModelWorker, { input: Array.from(goldenInput()) }),
+    );
+    checkModelWorker(result, 1, 'not isolated');
+    expect(result.fallbackReason).toMatch(/is a software \(fallback\) adapter; the CPU backend is faster$/);
+  });
+
+  it('runs on 2 threads in a worker of a cross-origin-isolated page (its own, and createInWorker\u2019s), matching the authors\u2019 logits', async () => {
     const { pkgDir } = await setup();
     const isolated = await serve(pkgDir, [], true);
     try {
-      const result = await withPage(root, isolated, BASE_FLAGS, (page) =>
-        page.evaluate(inWorker, { input: Array.from(goldenInput()), threads: 2 }),
-      );
+      const [result, modelWorker] = await withPage(root, isolated, BASE_FLAGS, async (page) => [
+        await page.evaluate(inWorker, { input: Array.from(goldenInput()), threads: 2 }),
+        await page.evaluate(inModelWorker, { input: Array.from(goldenInput()), threads: 2 }),
+      ]);
+      checkModelWorker(modelWorker, 2, 'isolated page, 2 threads');
       expect(result.error).toBeUndefined();
       expect(result).toMatchObject({
         isolated: true,

@@ -100,6 +100,8 @@ if (mode === 'run') {
     corrupt: await attempt(() => pkg.Model.create({ backend: 'cpu', weights: join(arg, 'corrupt.bin') })),
     missing: await attempt(() => pkg.Model.create({ backend: 'cpu', weights: join(arg, 'missing.bin') })),
     badBackend: await attempt(() => pkg.Model.create({ backend: 'tpu' })),
+    badThreads: await attempt(() => pkg.Model.create({ backend: 'cpu', threads: 0 })),
+    inWorker: await attempt(() => pkg.Model.createInWorker({ backend: 'cpu' })),
     webgpu: await attempt(() => pkg.Model.create({ backend: 'webgpu' })),
   }));
 }
@@ -236,6 +238,9 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
       /^ModelError bad-weights: cannot load the weights file .*missing\.bin: .*ENOENT/,
     );
     expect(r.badBackend).toBe("ModelError bad-options: backend must be 'auto', 'webgpu' or 'cpu', got tpu");
+    expect(r.badThreads).toBe('ModelError bad-options: threads must be an integer from 1 to 64, got 0');
+    // Node has no Web Workers; Model.create's kernels use worker_threads there.
+    expect(r.inWorker).toMatch(/^ModelError bad-options: createInWorker needs Web Workers/);
     expect(r.webgpu).toMatch(/^RuntimeError no-webgpu: /);
   });
 

@@ -27,3 +27,12 @@ export {
   type WeightsSource,
   type WeightsSpec,
 } from './weights.js';
+export {
+  isModelWorker,
+  MODEL_WORKER,
+  serveModel,
+  startModelWorker,
+  type WorkerCreateOptions,
+  type WorkerModel,
+  type WorkerModelInfo,
+} from './worker.js';

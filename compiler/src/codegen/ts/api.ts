@@ -51,9 +51,12 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
           'defaultThreads',
           'instantiateKernels',
           'isGpuUnavailable',
+          'isModelWorker',
           'loadWeights',
           'ModelError',
           'preprocessImage',
+          'serveModel',
+          'startModelWorker',
           'topkRows',
         ],
       },
@@ -61,7 +64,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.ImportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
-        namedImports: ['Prediction', 'RgbaImage'],
+        namedImports: ['Prediction', 'RgbaImage', 'WorkerCreateOptions', 'WorkerModel'],
       },
       {
         kind: StructureKind.ExportDeclaration,
@@ -72,7 +75,13 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.ExportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
-        namedExports: ['ModelErrorCode', 'Prediction', 'RgbaImage', 'RuntimeErrorCode'],
+        namedExports: [
+          'ModelErrorCode',
+          'Prediction',
+          'RgbaImage',
+          'RuntimeErrorCode',
+          'WorkerCreateOptions',
+        ],
       },
       exported('MODEL_NAME', `${JSON.stringify(info.model)} as const`, 'The model this package runs.'),
       exported('INPUT_SHAPE', tuple(info.inputShape), 'Shape of one input image (NCHW without the batch).'),
@@ -309,6 +318,18 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
             ],
           },
           {
+            name: 'createInWorker',
+            isStatic: true,
+            docs: [
+              "`create` in a dedicated Web Worker running this package (browsers): loading and `run` stay off the page's main thread, and in a cross-origin-isolated page the CPU kernels use `threads` there. The returned WorkerModel has Model's API. Throws ModelError('bad-options') without Web Workers (Node).",
+            ],
+            parameters: [{ name: 'options', type: 'WorkerCreateOptions', initializer: '{}' }],
+            returnType: 'Promise<WorkerModel>',
+            statements: [
+              'return startModelWorker(new URL(import.meta.url), options, { inputShape: INPUT_SHAPE, maxBatch: MAX_BATCH, classes: NUM_CLASSES });',
+            ],
+          },
+          {
             name: 'run',
             isAsync: true,
             docs: [
@@ -342,6 +363,7 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
           },
         ],
       },
+      '// In the worker Model.createInWorker starts on this file: serve the model to the page.\nif (isModelWorker()) serveModel((options) => Model.create(options));',
       {
         kind: StructureKind.Function,
         isExported: true,
