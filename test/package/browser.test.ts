@@ -175,6 +175,20 @@ async function inWorker(arg: { input: number[]; threads: number }): Promise<Reco
   }
 }
 
+/** Runs in the page: a model on the page's main thread asked for 2 threads, and how many it got. */
+async function onMainThread(): Promise<Record<string, unknown>> {
+  const pkg = (globalThis as unknown as { polycPackage: ThreadsPackageApi }).polycPackage;
+  const model = await pkg.Model.create({ backend: 'cpu', threads: 2 });
+  model.destroy();
+  return { isolated: crossOriginIsolated, threads: model.threads };
+}
+
+interface ThreadsPackageApi {
+  Model: {
+    create(options: { backend: 'cpu'; threads: number }): Promise<{ threads: number; destroy(): void }>;
+  };
+}
+
 /** Runs in the page: `Model.createInWorker` (the model in a worker the package starts), then `run`. */
 async function inModelWorker(arg: { input: number[]; threads?: number }): Promise<Record<string, unknown>> {
   const pkg = (globalThis as unknown as { polycPackage: WorkerPackageApi }).polycPackage;
@@ -346,10 +360,13 @@ describe('the generated package in headless Chromium', () => {
     const { pkgDir } = await setup();
     const isolated = await serve(pkgDir, [], true);
     try {
-      const [result, modelWorker] = await withPage(root, isolated, BASE_FLAGS, async (page) => [
+      const [result, modelWorker, mainThread] = await withPage(root, isolated, BASE_FLAGS, async (page) => [
         await page.evaluate(inWorker, { input: Array.from(goldenInput()), threads: 2 }),
         await page.evaluate(inModelWorker, { input: Array.from(goldenInput()), threads: 2 }),
+        await page.evaluate(onMainThread),
       ]);
+      // The page's main thread may not block (Atomics.wait): a model there runs on one thread.
+      expect(mainThread).toEqual({ isolated: true, threads: 1 });
       checkModelWorker(modelWorker, 2, 'isolated page, 2 threads');
       expect(result.error).toBeUndefined();
       expect(result).toMatchObject({
