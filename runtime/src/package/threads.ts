@@ -20,6 +20,8 @@ const QUIT = 5; // 1: workers return
 const FAILED = 6; // 1: a worker's kernel threw
 const ARGS = 8; // the pointer arguments
 const WORDS = 16;
+/** How long the calling thread waits for the workers' shares of one call. */
+const WORKER_TIMEOUT_MS = 30_000;
 
 export interface Pool {
   /** Runs `kernel` (export k<index>) over output channels [0, channels) on all threads. */
@@ -187,8 +189,17 @@ export async function startPool(
       Atomics.add(c, GEN, 1);
       Atomics.notify(c, GEN);
       kernel(...pointers, ...share(channels, 0, threads));
+      // A worker that died (killed, out of memory) never reports: fail after a bound rather than
+      // block forever. One split GEMM takes milliseconds.
+      const deadline = Date.now() + WORKER_TIMEOUT_MS;
       for (let done = Atomics.load(c, DONE); done !== workers; done = Atomics.load(c, DONE)) {
-        Atomics.wait(c, DONE, done);
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new Error(
+            `a worker thread did not finish kernel k${index} within ${WORKER_TIMEOUT_MS / 1000} s`,
+          );
+        }
+        Atomics.wait(c, DONE, done, left);
       }
       if (Atomics.exchange(c, FAILED, 0) !== 0) throw new Error(`kernel k${index} failed in a worker thread`);
     },
