@@ -13,6 +13,8 @@ export type RuntimeErrorCode =
   | 'no-adapter'
   /** The plan needs more than the adapter offers (the message names the limit, needed and available). */
   | 'limit-exceeded'
+  /** The adapter is a software (fallback) implementation and the caller asked for `hardwareOnly`. */
+  | 'software-adapter'
   /** The device was lost and could not be recreated, or was lost again in the retried run. */
   | 'device-lost'
   /** `run` was called with a bad batch or bad inputs. */
@@ -56,6 +58,12 @@ export interface AcquireOptions {
    * when profiling); the device's `features` say which it got. Ignored with `device`.
    */
   readonly optionalFeatures?: readonly GPUFeatureName[];
+  /**
+   * Fail with `RuntimeError('software-adapter')` rather than use a software (fallback) adapter:
+   * for a caller with a CPU path that beats a CPU emulating a GPU (a package's `backend: 'auto'`).
+   * Ignored with `device`: a device the caller chose is used as it is.
+   */
+  readonly hardwareOnly?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -87,7 +95,7 @@ const BROWSER_HELP =
 
 let nodeGpu: Promise<GPU | string> | undefined;
 
-function isNode(): boolean {
+export function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === 'string';
 }
@@ -153,8 +161,27 @@ function identify(adapterInfo: GPUAdapterInfo | undefined, adapter?: GPUAdapter)
   };
 }
 
+const adapterName = (id: AdapterIdentity): string =>
+  [id.vendor, id.architecture].filter((s) => s).join(' ') || 'unknown adapter';
+
+/**
+ * Software WebGPU implementations, as their adapters name themselves: Chromium's and Dawn's
+ * SwiftShader, Mesa's lavapipe (llvmpipe), Windows' WARP (Microsoft Basic Render Driver). Some
+ * report `isFallbackAdapter: false` (SwiftShader through Vulkan in Node, lavapipe as a Vulkan
+ * device), so the name is checked too.
+ */
+const SOFTWARE_ADAPTER = /swiftshader|lavapipe|llvmpipe|\bwarp\b|microsoft basic render/i;
+
+/** Whether the adapter is a software (fallback) one: the CPU emulating a GPU. */
+export function isSoftwareAdapter(id: AdapterIdentity): boolean {
+  return (
+    id.isFallbackAdapter ||
+    SOFTWARE_ADAPTER.test([id.vendor, id.architecture, id.device, id.description].join(' '))
+  );
+}
+
 function describeAdapter(id: AdapterIdentity): string {
-  const name = [id.vendor, id.architecture].filter((s) => s).join(' ') || 'unknown adapter';
+  const name = adapterName(id);
   const details = [id.description || id.device, id.isFallbackAdapter ? 'fallback' : ''].filter((s) => s);
   return details.length > 0 ? `${name} (${details.join(', ')})` : name;
 }
@@ -232,6 +259,12 @@ export async function acquireDevice(options: AcquireOptions = {}): Promise<Acqui
   const adapter = await requestAdapter(await getGpu(), options);
   const identity = identify(adapter.info, adapter);
   const adapterInfo = describeAdapter(identity);
+  if (options.hardwareOnly && isSoftwareAdapter(identity)) {
+    throw new RuntimeError(
+      'software-adapter',
+      `WebGPU adapter '${adapterName(identity)}' is a software (fallback) adapter; the CPU backend is faster`,
+    );
+  }
   const requiredLimits = checkLimits(adapter.limits, required, `the adapter ${adapterInfo}`);
   const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
   let device: GPUDevice;

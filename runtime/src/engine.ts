@@ -129,6 +129,7 @@ export function isGpuUnavailable(e: unknown): boolean {
     (e.code === 'no-webgpu' ||
       e.code === 'no-adapter' ||
       e.code === 'limit-exceeded' ||
+      e.code === 'software-adapter' ||
       e.code === 'out-of-memory')
   );
 }
@@ -563,7 +564,9 @@ export class GpuEngine {
     release(old);
     try {
       // A caller-provided device cannot be recreated here: take the platform's default.
-      const { device: _, ...rest } = this.options;
+      // The first device was accepted, so `hardwareOnly` is not asked again: a recreated device is
+      // on the same platform, and failing here would lose a model that was running.
+      const { device: _, hardwareOnly: __, ...rest } = this.options;
       const acquired = await acquireDevice({
         ...rest,
         requiredLimits: this.limits,

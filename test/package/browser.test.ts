@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { relError } from '../helpers.js';
 import { compileAndInstall, goldenExpected, goldenInput, PKG } from './setup.js';
@@ -12,19 +12,19 @@ import { compileAndInstall, goldenExpected, goldenInput, PKG } from './setup.js'
  * The installed package (polyc compile -> npm pack -> npm install) loaded by a page in headless
  * Chromium, served from 127.0.0.1 (a secure context): index.js imports its runtime.js, fetches
  * weights.bin next to itself (with progress and the SHA-256 check) and runs on navigator.gpu
- * (SwiftShader without a GPU; flags as in test/browser/chromium.test.ts).
+ * (SwiftShader without a GPU; flags as in test/browser/chromium.test.ts) and on the CPU; `auto`
+ * picks the CPU on SwiftShader (a software adapter) and in a Chromium without WebGPU flags.
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
+const BASE_FLAGS = [
   '--no-sandbox',
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',
   '--disable-sync',
 ];
+const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', ...BASE_FLAGS];
 
 const PAGE = `<!doctype html><title>${PKG}</title>
 <script type="module">import * as pkg from '/pkg/index.js'; globalThis.polycPackage = pkg;</script>`;
@@ -38,7 +38,13 @@ const TYPES: Record<string, string> = {
 };
 
 interface PageResult {
-  readonly results: { backend: string; adapterInfo: string; logits: number[]; progress: number }[];
+  readonly results: {
+    backend: string;
+    adapterInfo: string;
+    fallbackReason: string | null;
+    logits: number[];
+    progress: number;
+  }[];
   readonly badInput: string;
   readonly preprocessed: number;
 }
@@ -46,9 +52,10 @@ interface PageResult {
 /** The part of the package's API the page uses (its index.d.ts, in short). */
 interface PackageApi {
   Model: {
-    create(options: { backend: 'webgpu' | 'cpu'; onProgress: () => void }): Promise<{
+    create(options: { backend: 'auto' | 'webgpu' | 'cpu'; onProgress: () => void }): Promise<{
       backend: string;
       adapterInfo: string;
+      fallbackReason?: string;
       run(input: Float32Array, options?: { batch?: number }): Promise<{ logits: Float32Array }>;
       destroy(): void;
     }>;
@@ -56,13 +63,16 @@ interface PackageApi {
   preprocess(image: { data: Uint8ClampedArray; width: number; height: number }): Float32Array;
 }
 
-/** Runs in the page. */
-async function inPage(arg: { input: number[] }): Promise<PageResult> {
+/** Runs in the page: creates a model per backend and runs the golden input on each. */
+async function inPage(arg: {
+  input: number[];
+  backends: readonly ('auto' | 'webgpu' | 'cpu')[];
+}): Promise<PageResult> {
   const pkg = (globalThis as unknown as { polycPackage: PackageApi }).polycPackage;
   const input = Float32Array.from(arg.input);
   const results = [];
   let badInput = '';
-  for (const backend of ['webgpu', 'cpu'] as const) {
+  for (const backend of arg.backends) {
     let progress = 0;
     const model = await pkg.Model.create({ backend, onProgress: () => progress++ });
     try {
@@ -70,6 +80,7 @@ async function inPage(arg: { input: number[] }): Promise<PageResult> {
       results.push({
         backend: model.backend,
         adapterInfo: model.adapterInfo,
+        fallbackReason: model.fallbackReason ?? null,
         logits: Array.from(logits),
         progress,
       });
@@ -89,71 +100,226 @@ async function inPage(arg: { input: number[] }): Promise<PageResult> {
   return { results, badInput, preprocessed };
 }
 
+/**
+ * A module worker of a cross-origin-isolated page: the model lives here, where blocking waits are
+ * allowed, and its CPU kernels run on `threads` threads (this one and nested workers).
+ */
+const WORKER = `import * as pkg from '/pkg/index.js';
+onmessage = async (e) => {
+  try {
+    const model = await pkg.Model.create({ backend: 'cpu', threads: e.data.threads });
+    const { logits } = await model.run(Float32Array.from(e.data.input), { batch: 3 });
+    postMessage({ isolated: crossOriginIsolated, backend: model.backend, threads: model.threads,
+      adapterInfo: model.adapterInfo, logits: Array.from(logits) });
+    model.destroy();
+  } catch (err) {
+    postMessage({ error: String(err) });
+  }
+};`;
+
+/** Headers that make a page cross-origin isolated (SharedArrayBuffer, `crossOriginIsolated`). */
+const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+/**
+ * Serves the page at /, /worker.js and the installed package under /pkg/, recording the paths
+ * asked for; with `isolated`, every response carries the cross-origin isolation headers.
+ */
+async function serve(pkgDir: string, requests: string[], isolated = false): Promise<Server> {
+  const headers = isolated ? ISOLATION : {};
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    requests.push(url.pathname);
+    if (url.pathname === '/') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    if (url.pathname === '/worker.js') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(WORKER);
+      return;
+    }
+    const rel = normalize(url.pathname.replace(/^\/pkg\//, ''));
+    const file = join(pkgDir, rel);
+    if (
+      !url.pathname.startsWith('/pkg/') ||
+      rel.startsWith('..') ||
+      !existsSync(file) ||
+      !statSync(file).isFile()
+    ) {
+      res.writeHead(404).end();
+      return;
+    }
+    const ext = file.slice(file.lastIndexOf('.'));
+    res
+      .writeHead(200, { ...headers, 'content-type': TYPES[ext] ?? 'application/octet-stream' })
+      .end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+/** Runs in the page: the model in a module worker on `threads` threads. */
+async function inWorker(arg: { input: number[]; threads: number }): Promise<Record<string, unknown>> {
+  const worker = new Worker('/worker.js', { type: 'module' });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data as Record<string, unknown>);
+      worker.onerror = (e) => reject(new Error(e.message));
+      worker.postMessage(arg);
+    });
+  } finally {
+    worker.terminate();
+  }
+}
+
+/** Runs in the page: a model on the page's main thread asked for 2 threads, and how many it got. */
+async function onMainThread(): Promise<Record<string, unknown>> {
+  const pkg = (globalThis as unknown as { polycPackage: ThreadsPackageApi }).polycPackage;
+  const model = await pkg.Model.create({ backend: 'cpu', threads: 2 });
+  model.destroy();
+  return { isolated: crossOriginIsolated, threads: model.threads };
+}
+
+interface ThreadsPackageApi {
+  Model: {
+    create(options: { backend: 'cpu'; threads: number }): Promise<{ threads: number; destroy(): void }>;
+  };
+}
+
+/** Runs in the page: `Model.createInWorker` (the model in a worker the package starts), then `run`. */
+async function inModelWorker(arg: { input: number[]; threads?: number }): Promise<Record<string, unknown>> {
+  const pkg = (globalThis as unknown as { polycPackage: WorkerPackageApi }).polycPackage;
+  let progress = 0;
+  const model = await pkg.Model.createInWorker({
+    backend: 'auto',
+    ...(arg.threads === undefined ? {} : { threads: arg.threads }),
+    onProgress: () => progress++,
+  });
+  try {
+    const { logits } = await model.run(Float32Array.from(arg.input), { batch: 3 });
+    const badInput = await model.run(new Float32Array(10)).then(
+      () => 'no error',
+      (e: { name?: string; code?: string }) => `${e.name} ${e.code}`,
+    );
+    return {
+      backend: model.backend,
+      threads: model.threads,
+      fallbackReason: model.fallbackReason,
+      adapterInfo: model.adapterInfo,
+      logits: Array.from(logits),
+      top: model.topk(logits, 1)[0]![0]!.index,
+      progress,
+      badInput,
+    };
+  } finally {
+    model.destroy();
+  }
+}
+
+interface WorkerPackageApi {
+  Model: {
+    createInWorker(options: { backend: 'auto'; threads?: number; onProgress: () => void }): Promise<{
+      backend: string;
+      threads: number;
+      adapterInfo: string;
+      fallbackReason?: string;
+      run(input: Float32Array, options?: { batch?: number }): Promise<{ logits: Float32Array }>;
+      topk(logits: Float32Array, k: number): { index: number }[][];
+      destroy(): void;
+    }>;
+  };
+}
+
+/** Checks a model-in-a-worker's result: the CPU backend on `threads`, the golden logits. */
+function checkModelWorker(result: Record<string, unknown>, threads: number, what: string): void {
+  const expected = goldenExpected();
+  const err = relError(Float32Array.from(result.logits as number[]), expected);
+  console.log(
+    `${PKG} in Chromium, createInWorker (${what}), ${result.adapterInfo}: max rel error ${err.toExponential(2)}`,
+  );
+  expect(err).toBeLessThan(1e-4);
+  expect(result).toMatchObject({ backend: 'cpu', threads, badInput: 'ModelError bad-input' });
+  expect(result.top).toBe(expected.subarray(0, 10).indexOf(Math.max(...expected.subarray(0, 10))));
+  expect(result.progress).toBeGreaterThanOrEqual(2);
+}
+
+/** Opens the page in a new headless Chromium with `flags` and runs `inPage` on the golden input. */
+async function runInChromium(
+  root: string,
+  server: Server,
+  flags: readonly string[],
+  backends: readonly ('auto' | 'webgpu' | 'cpu')[],
+): Promise<PageResult> {
+  return withPage(root, server, flags, (page) =>
+    page.evaluate(inPage, { input: Array.from(goldenInput()), backends }),
+  );
+}
+
+/** `use` on the page at / of `server` in a new headless Chromium with `flags`, failing on page errors. */
+async function withPage<T>(
+  root: string,
+  server: Server,
+  flags: readonly string[],
+  use: (page: Page) => Promise<T>,
+): Promise<T> {
+  const context = await chromium.launchPersistentContext(mkdtempSync(join(root, 'profile-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...flags],
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => 'polycPackage' in globalThis, undefined, { timeout: 10_000 });
+    const result = await use(page);
+    expect(pageErrors).toEqual([]);
+    return result;
+  } finally {
+    await context.close();
+  }
+}
+
+/** Checks each backend's logits against the golden ones (< 1e-4) and returns the backends used. */
+function checkLogits(result: PageResult, what: string): string[] {
+  const expected = goldenExpected();
+  for (const r of result.results) {
+    const err = relError(Float32Array.from(r.logits), expected);
+    console.log(
+      `${PKG} in Chromium (${what}), backend ${r.backend} (${r.adapterInfo}): max rel error ${err.toExponential(2)}`,
+    );
+    expect(err).toBeLessThan(1e-4);
+    expect(r.progress).toBeGreaterThanOrEqual(2);
+  }
+  return result.results.map((r) => r.backend);
+}
+
 describe('the generated package in headless Chromium', () => {
   const root = mkdtempSync(join(tmpdir(), 'polyc-package-browser-'));
-  let server: Server | undefined;
-  let context: BrowserContext | undefined;
+  const requests: string[] = [];
+  let server: Promise<{ server: Server; pkgDir: string }> | undefined;
+  const setup = () =>
+    (server ??= (async () => {
+      if (!existsSync(CHROMIUM)) {
+        throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+      }
+      const { pkgDir } = await compileAndInstall(root);
+      return { server: await serve(pkgDir, requests), pkgDir };
+    })());
 
   afterAll(async () => {
-    await context?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+    const listening = (await server?.catch(() => undefined))?.server;
+    await new Promise((resolve) => (listening ? listening.close(resolve) : resolve(undefined)));
     rmSync(root, { recursive: true, force: true });
   });
 
   it('loads from 127.0.0.1, fetches its weights and matches the authors\u2019 logits on WebGPU', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    }
-    const { pkgDir } = await compileAndInstall(root);
-    const requests: string[] = [];
-    server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      requests.push(url.pathname);
-      if (url.pathname === '/') {
-        res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-        return;
-      }
-      const rel = normalize(url.pathname.replace(/^\/pkg\//, ''));
-      const file = join(pkgDir, rel);
-      if (
-        !url.pathname.startsWith('/pkg/') ||
-        rel.startsWith('..') ||
-        !existsSync(file) ||
-        !statSync(file).isFile()
-      ) {
-        res.writeHead(404).end();
-        return;
-      }
-      const ext = file.slice(file.lastIndexOf('.'));
-      res
-        .writeHead(200, { 'content-type': TYPES[ext] ?? 'application/octet-stream' })
-        .end(readFileSync(file));
-    });
-    const listening = server;
-    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
-    const profile = join(root, 'profile');
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-    });
-    const page = context.pages()[0] ?? (await context.newPage());
-    const consoleErrors: string[] = [];
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    await page.goto(`http://127.0.0.1:${(listening.address() as AddressInfo).port}/`);
-    await page.waitForFunction(() => 'polycPackage' in globalThis, undefined, { timeout: 10_000 });
-    const result = await page.evaluate(inPage, { input: Array.from(goldenInput()) });
-    expect(consoleErrors).toEqual([]);
-    const expected = goldenExpected();
-    for (const r of result.results) {
-      const err = relError(Float32Array.from(r.logits), expected);
-      console.log(
-        `${PKG} in Chromium, backend ${r.backend} (${r.adapterInfo}): max rel error ${err.toExponential(2)}`,
-      );
-      expect(err).toBeLessThan(1e-4);
-      expect(r.progress).toBeGreaterThanOrEqual(2);
-    }
-    expect(result.results.map((r) => r.backend)).toEqual(['webgpu', 'cpu']);
+    const result = await runInChromium(root, (await setup()).server, WEBGPU_FLAGS, ['webgpu', 'cpu']);
+    expect(checkLogits(result, 'WebGPU flags')).toEqual(['webgpu', 'cpu']);
     expect(result.badInput).toMatch(/^bad-input: input has 10 floats/);
     expect(result.preprocessed).toBe(3 * 32 * 32);
     expect(requests).toEqual(
@@ -165,5 +331,57 @@ describe('the generated package in headless Chromium', () => {
         '/pkg/weights.bin',
       ]),
     );
+  });
+
+  it("'auto' runs the CPU backend on a SwiftShader adapter and without WebGPU, matching the authors\u2019 logits", async () => {
+    const listening = (await setup()).server;
+    const software = await runInChromium(root, listening, WEBGPU_FLAGS, ['auto']);
+    expect(checkLogits(software, 'SwiftShader adapter')).toEqual(['cpu']);
+    expect(software.results[0]!.fallbackReason).toMatch(
+      /^WebGPU adapter '[^']*swiftshader[^']*' is a software \(fallback\) adapter; the CPU backend is faster$/i,
+    );
+    const plain = await runInChromium(root, listening, BASE_FLAGS, ['auto']);
+    expect(checkLogits(plain, 'no WebGPU flags')).toEqual(['cpu']);
+    // Without the flags this Chromium (Linux, no GPU) offers no WebGPU or no usable adapter.
+    expect(plain.results[0]!.fallbackReason).toMatch(
+      /^WebGPU (is not available|found no adapter|adapter '[^']*' is a software)/,
+    );
+  });
+
+  it('createInWorker on a page that is not isolated: one thread, off the main thread', async () => {
+    const result = await withPage(root, (await setup()).server, WEBGPU_FLAGS, (page) =>
+      page.evaluate(inModelWorker, { input: Array.from(goldenInput()) }),
+    );
+    checkModelWorker(result, 1, 'not isolated');
+    expect(result.fallbackReason).toMatch(/is a software \(fallback\) adapter; the CPU backend is faster$/);
+  });
+
+  it('runs on 2 threads in a worker of a cross-origin-isolated page (its own, and createInWorker\u2019s), matching the authors\u2019 logits', async () => {
+    const { pkgDir } = await setup();
+    const isolated = await serve(pkgDir, [], true);
+    try {
+      const [result, modelWorker, mainThread] = await withPage(root, isolated, BASE_FLAGS, async (page) => [
+        await page.evaluate(inWorker, { input: Array.from(goldenInput()), threads: 2 }),
+        await page.evaluate(inModelWorker, { input: Array.from(goldenInput()), threads: 2 }),
+        await page.evaluate(onMainThread),
+      ]);
+      // The page's main thread may not block (Atomics.wait): a model there runs on one thread.
+      expect(mainThread).toEqual({ isolated: true, threads: 1 });
+      checkModelWorker(modelWorker, 2, 'isolated page, 2 threads');
+      expect(result.error).toBeUndefined();
+      expect(result).toMatchObject({
+        isolated: true,
+        backend: 'cpu',
+        threads: 2,
+        adapterInfo: 'CPU (WebAssembly SIMD kernels, 2 threads)',
+      });
+      const err = relError(Float32Array.from(result.logits as number[]), goldenExpected());
+      console.log(
+        `${PKG} in Chromium, a worker of an isolated page, 2 threads: max rel error ${err.toExponential(2)}`,
+      );
+      expect(err).toBeLessThan(1e-4);
+    } finally {
+      await new Promise((resolve) => isolated.close(resolve));
+    }
   });
 });

@@ -44,11 +44,11 @@ interface CpuModule {
   createCpu(
     weights: Float32Array,
     kernels: WasmKernels | null,
-  ): { adapterInfo: string; run(input: Float32Array, batch: number): Float32Array };
+  ): { adapterInfo: string; run(input: Float32Array, batch: number): Float32Array; destroy(): void };
 }
 
-/** Generates, emits and imports the CPU module of `m` after `passes`; runs it and the interpreter. */
-async function compare(m: Module, passes: string, batch: number, seed = 3): Promise<number> {
+/** Generates, emits and imports the CPU module of `m` after `passes`, with a random input and the interpreter's output. */
+async function generate(m: Module, passes: string, batch: number, seed: number) {
   const weights = syntheticWeights(m);
   const ctx = new AnalysisContext();
   const opt = runPasses(m, parsePipeline(passes), { verifyEach: true, context: ctx }).module;
@@ -65,16 +65,80 @@ async function compare(m: Module, passes: string, batch: number, seed = 3): Prom
     .type.shape.map((d) => (typeof d === 'number' ? d : batch));
   const input = randomInput(shape, seed);
   const [ref] = interpret(m, [input], weights);
+  return { mod, packed, program, input: input.data, ref: ref!.data };
+}
+
+/** Generates, emits and imports the CPU module of `m` after `passes`; runs it and the interpreter. */
+async function compare(m: Module, passes: string, batch: number, seed = 3): Promise<number> {
+  const { mod, packed, input, ref } = await generate(m, passes, batch, seed);
   const js = mod.createCpu(packed, null);
-  const errJs = relError(js.run(input.data, batch), ref!.data);
+  const errJs = relError(js.run(input, batch), ref);
   errors.push(errJs);
   if (mod.KERNELS === null) return errJs;
   const wasm = mod.createCpu(packed, await instantiateKernels(mod.KERNELS));
   expect(wasm.adapterInfo).toContain('WebAssembly SIMD');
-  const errWasm = relError(wasm.run(input.data, batch), ref!.data);
+  const errWasm = relError(wasm.run(input, batch), ref);
   wasmErrors.push(errWasm);
   return Math.max(errJs, errWasm);
 }
+
+/**
+ * The WebAssembly kernels on 1, 2 and 3 threads (worker_threads): the same floats whatever the
+ * threads (each output channel is computed by one thread, in the same order), < 1e-5 of the
+ * interpreter. Returns how many calls split over the threads.
+ */
+async function compareThreads(m: Module, batch: number): Promise<number> {
+  const { mod, packed, program, input, ref } = await generate(m, 'default', batch, 11);
+  const single = await instantiateKernels(mod.KERNELS!, 1);
+  expect(single!.threads).toBe(1);
+  const one = mod.createCpu(packed, single).run(input, batch);
+  expect(relError(one, ref)).toBeLessThan(1e-5);
+  for (const threads of [2, 3]) {
+    const kernels = await instantiateKernels(mod.KERNELS!, threads);
+    expect(kernels!.threads).toBe(threads);
+    expect(kernels!.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const engine = mod.createCpu(packed, kernels);
+    expect(engine.adapterInfo).toBe(`CPU (WebAssembly SIMD kernels, ${threads} threads)`);
+    try {
+      // Counted rather than compared with toEqual, whose diff of large arrays takes minutes.
+      for (let run = 0; run < 2; run++) expect(differing(engine.run(input, batch), one)).toBe(0);
+    } finally {
+      engine.destroy();
+    }
+  }
+  return program.calls.filter((c) => c.wasm?.split !== undefined).length;
+}
+
+/** How many values differ between `a` and `b` (bitwise: NaN never equals). */
+function differing(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
+describe('WebAssembly kernels split over worker threads', () => {
+  it('pointwise GEMMs with output channels not a multiple of 4 and pixels not a multiple of 8, batch 2', async () => {
+    const r = buildModel('split.poly', {
+      readFile: () => `model m(x: f32[B, 29, 45, 45]) {
+  z = pwconv(self.a, x, out=67)
+  return pwconv(self.b, z * z + 1, out=33)
+}`,
+    });
+    expect(r.diagnostics).toEqual([]);
+    expect(await compareThreads(r.model!.module, 2)).toBe(2);
+  });
+  for (const name of ['cpolynext_t', 'apolynext_t']) {
+    it(`${name} (32 channels, 96x96), batch 2`, async () => {
+      const m = buildExample(`examples/${name}.poly`, {
+        init_channels: '32',
+        num_classes: '10',
+        image_size: '96',
+      });
+      expect(await compareThreads(m, 2)).toBeGreaterThan(0);
+    });
+  }
+});
 
 describe('generated CPU kernels against the interpreter', () => {
   for (const [name, { source }] of Object.entries(KERNEL_MODELS)) {

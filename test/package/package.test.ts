@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as pkg from '${PKG}';
 
-const [mode, arg, backend] = process.argv.slice(2);
+const [mode, arg, backend, threads] = process.argv.slice(2);
 const attempt = async (f) => {
   try {
     await f();
@@ -48,7 +48,11 @@ const attempt = async (f) => {
 if (mode === 'run') {
   const input = new Float32Array(new Uint8Array(readFileSync(arg)).buffer);
   const progress = [];
-  const m = await pkg.Model.create({ backend, onProgress: (loaded, total) => progress.push([loaded, total]) });
+  const m = await pkg.Model.create({
+    backend,
+    threads: threads ? Number(threads) : undefined,
+    onProgress: (loaded, total) => progress.push([loaded, total]),
+  });
   const { logits } = await m.run(input, { batch: 3 });
   const single = await m.run(input.slice(0, pkg.IMAGE_FLOATS));
   const nan = input.slice();
@@ -65,6 +69,7 @@ if (mode === 'run') {
     adapterInfo: m.adapterInfo,
     fallbackReason: m.fallbackReason ?? null,
     cpuKernels: m.cpuKernels ?? null,
+    threads: m.threads,
     logits: Array.from(logits),
     single: Array.from(single.logits),
     top: m.topk(logits, 3),
@@ -95,6 +100,8 @@ if (mode === 'run') {
     corrupt: await attempt(() => pkg.Model.create({ backend: 'cpu', weights: join(arg, 'corrupt.bin') })),
     missing: await attempt(() => pkg.Model.create({ backend: 'cpu', weights: join(arg, 'missing.bin') })),
     badBackend: await attempt(() => pkg.Model.create({ backend: 'tpu' })),
+    badThreads: await attempt(() => pkg.Model.create({ backend: 'cpu', threads: 0 })),
+    inWorker: await attempt(() => pkg.Model.createInWorker({ backend: 'cpu' })),
     webgpu: await attempt(() => pkg.Model.create({ backend: 'webgpu' })),
   }));
 }
@@ -105,6 +112,7 @@ interface RunResult {
   adapterInfo: string;
   fallbackReason: string | null;
   cpuKernels: string | null;
+  threads: number;
   logits: number[];
   single: number[];
   top: { index: number; value: number }[][];
@@ -114,12 +122,13 @@ interface RunResult {
   maxBatch: number;
 }
 
-function runScript(consumer: string, backend: string): RunResult {
+function runScript(consumer: string, backend: string, threads?: number): RunResult {
   writeFileSync(join(consumer, 'check.mjs'), SCRIPT);
   return runNode<RunResult>(consumer, 'check.mjs', [
     'run',
     resolve(`test/golden/${CASE}/input.f32`),
     backend,
+    ...(threads === undefined ? [] : [String(threads)]),
   ]);
 }
 
@@ -229,6 +238,9 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
       /^ModelError bad-weights: cannot load the weights file .*missing\.bin: .*ENOENT/,
     );
     expect(r.badBackend).toBe("ModelError bad-options: backend must be 'auto', 'webgpu' or 'cpu', got tpu");
+    expect(r.badThreads).toBe('ModelError bad-options: threads must be an integer from 1 to 64, got 0');
+    // Node has no Web Workers; Model.create's kernels use worker_threads there.
+    expect(r.inWorker).toMatch(/^ModelError bad-options: createInWorker needs Web Workers/);
     expect(r.webgpu).toMatch(/^RuntimeError no-webgpu: /);
   });
 
@@ -256,15 +268,35 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     const err = relError(Float32Array.from(r.logits), ref!.data);
     console.log(`${PKG} CPU backend vs interpreter: max rel error ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-4);
+    // Threads: by default min(4, hardware threads) in Node; 2 and 1 on request, the same logits
+    // (each output channel is computed by one thread, in the same order).
+    expect(r.threads).toBe(Math.min(4, availableParallelism()));
+    const two = runScript(consumer, 'cpu', 2);
+    checkRun(two, 'cpu');
+    expect(two.threads).toBe(2);
+    expect(two.adapterInfo).toBe('CPU (WebAssembly SIMD kernels, 2 threads)');
+    const one = runScript(consumer, 'cpu', 1);
+    expect(one.threads).toBe(1);
+    expect(two.logits).toEqual(one.logits);
   });
 
-  it('runs on WebGPU in node once the webgpu package is installed', async () => {
+  it('runs on WebGPU in node once the webgpu package is installed; auto leaves a software adapter for the CPU', async () => {
     const { consumer } = await setup();
     linkWebGpu(consumer);
-    checkRun(runScript(consumer, 'webgpu'), 'webgpu');
+    const forced = runScript(consumer, 'webgpu');
+    checkRun(forced, 'webgpu');
+    // The adapter here is SwiftShader (a CPU emulating a GPU): 'auto' runs the CPU backend and says why.
+    expect(forced.adapterInfo).toMatch(/swiftshader/i);
+    const auto = runScript(consumer, 'auto');
+    checkRun(auto, 'cpu');
+    expect(auto.fallbackReason).toMatch(
+      /^WebGPU adapter '[^']*swiftshader[^']*' is a software \(fallback\) adapter; the CPU backend is faster$/i,
+    );
     const tmp = mkdtempSync(join(root, 'weights-'));
     const r = runNode<Record<string, string>>(consumer, 'check.mjs', ['weights', tmp]);
-    expect(r.auto).toBe('webgpu');
+    expect(r.auto).toMatch(
+      /^cpu: WebGPU adapter '[^']*swiftshader[^']*' is a software \(fallback\) adapter/i,
+    );
   });
 
   it('retries a run once after a device loss, then names the stage it was lost in (as polyc run does)', async () => {

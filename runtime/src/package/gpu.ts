@@ -10,17 +10,19 @@ export interface Backend {
 /**
  * The WebGPU backend of a generated package: its program (generated webgpu.ts) on the runtime's
  * engine, on `device` (typed `unknown` so that the package's API needs no WebGPU types) or on a
- * device acquired with the limits the program needs.
+ * device acquired with the limits the program needs; with `hardwareOnly`, not on a software adapter
+ * (`RuntimeError('software-adapter')`: `backend: 'auto'` then runs the CPU backend).
  */
 export async function createGpuBackend(
   program: GpuProgram,
   weights: Float32Array,
   device?: unknown,
+  hardwareOnly = false,
 ): Promise<Backend> {
   const engine = await GpuEngine.create(
     program,
     weights,
-    device === undefined ? {} : { device: device as GPUDevice },
+    device === undefined ? { hardwareOnly } : { device: device as GPUDevice },
   );
   return {
     get adapterInfo() {

@@ -16,6 +16,7 @@ export { checkInput, type Prediction, topkRows } from './check.js';
 export { ModelError, type ModelErrorCode } from './errors.js';
 export { type Backend, createGpuBackend } from './gpu.js';
 export { type PreprocessSpec, preprocessImage, type RgbaImage, resizedSize } from './preprocess.js';
+export { defaultThreads, threadsAllowed } from './threads.js';
 export { instantiateKernels, type WasmKernels, wasmSimdSupported } from './wasm.js';
 export {
   loadWeights,
@@ -26,3 +27,12 @@ export {
   type WeightsSource,
   type WeightsSpec,
 } from './weights.js';
+export {
+  isModelWorker,
+  MODEL_WORKER,
+  serveModel,
+  startModelWorker,
+  type WorkerCreateOptions,
+  type WorkerModel,
+  type WorkerModelInfo,
+} from './worker.js';

@@ -48,11 +48,15 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         moduleSpecifier: './runtime.js',
         namedImports: [
           'checkInput',
+          'defaultThreads',
           'instantiateKernels',
           'isGpuUnavailable',
+          'isModelWorker',
           'loadWeights',
           'ModelError',
           'preprocessImage',
+          'serveModel',
+          'startModelWorker',
           'topkRows',
         ],
       },
@@ -60,7 +64,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.ImportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
-        namedImports: ['Prediction', 'RgbaImage'],
+        namedImports: ['Prediction', 'RgbaImage', 'WorkerCreateOptions', 'WorkerModel'],
       },
       {
         kind: StructureKind.ExportDeclaration,
@@ -71,7 +75,13 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.ExportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
-        namedExports: ['ModelErrorCode', 'Prediction', 'RgbaImage', 'RuntimeErrorCode'],
+        namedExports: [
+          'ModelErrorCode',
+          'Prediction',
+          'RgbaImage',
+          'RuntimeErrorCode',
+          'WorkerCreateOptions',
+        ],
       },
       exported('MODEL_NAME', `${JSON.stringify(info.model)} as const`, 'The model this package runs.'),
       exported('INPUT_SHAPE', tuple(info.inputShape), 'Shape of one input image (NCHW without the batch).'),
@@ -130,7 +140,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             hasQuestionToken: true,
             isReadonly: true,
             type: "Backend | 'auto'",
-            docs: ["'auto' (default): WebGPU when available, else the CPU; 'webgpu' fails without WebGPU."],
+            docs: [
+              "'auto' (default): WebGPU on a hardware adapter, else the CPU (a software adapter such as SwiftShader is slower than the CPU backend); 'webgpu' uses any adapter and fails without WebGPU.",
+            ],
           },
           {
             name: 'cpuKernels',
@@ -140,6 +152,16 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             docs: [
               "The CPU backend's kernels: 'wasm-simd' (default where WebAssembly SIMD is available) or 'js' " +
                 '(the generated TypeScript loops, the reference path).',
+            ],
+          },
+          {
+            name: 'threads',
+            hasQuestionToken: true,
+            isReadonly: true,
+            type: 'number',
+            docs: [
+              "Threads of the CPU backend's WebAssembly kernels, the calling one included. Default: min(4, hardware threads) " +
+                'where threads are allowed (Node; a worker of a cross-origin-isolated page), else 1; `model.threads` says how many run.',
             ],
           },
           {
@@ -212,13 +234,23 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             name: 'fallbackReason',
             isReadonly: true,
             type: 'string | undefined',
-            docs: ["Why 'auto' chose the CPU (what WebGPU said), when it did."],
+            docs: [
+              "Why 'auto' chose the CPU (what WebGPU said, or that its adapter is software), when it did.",
+            ],
           },
           {
             name: 'cpuKernels',
             isReadonly: true,
             type: 'CpuKernels | undefined',
             docs: ['On the CPU backend, which kernels run it (undefined on WebGPU).'],
+          },
+          {
+            name: 'threads',
+            isReadonly: true,
+            type: 'number',
+            docs: [
+              'Threads running the model: on the CPU backend, its WebAssembly kernels; 1 on WebGPU (the GPU runs it).',
+            ],
           },
           { name: 'engine', isReadonly: true, scope: Scope.Private, type: 'Engine' },
         ],
@@ -230,6 +262,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
               { name: 'engine', type: 'Engine' },
               { name: 'fallbackReason', type: 'string | undefined' },
               { name: 'cpuKernels', type: 'CpuKernels | undefined' },
+              { name: 'threads', type: 'number' },
             ],
             statements: [
               'this.backend = backend;',
@@ -237,6 +270,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
               'this.adapterInfo = engine.adapterInfo;',
               'this.fallbackReason = fallbackReason;',
               'this.cpuKernels = cpuKernels;',
+              'this.threads = threads;',
             ],
           },
         ],
@@ -258,6 +292,10 @@ if (backend !== 'auto' && backend !== 'webgpu' && backend !== 'cpu') {
 if (options.cpuKernels !== undefined && options.cpuKernels !== 'wasm-simd' && options.cpuKernels !== 'js') {
   throw new ModelError('bad-options', \`cpuKernels must be 'wasm-simd' or 'js', got \${String(options.cpuKernels)}\`);
 }
+const threads = options.threads ?? (await defaultThreads());
+if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+  throw new ModelError('bad-options', \`threads must be an integer from 1 to 64, got \${String(options.threads)}\`);
+}
 if (backend === 'cpu' && options.device !== undefined) {
   throw new ModelError('bad-options', "a device was given with backend: 'cpu'");
 }
@@ -266,15 +304,29 @@ let reason: string | undefined;
 if (backend !== 'cpu') {
   try {
     const { createGpu } = await import('./webgpu.js');
-    return new Model('webgpu', await createGpu(weights, options.device), undefined, undefined);
+    // 'auto' leaves a software adapter to the CPU backend, which every package has.
+    const gpu = await createGpu(weights, options.device, backend === 'auto');
+    return new Model('webgpu', gpu, undefined, undefined, 1);
   } catch (e) {
     if (backend === 'webgpu' || !isGpuUnavailable(e)) throw e;
     reason = e instanceof Error ? e.message : String(e);
   }
 }
 const { createCpu, KERNELS } = await import('./cpu.js');
-const kernels = KERNELS === null || options.cpuKernels === 'js' ? null : await instantiateKernels(KERNELS);
-return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-simd' : 'js');`,
+const kernels = KERNELS === null || options.cpuKernels === 'js' ? null : await instantiateKernels(KERNELS, threads);
+return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-simd' : 'js', kernels?.threads ?? 1);`,
+            ],
+          },
+          {
+            name: 'createInWorker',
+            isStatic: true,
+            docs: [
+              "`create` in a dedicated Web Worker running this package (browsers): loading and `run` stay off the page's main thread, and in a cross-origin-isolated page the CPU kernels use `threads` there. The returned WorkerModel has Model's API. Throws ModelError('bad-options') without Web Workers (Node).",
+            ],
+            parameters: [{ name: 'options', type: 'WorkerCreateOptions', initializer: '{}' }],
+            returnType: 'Promise<WorkerModel>',
+            statements: [
+              'return startModelWorker(new URL(import.meta.url), options, { inputShape: INPUT_SHAPE, maxBatch: MAX_BATCH, classes: NUM_CLASSES });',
             ],
           },
           {
@@ -311,6 +363,7 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
           },
         ],
       },
+      '// In the worker Model.createInWorker starts on this file: serve the model to the page.\nif (isModelWorker()) serveModel((options) => Model.create(options));',
       {
         kind: StructureKind.Function,
         isExported: true,

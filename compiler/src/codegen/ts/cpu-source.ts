@@ -7,7 +7,8 @@ import { constant, engineInterface } from './structures.js';
  * `forward` calling them in order with the arena and weights offsets as literals, `createCpu`, and,
  * when some ops have WebAssembly SIMD kernels, the module (`KERNELS`, base64) and `forwardWasm`,
  * which calls the wasm kernel of each op that has one and the TypeScript loop of the others, on an
- * arena and weights that live in the module's memory. `createCpu` runs `forwardWasm` when it is
+ * arena and weights that live in the module's memory (the kernels that split over threads go
+ * through `S`, runtime/src/package/threads.ts). `createCpu` runs `forwardWasm` when it is
  * given the instantiated kernels (the package's index.js instantiates them where WebAssembly SIMD
  * is available) and `forward` otherwise.
  */
@@ -56,12 +57,15 @@ export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure
             { name: 'A', type: 'Float32Array' },
             { name: 'W', type: 'Float32Array' },
             { name: 'X', type: 'Kernels' },
+            { name: 'S', type: 'Split' },
           ],
           returnType: 'void',
           statements: p.calls.map((c) =>
-            c.wasm
-              ? `// ${c.label}\nX.k${c.wasm.index}!(${c.wasm.args});`
-              : `// ${c.label}\n${c.kernel}(${c.args});`,
+            !c.wasm
+              ? `// ${c.label}\n${c.kernel}(${c.args});`
+              : c.wasm.split === undefined
+                ? `// ${c.label}\nX.k${c.wasm.index}!(${c.wasm.args});`
+                : `// ${c.label} (split over the threads)\nS(${c.wasm.index}, ${c.wasm.split}, ${c.wasm.args});`,
           ),
         },
       ]
@@ -80,13 +84,15 @@ export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure
   const W = new Float32Array(buffer, ${wasm.weightsOffset * 4}, weights.length);
   W.set(weights);
   const X = kernels.kernels;
+  const S = kernels.split;
   return {
-    adapterInfo: 'CPU (WebAssembly SIMD kernels)',
+    adapterInfo: \`CPU (WebAssembly SIMD kernels, \${kernels.threads} thread\${kernels.threads === 1 ? '' : 's'})\`,
     run(input: Float32Array, batch: number): Float32Array {
-      ${loop('forwardWasm(A, W, X)')}
+      ${loop('forwardWasm(A, W, X, S)')}
     },
     destroy(): void {
       A.fill(0);
+      kernels.destroy();
     },
   };
 }
@@ -102,7 +108,10 @@ export function cpuSource(p: CpuProgram, modelName: string): SourceFileStructure
     ],
     parameters: [
       { name: 'weights', type: 'Float32Array' },
-      { name: 'kernels', type: '{ memory: WebAssembly.Memory; kernels: Kernels } | null' },
+      {
+        name: 'kernels',
+        type: '{ memory: WebAssembly.Memory; kernels: Kernels; split: Split; threads: number; destroy(): void } | null',
+      },
     ],
     returnType: 'CpuEngine',
     statements: [
@@ -141,6 +150,8 @@ return {
         true,
       ),
       'type Kernels = Readonly<Record<string, (...pointers: number[]) => void>>;',
+      '/** Runs kernel `k<index>` over output channels [0, channels), split over the threads. */',
+      'type Split = (index: number, channels: number, ...pointers: number[]) => void;',
       engineInterface('CpuEngine', 'Float32Array', true),
       ...kernels,
       forward,

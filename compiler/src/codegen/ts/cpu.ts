@@ -50,7 +50,12 @@ export interface CpuCall {
   readonly args: string;
   readonly label: string;
   /** The WebAssembly kernel doing the same (export `k<index>`), with its byte-pointer arguments. */
-  readonly wasm?: { readonly index: number; readonly args: string };
+  readonly wasm?: {
+    readonly index: number;
+    readonly args: string;
+    /** Set when the kernel splits over threads: its output channels in whole tiles (WasmKernel.split). */
+    readonly split?: number;
+  };
 }
 
 /**
@@ -244,7 +249,8 @@ export function buildCpuProgram(m: Module, slots: readonly ConstantSlot[], ctx: 
       wasmKernels.set(wk.key, w);
     }
     const wasmArgs = [f.id, ...f.operands].map(bytePointer).join(', ');
-    return { kernel: kernel.name, args, label: f.label, wasm: { index: w.index, args: wasmArgs } };
+    const split = wk.split === undefined ? {} : { split: wk.split };
+    return { kernel: kernel.name, args, label: f.label, wasm: { index: w.index, args: wasmArgs, ...split } };
   });
   const wasmScratch = weightsOffset + weightsFloats;
   const scratchFloats = Math.max(0, ...[...wasmKernels.values()].map((w) => w.kernel.scratchFloats));

@@ -158,13 +158,16 @@ export function webgpuSource(plan: Plan): SourceFileStructure {
         name: 'createGpu',
         isExported: true,
         isAsync: true,
-        docs: ['The WebGPU backend on `device`, or on a device acquired with the limits it needs.'],
+        docs: [
+          'The WebGPU backend on `device`, or on a device acquired with the limits it needs (with `hardwareOnly`, not on a software adapter).',
+        ],
         parameters: [
           { name: 'weights', type: 'Float32Array' },
           { name: 'device', type: 'unknown', hasQuestionToken: true },
+          { name: 'hardwareOnly', type: 'boolean', initializer: 'false' },
         ],
         returnType: 'Promise<Backend>',
-        statements: ['return createGpuBackend(PROGRAM, weights, device);'],
+        statements: ['return createGpuBackend(PROGRAM, weights, device, hardwareOnly);'],
       },
     ],
   };

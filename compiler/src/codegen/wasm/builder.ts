@@ -81,6 +81,25 @@ export class Fn {
     ]);
   }
 
+  /** `for (name = from; name < to; name += step) body` with bounds known only at run time. */
+  range(name: string, from: Expr, to: Expr, step: number, body: readonly Expr[]): Expr {
+    const m = this.m;
+    const label = `L${this.labels++}`;
+    const exit = `E${this.labels++}`;
+    return m.block(exit, [
+      this.set(name, from),
+      m.loop(
+        label,
+        m.block(null, [
+          m.br(exit, m.i32.ge_s(this.get(name), to)),
+          ...body,
+          this.set(name, m.i32.add(this.get(name), this.int(step))),
+          m.br(label),
+        ]),
+      ),
+    ]);
+  }
+
   /** The sum of the 4 lanes of f32x4 local `name` (an f32). */
   laneSum(name: string): Expr {
     const lane = (i: number) => this.m.f32x4.extract_lane(this.get(name, v128), i);

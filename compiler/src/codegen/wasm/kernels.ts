@@ -33,6 +33,12 @@ export interface WasmKernel {
   readonly key: string;
   readonly doc: string;
   readonly arity: number;
+  /**
+   * A kernel whose work splits over threads (a large pointwise GEMM): it takes two more parameters,
+   * `(c0, c1)`, output channels [c0, c1) in whole register tiles (multiples of 4 up to `split`, the
+   * channels in whole tiles); the call whose c1 is `split` also does the last partial tile.
+   */
+  readonly split?: number;
   /** Floats of scratch memory it needs (at byte `scratch` of `build`). */
   readonly scratchFloats: number;
   readonly build: (f: Fn, scratch: number) => Expr[];
@@ -101,6 +107,18 @@ export function wasmKernel(
   const { stride, pad, dilation, groups } = op.attrs;
   if (groups === 1 && kh === 1 && kw === 1 && stride.every((s) => s === 1) && pad.every((p) => p === 0)) {
     const p = h * w;
+    const full = cout - (cout % TILE_ROWS);
+    // Threads pay a wake-up per call (microseconds): only GEMMs with enough work and tiles split.
+    if (cout * cin * p >= SPLIT_MACS && full >= 2 * TILE_ROWS) {
+      return {
+        key: `pw split ${cout} ${cin} ${p}`,
+        doc: `pointwise conv ${cin} -> ${cout} channels over ${h}x${w} pixels (GEMM, 4x8 register tiles; output channels [c0, c1))`,
+        arity: 2,
+        split: full,
+        scratchFloats: 0,
+        build: (f) => pointwise(f, cout, cin, p, () => f.get('x0'), undefined, undefined, true),
+      };
+    }
     return {
       key: `pw ${cout} ${cin} ${p}`,
       doc: `pointwise conv ${cin} -> ${cout} channels over ${h}x${w} pixels (GEMM, 4x8 register tiles)`,
@@ -214,6 +232,9 @@ function memoryBoundKernel(op: Op, ins: readonly (readonly number[])[]): WasmKer
   }
 }
 
+/** Multiply-adds from which a pointwise GEMM splits over threads. */
+const SPLIT_MACS = 1 << 20;
+
 /** Pixels of one GEMM tile: two f32x4. */
 const TILE_VECTORS = 2;
 /** Output channels of one GEMM tile: 4 x 2 accumulators and 2 X loads stay in 16 SIMD registers. */
@@ -221,7 +242,9 @@ const TILE_ROWS = 4;
 
 /**
  * `Y[Cout, pixels] = W[Cout, cin] · X[cin, pixels]`, all row-major, at byte pointers `y()`, `w()`
- * and `x()` (a matmul `Y = A · B` is the same with W = A, X = B).
+ * and `x()` (a matmul `Y = A · B` is the same with W = A, X = B). With `ranged`, only output
+ * channels [c0, c1) (parameters 3 and 4, multiples of 4), plus the partial tile when c1 is the last
+ * whole tile's end.
  */
 function pointwise(
   f: Fn,
@@ -231,6 +254,7 @@ function pointwise(
   x: () => Expr,
   w: () => Expr = () => f.get('x1'),
   y: () => Expr = () => f.get('y'),
+  ranged = false,
 ): Expr[] {
   const m = f.m;
   const wide = TILE_VECTORS * 4;
@@ -292,10 +316,19 @@ function pointwise(
     }
     return body;
   };
-  const channels = (vecs: number): Expr[] => [
-    f.loop('oc', 0, full, TILE_ROWS, tile(TILE_ROWS, vecs)),
-    f.loop('oc', full, cout, TILE_ROWS, tile(cout - full, vecs)),
-  ];
+  const channels = (vecs: number): Expr[] =>
+    ranged
+      ? [
+          f.range('oc', f.get('c0'), f.get('c1'), TILE_ROWS, tile(TILE_ROWS, vecs)),
+          m.if(
+            m.i32.eq(f.get('c1'), f.int(full)),
+            f.loop('oc', full, cout, TILE_ROWS, tile(cout - full, vecs)),
+          ),
+        ]
+      : [
+          f.loop('oc', 0, full, TILE_ROWS, tile(TILE_ROWS, vecs)),
+          f.loop('oc', full, cout, TILE_ROWS, tile(cout - full, vecs)),
+        ];
   return [
     f.loop('p', 0, p1, wide, channels(TILE_VECTORS)),
     f.loop('p', p1, p2, 4, channels(1)),
@@ -474,8 +507,8 @@ function depthwiseScratch(g: Geometry & { readonly stride: readonly number[] }):
 }
 
 /**
- * The module of `kernels` (exported as k0, k1, ...) over a memory of `pages` 64 KiB pages, with
- * their scratch at byte `scratch`.
+ * The module of `kernels` (exported as k0, k1, ...) over an imported memory of `pages` 64 KiB pages,
+ * with their scratch at byte `scratch`.
  */
 export function buildWasmModule(kernels: readonly WasmKernel[], pages: number, scratch: number): Uint8Array {
   const m = new binaryen.Module();
@@ -486,9 +519,14 @@ export function buildWasmModule(kernels: readonly WasmKernel[], pages: number, s
         binaryen.Features.BulkMemory |
         binaryen.Features.BulkMemoryOpt,
     );
-    m.setMemory(pages, pages, 'memory');
+    // The memory is imported (env.memory, `pages` pages, not shared): the host makes it, so that
+    // with threads every worker's instance runs on the same one. The runtime marks the import
+    // shared for that (runtime/src/package/wasm.ts); the kernels need no atomics, the host syncs.
+    m.setMemory(pages, pages, null, [], false, false, 'memory');
+    m.addMemoryImport('memory', 'env', 'memory', false);
     kernels.forEach((k, i) => {
-      const f = new Fn(m, ['y', ...Array.from({ length: k.arity }, (_, j) => `x${j}`)]);
+      const params = ['y', ...Array.from({ length: k.arity }, (_, j) => `x${j}`)];
+      const f = new Fn(m, k.split === undefined ? params : [...params, 'c0', 'c1']);
       f.finish(`k${i}`, k.build(f, scratch));
     });
     if (!m.validate()) throw new Error('polyc generated an invalid WebAssembly module');
