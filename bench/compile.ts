@@ -54,7 +54,7 @@ async function measureOne(name: string): Promise<Measurement> {
     packageName: name.replaceAll('_', '-'),
     maxBatch,
     source: `examples/${name}.poly`,
-    settings: Object.fromEntries(Object.entries(model.settings).map(([k, v]) => [k, String(v)])),
+    settings: model.settings,
     polycVersion: 'bench',
   });
   return {

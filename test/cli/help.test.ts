@@ -38,6 +38,14 @@ describe('polyc --help', () => {
     },
   );
 
+  it('polyc compile --help documents --labels and --license', async () => {
+    const r = await cli('compile', '--help');
+    expect(r.out).toMatch(
+      /--labels <file\|imagenet> .*'imagenet' \(default for 1000 classes; none otherwise\)/,
+    );
+    expect(r.out).toMatch(/--license <spdx> .*\(default UNLICENSED\)/);
+  });
+
   it('-h is --help', async () => {
     expect((await cli('opt', '-h')).out).toEqual((await cli('opt', '--help')).out);
   });

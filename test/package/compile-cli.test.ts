@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeDirAtomic } from '../../compiler/src/cli/files.js';
 import { DiagnosticError } from '../../compiler/src/diagnostics/diagnostic.js';
@@ -43,6 +44,114 @@ describe('polyc compile', () => {
     expect(again.code).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')).name).toBe('tiny-two');
     expect(readdirSync(dir).sort()).toEqual(['pkg', 'tiny.poly']);
+  });
+
+  it('labels: ImageNet-1k by default for 1000 classes; topk gives labels and softmax probabilities', async () => {
+    const dir = fresh('imagenet');
+    writeFileSync(join(dir, 'wide.poly'), TINY.replace('out=5', 'out=1000'));
+    const out = join(dir, 'pkg');
+    const r = await cli('compile', join(dir, 'wide.poly'), '-o', out);
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const pkg = (await import(pathToFileURL(join(out, 'index.js')).href)) as {
+      LABELS: readonly string[] | null;
+      IMAGE_FLOATS: number;
+      Model: {
+        create(o: object): Promise<{
+          run(x: Float32Array): Promise<{ logits: Float32Array }>;
+          topk(
+            l: Float32Array,
+            k: number,
+          ): { index: number; label: string | null; logit: number; prob: number }[][];
+          destroy(): void;
+        }>;
+      };
+    };
+    expect(pkg.LABELS).toHaveLength(1000);
+    expect(pkg.LABELS![0]).toBe('tench, Tinca tinca');
+    expect(pkg.LABELS![999]).toBe('toilet tissue, toilet paper, bathroom tissue');
+    const m = await pkg.Model.create({ backend: 'cpu', threads: 1 });
+    const input = Float32Array.from({ length: 2 * pkg.IMAGE_FLOATS }, (_, i) => Math.sin(i));
+    const { logits } = await m.run(input);
+    const rows = m.topk(logits, 1000);
+    m.destroy();
+    expect(rows).toHaveLength(2);
+    for (const [b, row] of rows.entries()) {
+      expect(row.reduce((a, p) => a + p.prob, 0)).toBeCloseTo(1, 6);
+      for (const [i, p] of row.entries()) {
+        expect(p.label).toBe(pkg.LABELS![p.index]);
+        expect(p.logit).toBe(logits[b * 1000 + p.index]);
+        if (i > 0) expect(p.logit).toBeLessThanOrEqual(row[i - 1]!.logit);
+        if (i > 0) expect(p.prob).toBeLessThanOrEqual(row[i - 1]!.prob);
+      }
+    }
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toMatch(
+      /\| labels \| ImageNet-1k's 1000 class names/,
+    );
+    const json = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8'));
+    expect(json.license).toBe('UNLICENSED');
+    expect(json.polyc.source).toBe('wide.poly');
+    for (const f of ['README.md', 'package.json', 'weights.json']) {
+      const text = readFileSync(join(out, f), 'utf8');
+      expect(text).not.toContain(root);
+      expect(text).not.toContain(process.cwd());
+    }
+  });
+
+  it('--labels: a text file, one a line; a wrong count is E1002 naming the file and the counts; --license', async () => {
+    const dir = fresh('labels');
+    writeFileSync(join(dir, 'tiny.poly'), TINY);
+    writeFileSync(join(dir, 'five.txt'), 'a\nb\nc c\nd\ne\n');
+    writeFileSync(join(dir, 'four.json'), '["a", "b", "c", "d"]');
+    const out = join(dir, 'pkg');
+    const ok = await cli(
+      'compile',
+      join(dir, 'tiny.poly'),
+      '-o',
+      out,
+      '--labels',
+      join(dir, 'five.txt'),
+      '--license',
+      'Apache-2.0',
+    );
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')).license).toBe('Apache-2.0');
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toMatch(/\| license \| Apache-2\.0 \|/);
+    expect(readFileSync(join(out, 'index.js'), 'utf8')).toContain('["a","b","c c","d","e"]');
+    const bad = await cli(
+      'compile',
+      join(dir, 'tiny.poly'),
+      '-o',
+      join(dir, 'bad'),
+      '--labels',
+      join(dir, 'four.json'),
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(
+      `error[E1002]: labels file ${join(dir, 'four.json')}: 4 labels, but the model has 5 classes`,
+    );
+    const imagenet = await cli(
+      'compile',
+      join(dir, 'tiny.poly'),
+      '-o',
+      join(dir, 'bad'),
+      '--labels',
+      'imagenet',
+    );
+    expect(imagenet.err).toContain(
+      'error[E1002]: the built-in ImageNet-1k labels: 1000 labels, but the model has 5 classes',
+    );
+    const license = await cli(
+      'compile',
+      join(dir, 'tiny.poly'),
+      '-o',
+      join(dir, 'bad'),
+      '--license',
+      'my licence; see file',
+    );
+    expect(license.code).toBe(1);
+    expect(license.err).toMatch(/--license must be an SPDX expression/);
+    expect(readdirSync(dir).sort()).toEqual(['five.txt', 'four.json', 'pkg', 'tiny.poly']);
   });
 
   it('a bad --set leaves no directory behind', async () => {

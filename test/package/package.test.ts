@@ -14,6 +14,8 @@ import {
   goldenExpected,
   goldenInput,
   type Installed,
+  LABELS,
+  LICENSE,
   linkWebGpu,
   MAX_BATCH,
   PKG,
@@ -73,6 +75,8 @@ if (mode === 'run') {
     logits: Array.from(logits),
     single: Array.from(single.logits),
     top: m.topk(logits, 3),
+    all: m.topk(logits, pkg.NUM_CLASSES),
+    labels: pkg.LABELS,
     progress,
     errors,
     inputShape: pkg.INPUT_SHAPE,
@@ -107,6 +111,14 @@ if (mode === 'run') {
 }
 `;
 
+interface Prediction {
+  index: number;
+  label: string | null;
+  logit: number;
+  prob: number;
+  value: number;
+}
+
 interface RunResult {
   backend: string;
   adapterInfo: string;
@@ -115,7 +127,9 @@ interface RunResult {
   threads: number;
   logits: number[];
   single: number[];
-  top: { index: number; value: number }[][];
+  top: Prediction[][];
+  all: Prediction[][];
+  labels: string[] | null;
   progress: [number, number][];
   errors: Record<'length' | 'notWhole' | 'batch' | 'nan' | 'type', string>;
   inputShape: number[];
@@ -144,7 +158,23 @@ function checkRun(r: RunResult, backend: string): number {
   expect(r.inputShape).toEqual([3, 32, 32]);
   expect(r.maxBatch).toBe(MAX_BATCH);
   expect(r.top).toHaveLength(3);
-  expect(r.top[0]![0]!.value).toBeCloseTo(Math.max(...expected.subarray(0, 10)), 4);
+  expect(r.top[0]![0]!.logit).toBeCloseTo(Math.max(...expected.subarray(0, 10)), 4);
+  expect(r.labels).toEqual(LABELS);
+  r.all.forEach((row, b) => {
+    // Every class once, ordered by logit; labels by index; probabilities the softmax of the row's logits.
+    expect(row.map((p) => p.index).sort((x, y) => x - y)).toEqual([...LABELS.keys()]);
+    const image = expected.subarray(b * 10, (b + 1) * 10);
+    const denominator = image.reduce((a, x) => a + Math.exp(x), 0);
+    for (const [i, p] of row.entries()) {
+      expect(p.label).toBe(LABELS[p.index]);
+      expect(p.value).toBe(p.logit);
+      expect(p.logit).toBeCloseTo(image[p.index]!, 4);
+      expect(p.prob).toBeCloseTo(Math.exp(image[p.index]!) / denominator, 4);
+      if (i > 0) expect(p.prob).toBeLessThanOrEqual(row[i - 1]!.prob);
+    }
+    expect(row.reduce((a, p) => a + p.prob, 0)).toBeCloseTo(1, 6);
+    expect(r.top[b]).toEqual(row.slice(0, 3));
+  });
   // Progress: from 0 to the whole file.
   const total = readFileSync(join(root, 'out', 'weights.bin')).length;
   expect(r.progress[0]).toEqual([0, total]);
@@ -196,6 +226,11 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
       peerDependenciesMeta: { webgpu: { optional: true } },
     });
     expect(pkg.dependencies).toBeUndefined();
+    expect(pkg.license).toBe(LICENSE);
+    // Settings keep their types; the source is the model file's name, not this machine's path.
+    const meta = goldenMeta(CASE);
+    expect(pkg.polyc.settings).toMatchObject({ init_channels: meta.init_channels, num_classes: 10 });
+    expect(pkg.polyc.source).toBe('cpolynext_lr.poly');
     const manifest = JSON.parse(readFileSync(join(out, 'weights.json'), 'utf8'));
     const bin = readFileSync(join(out, 'weights.bin'));
     expect(manifest).toMatchObject({ dtype: 'float32', byteOrder: 'little-endian', byteLength: bin.length });
@@ -209,6 +244,18 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(readme).toMatch(/\| multiplicative depth \| /);
     expect(readme).toMatch(/resize so that the shorter side is 33 pixels/);
     expect(readme).not.toMatch(/random weights/i);
+    expect(readme).toMatch(/\| license \| MIT \|/);
+    expect(readme).toMatch(/\| labels \| 10 class names given at compile time/);
+    expect(readme).toMatch(/@inproceedings\{polynext2026,[^`]*eprint += \{2605\.20839\}/);
+    // Nothing names this machine's directories: the temp dir the package was written to, or the repo.
+    for (const text of [
+      readme,
+      readFileSync(join(out, 'package.json'), 'utf8'),
+      readFileSync(join(out, 'weights.json'), 'utf8'),
+    ]) {
+      expect(text).not.toContain(root);
+      expect(text).not.toContain(process.cwd());
+    }
     expect(readme).toMatch(/; [1-9]\d* steps use kernel variants tuned for the adapter 'package test' \|/);
     // The dispatch sequence is straight-line code with literal offsets, counts and kernel keys.
     const webgpu = readFileSync(join(out, 'src', 'webgpu.ts'), 'utf8');
@@ -343,7 +390,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     );
     writeFileSync(
       join(consumer, 'consumer.ts'),
-      `import { INPUT_SHAPE, MAX_BATCH, Model, ModelError, preprocess, type Prediction } from '${PKG}';
+      `import { INPUT_SHAPE, LABELS, MAX_BATCH, Model, ModelError, preprocess, type Prediction } from '${PKG}';
 
 const shape: readonly [3, 32, 32] = INPUT_SHAPE;
 const max: 4 = MAX_BATCH;
@@ -351,13 +398,17 @@ const model = await Model.create({ backend: 'auto', onProgress: (loaded: number,
 const input: Float32Array = preprocess({ data: new Uint8ClampedArray(40 * 50 * 4), width: 40, height: 50 });
 const { logits } = await model.run(input, { batch: 1 });
 const top: Prediction[][] = model.topk(logits, 3);
+const first = top[0]?.[0];
+const named: string | null = first ? first.label : null;
+const numbers: number[] = first ? [first.index, first.logit, first.prob, first.value] : [];
+const labels: readonly string[] | null = LABELS;
 const backend: 'webgpu' | 'cpu' = model.backend;
 try {
   await model.run(new Float32Array(7));
 } catch (e) {
   if (e instanceof ModelError && e.code === 'bad-input') console.log(e.message);
 }
-void [shape, max, top, backend];
+void [shape, max, top, backend, named, numbers, labels];
 
 // @ts-expect-error the input is a Float32Array, not a number[]
 await model.run([1, 2, 3]);
@@ -365,6 +416,11 @@ await model.run([1, 2, 3]);
 await Model.create({ backend: 'tpu' });
 // @ts-expect-error logits are a Float32Array
 model.topk([0.5, 0.25]);
+// @ts-expect-error LABELS is readonly
+LABELS?.push('x');
+// @ts-expect-error a label may be null
+const label: string = first!.label;
+void label;
 // @ts-expect-error the input shape is a tuple of literals
 const wrong: readonly [3, 224, 224] = INPUT_SHAPE;
 void wrong;
@@ -381,7 +437,7 @@ void wrong;
       cwd: consumer,
       encoding: 'utf8',
     });
-    expect(bad.stdout.match(/error TS/g)).toHaveLength(4);
+    expect(bad.stdout.match(/error TS/g)).toHaveLength(6);
 
     // The shipped TypeScript sources typecheck (strict, with WebGPU's types) against runtime.d.ts,
     // and the bundled support code satisfies runtime.d.ts.

@@ -26,6 +26,20 @@ import { buildExample, cli, type GoldenMeta, goldenMeta, goldenSettings, readF32
 export const CASE = 'cpolynext_lr_small';
 export const PKG = 'cpolynext-lr-small';
 export const MAX_BATCH = 4;
+/** The case's 10 classes get these names (`--labels`, a JSON file) and the package an MIT licence. */
+export const LABELS = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
+export const LICENSE = 'MIT';
 
 export interface Installed {
   /** The directory `polyc compile` wrote. */
@@ -88,6 +102,8 @@ export async function compileAndInstall(root: string): Promise<Installed> {
   const out = join(root, 'out');
   const cache = join(root, 'tune.json');
   tuneCache(meta, cache);
+  const labels = join(root, 'labels.json');
+  writeFileSync(labels, JSON.stringify(LABELS));
   const r = await cli(
     'compile',
     'examples/cpolynext_lr.poly',
@@ -102,6 +118,10 @@ export async function compileAndInstall(root: string): Promise<Installed> {
     String(MAX_BATCH),
     '--tune-cache',
     cache,
+    '--labels',
+    labels,
+    '--license',
+    LICENSE,
   );
   if (r.code !== 0) throw new Error(`polyc compile failed (${r.code}):\n${r.err}`);
   execFileSync('npm', ['pack', '--pack-destination', root], { cwd: out, stdio: 'pipe', env: NPM_ENV });

@@ -79,15 +79,28 @@ describe('package support code', () => {
     expect(() => checkInput(new Float64Array(12), 1, shape, 4)).toThrow(
       /must be a Float32Array .* got Float64Array/,
     );
-    expect(topkRows(Float32Array.of(0.1, 0.5, 0.5, 3, 2, 1), 3, 2)).toEqual([
+    // Ties by index; probabilities the softmax of the image's logits; labels by index.
+    const e = (xs: number[]) => xs.map((x) => Math.exp(x) / xs.reduce((a, y) => a + Math.exp(y), 0));
+    const [p0, p1] = [e([Math.fround(0.1), 0.5, 0.5]), e([3, 2, 1])];
+    const rows = topkRows(Float32Array.of(0.1, 0.5, 0.5, 3, 2, 1), 3, 2, ['a', 'b', 'c']);
+    const near = (x: number) => expect.closeTo(x, 12);
+    expect(rows).toEqual([
       [
-        { index: 1, value: 0.5 },
-        { index: 2, value: 0.5 },
+        { index: 1, label: 'b', logit: 0.5, prob: near(p0[1]!), value: 0.5 },
+        { index: 2, label: 'c', logit: 0.5, prob: near(p0[2]!), value: 0.5 },
       ],
       [
-        { index: 0, value: 3 },
-        { index: 1, value: 2 },
+        { index: 0, label: 'a', logit: 3, prob: near(p1[0]!), value: 3 },
+        { index: 1, label: 'b', logit: 2, prob: near(p1[1]!), value: 2 },
       ],
+    ]);
+    // Without labels, label is null; logits far beyond exp's range still give finite probabilities.
+    const [big] = topkRows(Float32Array.of(1000, 999, -1000), 3, 3);
+    expect(big!.map((p) => p.label)).toEqual([null, null, null]);
+    expect(big!.map((p) => p.prob)).toEqual([
+      near(1 / (1 + Math.exp(-1))),
+      near(Math.exp(-1) / (1 + Math.exp(-1))),
+      0,
     ]);
   });
 });

@@ -61,6 +61,7 @@ export const CODES = {
   E0902: 'op has no ONNX form',
 
   E1001: 'model not supported by polyc compile',
+  E1002: 'labels do not match the model',
 } as const;
 
 export type Code = keyof typeof CODES;

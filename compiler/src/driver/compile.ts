@@ -4,6 +4,7 @@ import { costAnalysis } from '../analysis/cost.js';
 import { degreeReport } from '../analysis/degree.js';
 import { bundleRuntime } from '../codegen/package/bundle.js';
 import { type CardInfo, modelCard } from '../codegen/package/card.js';
+import { type LabelsOption, packageLabels } from '../codegen/package/labels.js';
 import { packageJson, type WeightsManifest } from '../codegen/package/manifest.js';
 import { type ApiInfo, indexSource } from '../codegen/ts/api.js';
 import { buildCpuProgram } from '../codegen/ts/cpu.js';
@@ -31,9 +32,14 @@ export interface CompileRequest {
   readonly checkpoint: { readonly file: string; readonly bytes: Uint8Array } | null;
   readonly packageName: string;
   readonly maxBatch: number;
-  /** The .poly file, for the model card. */
+  /** The .poly file's name (no directory: the package must not hold the machine's paths), for the model card. */
   readonly source: string;
-  readonly settings: Readonly<Record<string, string>>;
+  /** The model's settings after `--set`, typed as the model evaluated them. */
+  readonly settings: Readonly<Record<string, number | boolean | string>>;
+  /** `--labels`: the class names `topk` gives (default: ImageNet's for 1000 classes, else none). */
+  readonly labels?: LabelsOption;
+  /** The package's SPDX licence expression (package.json `license` and the card); default 'UNLICENSED'. */
+  readonly license?: string;
   readonly polycVersion: string;
   /** Default: the default pipeline. */
   readonly pipeline?: readonly Pass[];
@@ -114,6 +120,11 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   };
   const inputShape = perImage(input.type.shape, 'input');
   const outputShape = perImage(output.type.shape, 'output');
+  // Checked before the slow steps: a wrong --labels file fails at once.
+  const labels = packageLabels(
+    req.labels,
+    outputShape.reduce((a, b) => a * b, 1),
+  );
 
   let weights: Map<string, Float32Array>;
   if (req.checkpoint) {
@@ -155,6 +166,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     inputShape,
     outputShape,
     maxBatch: req.maxBatch,
+    labels,
     preprocess,
     weights: {
       file: 'weights.bin',
@@ -208,6 +220,11 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     model: m.name,
     source: req.source,
     settings: req.settings,
+    license: req.license ?? 'UNLICENSED',
+    labels:
+      labels === null
+        ? null
+        : { count: labels.length, imagenet: req.labels === undefined || req.labels === 'imagenet' },
     polycVersion: req.polycVersion,
     cost: modelCost,
     degree,
@@ -252,6 +269,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
         polycVersion: req.polycVersion,
         source: req.source,
         settings: req.settings,
+        license: req.license ?? 'UNLICENSED',
         synthetic: req.checkpoint === null,
         files: shipped.sort(),
       }),

@@ -62,12 +62,26 @@ export function checkInput(
 export interface Prediction {
   /** Class index. */
   readonly index: number;
+  /** The class's name (the package's `LABELS`), or null when the package has no labels. */
+  readonly label: string | null;
   /** Its logit. */
+  readonly logit: number;
+  /** Its probability: the softmax over the image's logits. */
+  readonly prob: number;
+  /** The logit again, as `topk` returned it before `logit` and `prob` (kept for compatibility). */
   readonly value: number;
 }
 
-/** The `k` largest logits of each image, largest first (ties: lower index first). */
-export function topkRows(logits: Float32Array, classes: number, k: number): Prediction[][] {
+/**
+ * The `k` largest logits of each image, largest first (ties: lower index first), with their labels
+ * (`labels[index]`, when given) and softmax probabilities.
+ */
+export function topkRows(
+  logits: Float32Array,
+  classes: number,
+  k: number,
+  labels: readonly string[] | null = null,
+): Prediction[][] {
   if (!(logits instanceof Float32Array) || logits.length % classes !== 0) {
     throw new ModelError(
       'bad-input',
@@ -80,10 +94,22 @@ export function topkRows(logits: Float32Array, classes: number, k: number): Pred
     throw new ModelError('bad-input', `k must be a positive integer, got ${k}`);
   const rows = logits.length / classes;
   return Array.from({ length: rows }, (_, b) => {
-    const row = Array.from(logits.subarray(b * classes, (b + 1) * classes), (value, index) => ({
-      index,
-      value,
-    }));
-    return row.sort((x, y) => y.value - x.value || x.index - y.index).slice(0, Math.min(k, classes));
+    const row = logits.subarray(b * classes, (b + 1) * classes);
+    // Softmax with the row's largest logit subtracted: exp never overflows, and the sum is >= 1.
+    let max = Number.NEGATIVE_INFINITY;
+    for (const x of row) max = Math.max(max, x);
+    let sum = 0;
+    for (const x of row) sum += Math.exp(x - max);
+    const order = Array.from(row.keys()).sort((x, y) => row[y]! - row[x]! || x - y);
+    return order.slice(0, Math.min(k, classes)).map((index) => {
+      const logit = row[index]!;
+      return {
+        index,
+        label: labels?.[index] ?? null,
+        logit,
+        prob: Math.exp(logit - max) / sum,
+        value: logit,
+      };
+    });
   });
 }

@@ -98,7 +98,7 @@ export function serveModel(create: (options: WorkerCreateOptions) => Promise<Ser
 export interface WorkerModel extends WorkerModelInfo {
   /** As `Model.run`: the input is checked here, copied to the worker, the logits come back. */
   run(input: Float32Array, options?: { readonly batch?: number }): Promise<{ logits: Float32Array }>;
-  /** The k largest logits of each image, largest first (computed here). */
+  /** The k largest logits of each image, largest first, with labels and probabilities (computed here). */
   topk(logits: Float32Array, k?: number): Prediction[][];
   /** Frees the model in the worker and stops the worker. */
   destroy(): void;
@@ -109,6 +109,7 @@ interface Shape {
   readonly inputShape: readonly number[];
   readonly maxBatch: number;
   readonly classes: number;
+  readonly labels: readonly string[] | null;
 }
 
 /**
@@ -149,7 +150,7 @@ export async function startModelWorker(
         ])) as Float32Array;
         return { logits };
       },
-      topk: (logits, k = 5) => topkRows(logits, shape.classes, k),
+      topk: (logits, k = 5) => topkRows(logits, shape.classes, k, shape.labels),
       destroy() {
         void connection.call({ op: 'destroy' }, []).finally(() => connection.close());
       },

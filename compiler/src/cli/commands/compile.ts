@@ -1,7 +1,9 @@
+import { basename } from 'node:path';
+import type { LabelsOption } from '../../codegen/package/labels.js';
 import { defaultPackageName, invalidPackageName } from '../../codegen/package/manifest.js';
 import { parsePipeline } from '../../passes/pipeline.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError, VERSION } from '../command.js';
-import { checkPackageDir, readBytes, writeDirAtomic } from '../files.js';
+import { checkPackageDir, readBytes, readTextOrFail, writeDirAtomic } from '../files.js';
 import { loadModel, loadTuned, reportTiming } from '../model.js';
 import {
   MODEL_OPTIONS,
@@ -21,6 +23,16 @@ export const compile: Command = {
     outputOption('<dir>', 'the package directory to write (replaced if it holds an earlier package)', true),
     stringOption('name', '<npm-name>', 'the package name (default: the model name, e.g. cpolynext-lr)'),
     stringOption('max-batch', '<n>', 'the largest batch the package runs (default 8)'),
+    stringOption(
+      'labels',
+      '<file|imagenet>',
+      "class names for topk: a file (one a line, or a JSON array of strings; as many as the model's classes) or 'imagenet' (default for 1000 classes; none otherwise)",
+    ),
+    stringOption(
+      'license',
+      '<spdx>',
+      "the package's licence, an SPDX expression, in package.json and the card (default UNLICENSED)",
+    ),
     TUNE_CACHE_OPTION,
     stringOption(
       'tune-adapter',
@@ -39,6 +51,18 @@ export const compile: Command = {
     }
     if (str(inv, 'tune-adapter') !== undefined && str(inv, 'tune-cache') === undefined)
       return usageError(io, command, '--tune-adapter needs --tune-cache');
+    const license = str(inv, 'license') ?? 'UNLICENSED';
+    if (!/^[A-Za-z0-9.+\-() :]+$/.test(license) || license.trim() === '')
+      return usageError(
+        io,
+        command,
+        `--license must be an SPDX expression such as MIT or Apache-2.0, got '${license}'`,
+      );
+    const labelsPath = str(inv, 'labels');
+    const labels: LabelsOption =
+      labelsPath === undefined || labelsPath === 'imagenet'
+        ? labelsPath
+        : { file: labelsPath, text: readTextOrFail(labelsPath) };
     checkPackageDir(out);
     const tuned = loadTuned(inv, str(inv, 'tune-adapter'));
     if (tuned === null) return EXIT_USER;
@@ -66,8 +90,11 @@ export const compile: Command = {
       checkpoint,
       packageName: name,
       maxBatch,
-      source: inv.positionals[0]!,
-      settings: Object.fromEntries(Object.entries(m.settings).map(([k, v]) => [k, String(v)])),
+      // Only the file's name: the package must not carry this machine's directories.
+      source: basename(inv.positionals[0]!),
+      settings: m.settings,
+      labels,
+      license,
       polycVersion: VERSION,
       pipeline: parsePipeline(str(inv, 'passes') ?? 'default'),
       ...(tuned?.adapter ? { tuned: { adapter: tuned.adapter, choices: tuned.choices } } : {}),

@@ -10,7 +10,11 @@ export interface CardInfo {
   readonly packageName: string;
   readonly model: string;
   readonly source: string;
-  readonly settings: Readonly<Record<string, string>>;
+  readonly settings: Readonly<Record<string, number | boolean | string>>;
+  /** SPDX licence expression (or npm's 'UNLICENSED'). */
+  readonly license: string;
+  /** The class names `topk` gives: how many, and whether they are the built-in ImageNet-1k ones. */
+  readonly labels: { readonly count: number; readonly imagenet: boolean } | null;
   readonly polycVersion: string;
   readonly cost: Cost;
   readonly degree: DegreeReport;
@@ -40,6 +44,17 @@ export interface CardInfo {
     readonly wasm: { readonly calls: number; readonly bytes: number };
   };
 }
+
+/** The paper (title, arXiv id and venue as ../shared/docs/polynext-reference.md gives them; no authors listed there). */
+const CITATION = [
+  '@inproceedings{polynext2026,',
+  '  title     = {Activation-Free Backbones for Image Recognition: Polynomial Alternatives within MetaFormer-Style Vision Models},',
+  '  booktitle = {International Conference on Machine Learning (ICML)},',
+  '  year      = {2026},',
+  '  eprint    = {2605.20839},',
+  '  archivePrefix = {arXiv},',
+  '}',
+];
 
 const MIB = 2 ** 20;
 const mib = (b: number) => `${(b / MIB).toFixed(2)} MiB`;
@@ -128,6 +143,14 @@ export function modelCard(c: CardInfo): string {
     `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${c.cpu.wasm.calls} of them WebAssembly SIMD kernels ` +
       `(a ${(c.cpu.wasm.bytes / 1024).toFixed(0)} KiB module), ${mib(c.cpu.arenaBytes)} of activations |`,
     `| weights.bin | ${mib(w.byteLength)}, SHA-256 ${w.sha256} |`,
+    `| labels | ${
+      c.labels === null
+        ? 'none (`topk` gives label null)'
+        : c.labels.imagenet
+          ? "ImageNet-1k's 1000 class names in torchvision's order (`LABELS`)"
+          : `${c.labels.count} class names given at compile time (\`LABELS\`)`
+    } |`,
+    `| license | ${c.license} |`,
     '',
     '## Input',
     '',
@@ -148,7 +171,7 @@ export function modelCard(c: CardInfo): string {
       ? 'const input = preprocess(imageData); // { data, width, height }, RGBA or RGB bytes'
       : `const input = new Float32Array(${c.inputShape.reduce((a, b) => a * b, 1)}); // one image, ${image}`,
     'const { logits } = await model.run(input, { batch: 1 });',
-    'console.log(model.topk(logits, 5)); // [[{ index, value }, ...]] per image',
+    'console.log(model.topk(logits, 5)); // [[{ index, label, logit, prob }, ...]] per image',
     'model.destroy();',
     '```',
     '',
@@ -175,6 +198,14 @@ export function modelCard(c: CardInfo): string {
     "| `runtime.js`, `runtime.d.ts` | polyc's WebGPU runtime and the package support code (bundled with esbuild) |",
     '| `weights.bin`, `weights.json` | the weights (little-endian float32) and their manifest (length, SHA-256, layout) |',
     '| `src/` | the generated TypeScript sources |',
+    '',
+    '## Citation',
+    '',
+    'PolyNeXt is described in:',
+    '',
+    '```bibtex',
+    ...CITATION,
+    '```',
     '',
   ].join('\n');
 }

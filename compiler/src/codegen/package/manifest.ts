@@ -54,7 +54,9 @@ export interface PackageJsonInfo {
   readonly description: string;
   readonly polycVersion: string;
   readonly source: string;
-  readonly settings: Readonly<Record<string, string>>;
+  readonly settings: Readonly<Record<string, number | boolean | string>>;
+  /** SPDX licence expression (or npm's 'UNLICENSED'). */
+  readonly license: string;
   readonly synthetic: boolean;
   readonly files: readonly string[];
 }
@@ -64,6 +66,7 @@ export function packageJson(p: PackageJsonInfo): Record<string, unknown> {
     name: p.name,
     version: '0.1.0',
     description: p.description,
+    license: p.license,
     type: 'module',
     main: './index.js',
     types: './index.d.ts',

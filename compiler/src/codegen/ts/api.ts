@@ -14,6 +14,8 @@ export interface ApiInfo {
   /** Output shape of one image, e.g. [1000]. */
   readonly outputShape: readonly number[];
   readonly maxBatch: number;
+  /** The class names, one per logit, or null when the package has none. */
+  readonly labels: readonly string[] | null;
   /** Present when the input is an RGB image [3, S, S]. */
   readonly preprocess: {
     readonly size: number;
@@ -88,6 +90,13 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
       exported('IMAGE_FLOATS', `${perImage} as const`, 'Floats per input image.'),
       exported('OUTPUT_SHAPE', tuple(info.outputShape), 'Shape of the output of one image.'),
       exported('NUM_CLASSES', `${classes} as const`, 'Logits per image.'),
+      exported(
+        'LABELS',
+        `${info.labels === null ? 'null' : `Object.freeze(${JSON.stringify(info.labels)})`} as readonly string[] | null`,
+        info.labels === null
+          ? 'No class names: compiled without labels (`topk` gives label null).'
+          : 'The class names by logit index (`topk` gives each prediction its label).',
+      ),
       exported('MAX_BATCH', `${info.maxBatch} as const`, 'The largest batch `run` accepts.'),
       exported(
         'PREPROCESS',
@@ -326,7 +335,7 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
             parameters: [{ name: 'options', type: 'WorkerCreateOptions', initializer: '{}' }],
             returnType: 'Promise<WorkerModel>',
             statements: [
-              'return startModelWorker(new URL(import.meta.url), options, { inputShape: INPUT_SHAPE, maxBatch: MAX_BATCH, classes: NUM_CLASSES });',
+              'return startModelWorker(new URL(import.meta.url), options, { inputShape: INPUT_SHAPE, maxBatch: MAX_BATCH, classes: NUM_CLASSES, labels: LABELS });',
             ],
           },
           {
@@ -347,13 +356,15 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
           },
           {
             name: 'topk',
-            docs: ['The k largest logits of each image, largest first.'],
+            docs: [
+              'The k largest logits of each image, largest first, with their labels and softmax probabilities.',
+            ],
             parameters: [
               { name: 'logits', type: 'Float32Array' },
               { name: 'k', type: 'number', initializer: '5' },
             ],
             returnType: 'Prediction[][]',
-            statements: ['return topkRows(logits, NUM_CLASSES, k);'],
+            statements: ['return topkRows(logits, NUM_CLASSES, k, LABELS);'],
           },
           {
             name: 'destroy',
