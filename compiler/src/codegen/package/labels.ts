@@ -1,18 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { fail } from '../../diagnostics/diagnostic.js';
+import { IMAGENET_LABELS } from './imagenet-labels.js';
 
 /**
- * The class names a package's `topk` gives (`--labels`). imagenet-labels.json holds ImageNet-1k's
- * 1000 names in torchvision's index order, taken from the npm package
- * `@tensorflow-models/mobilenet@2.1.1` (`dist/imagenet_classes.js`, Copyright 2019 Google LLC,
- * Apache-2.0).
+ * The class names a package's `topk` gives (`--labels`); imagenet-labels.ts holds ImageNet-1k's
+ * 1000 names (its header says where they come from and their licence).
  */
 
 /** What `--labels` asks for: the built-in ImageNet names, a file's text, or (undefined) the default. */
 export type LabelsOption = 'imagenet' | { readonly file: string; readonly text: string } | undefined;
 
 export function imagenetLabels(): readonly string[] {
-  return JSON.parse(readFileSync(new URL('./imagenet-labels.json', import.meta.url), 'utf8')) as string[];
+  return IMAGENET_LABELS;
 }
 
 /** A labels file: a JSON array of strings, or one label a line (blank lines at the end ignored). */
