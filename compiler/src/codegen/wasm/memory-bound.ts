@@ -108,33 +108,11 @@ export function reduce(f: Fn, outer: number, n: number, inner: number, mean: boo
       ]),
     ];
   }
-  const vecEnd = Math.floor(n / 4) * 4;
   const c = column(f, false);
   return [
     f.loop('o', 0, outer, 1, [
       f.set('xo', m.i32.add(f.get('x0'), m.i32.mul(f.get('o'), f.int(n * 4)))),
-      f.set('av', m.v128.const(ZERO), v128),
-      f.loop('j', 0, vecEnd, 4, [
-        f.set(
-          'av',
-          m.f32x4.add(
-            f.get('av', v128),
-            m.v128.load(0, 4, m.i32.add(f.get('xo'), m.i32.shl(f.get('j'), f.int(2)))),
-          ),
-          v128,
-        ),
-      ]),
-      f.set('as', f.laneSum('av'), f32),
-      f.loop('j', vecEnd, n, 1, [
-        f.set(
-          'as',
-          m.f32.add(
-            f.get('as', f32),
-            m.f32.load(0, 4, m.i32.add(f.get('xo'), m.i32.shl(f.get('j'), f.int(2)))),
-          ),
-          f32,
-        ),
-      ]),
+      ...rowSum(f, n, (at, vector) => (vector ? m.v128.load(0, 4, at('xo')) : m.f32.load(0, 4, at('xo')))),
       m.f32.store(0, 4, m.i32.add(f.get('y'), m.i32.shl(f.get('o'), f.int(2))), scale(c, f.get('as', f32))),
     ]),
   ];
@@ -222,14 +200,9 @@ export function l1norm(f: Fn, outer: number, n: number, inner: number, eps: numb
     f.loop('o', 0, outer, 1, [
       f.set('xo', m.i32.add(f.get('x0'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
       f.set('yo', m.i32.add(f.get('y'), m.i32.mul(f.get('o'), f.int(rowBytes)))),
-      f.set('av', m.v128.const(ZERO), v128),
-      f.loop('j', 0, vecEnd, 4, [
-        f.set('av', m.f32x4.add(f.get('av', v128), m.f32x4.abs(m.v128.load(0, 4, at('xo')))), v128),
-      ]),
-      f.set('as', f.laneSum('av'), f32),
-      f.loop('j', vecEnd, n, 1, [
-        f.set('as', m.f32.add(f.get('as', f32), m.f32.abs(m.f32.load(0, 4, at('xo')))), f32),
-      ]),
+      ...rowSum(f, n, (at, vector) =>
+        vector ? m.f32x4.abs(m.v128.load(0, 4, at('xo'))) : m.f32.abs(m.f32.load(0, 4, at('xo'))),
+      ),
       f.set('ds', m.f32.max(f.get('as', f32), m.f32.const(eps)), f32),
       f.set('dv', m.f32x4.splat(f.get('ds', f32)), v128),
       f.loop('j', 0, vecEnd, 4, [
@@ -273,37 +246,44 @@ export function transpose(f: Fn, axes: readonly { readonly d: number; readonly s
  */
 export function linear(f: Fn, outputs: number, k: number, bias: boolean): Expr[] {
   const m = f.m;
-  const vecEnd = Math.floor(k / 4) * 4;
-  const at = (base: Expr) => m.i32.add(base, m.i32.shl(f.get('j'), f.int(2)));
   const start = bias
     ? m.f32.load(0, 4, m.i32.add(f.get('x2'), m.i32.shl(f.get('o'), f.int(2))))
     : m.f32.const(0);
   return [
     f.loop('o', 0, outputs, 1, [
       f.set('wr', m.i32.add(f.get('x1'), m.i32.mul(f.get('o'), f.int(k * 4)))),
-      f.set('av', m.v128.const(ZERO), v128),
-      f.loop('j', 0, vecEnd, 4, [
-        f.set(
-          'av',
-          m.f32x4.add(
-            f.get('av', v128),
-            m.f32x4.mul(m.v128.load(0, 4, at(f.get('wr'))), m.v128.load(0, 4, at(f.get('x0')))),
-          ),
-          v128,
-        ),
-      ]),
-      f.set('as', m.f32.add(start, f.laneSum('av')), f32),
-      f.loop('j', vecEnd, k, 1, [
-        f.set(
-          'as',
-          m.f32.add(
-            f.get('as', f32),
-            m.f32.mul(m.f32.load(0, 4, at(f.get('wr'))), m.f32.load(0, 4, at(f.get('x0')))),
-          ),
-          f32,
-        ),
-      ]),
+      ...rowSum(
+        f,
+        k,
+        (at, vector) =>
+          vector
+            ? m.f32x4.mul(m.v128.load(0, 4, at('wr')), m.v128.load(0, 4, at('x0')))
+            : m.f32.mul(m.f32.load(0, 4, at('wr')), m.f32.load(0, 4, at('x0'))),
+        start,
+      ),
       m.f32.store(0, 4, m.i32.add(f.get('y'), m.i32.shl(f.get('o'), f.int(2))), f.get('as', f32)),
     ]),
+  ];
+}
+
+/**
+ * `as` = start + the sum of `term` over a contiguous row of n floats: f32x4 terms for j below n
+ * rounded down to 4 (accumulated in `av`, then summed across lanes), scalar terms for the rest.
+ * `at(base)` is the byte address of element j from the pointer in local `base`.
+ */
+function rowSum(
+  f: Fn,
+  n: number,
+  term: (at: (base: string) => Expr, vector: boolean) => Expr,
+  start?: Expr,
+): Expr[] {
+  const m = f.m;
+  const vecEnd = Math.floor(n / 4) * 4;
+  const at = (base: string) => m.i32.add(f.get(base), m.i32.shl(f.get('j'), f.int(2)));
+  return [
+    f.set('av', m.v128.const(ZERO), v128),
+    f.loop('j', 0, vecEnd, 4, [f.set('av', m.f32x4.add(f.get('av', v128), term(at, true)), v128)]),
+    f.set('as', start ? m.f32.add(start, f.laneSum('av')) : f.laneSum('av'), f32),
+    f.loop('j', vecEnd, n, 1, [f.set('as', m.f32.add(f.get('as', f32), term(at, false)), f32)]),
   ];
 }
