@@ -14,13 +14,13 @@
  * and quiet. playwright refuses `--user-data-dir` in args: a fresh profile is passed to
  * launchPersistentContext instead. These tests never skip: without Chromium or WebGPU they fail.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWeights } from '../../compiler/src/driver/run.js';
 import { compileForWebGpu, packWeights } from '../../compiler/src/driver/webgpu.js';
@@ -29,17 +29,7 @@ import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
 import type { Plan } from '../../runtime/src/index.js';
 import { buildExample, goldenMeta, readF32File, relError } from '../helpers.js';
 import { addScaleInput, addScalePlan } from '../runtime/tiny-plans.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
+import { launchChromium, WEBGPU_FLAGS } from '../support/chromium.js';
 
 const PAGE = `<!doctype html><title>polyc runtime</title>
 <script type="module">import * as rt from '/runtime.js'; globalThis.polycRuntime = rt;</script>`;
@@ -87,9 +77,6 @@ describe('WebGPU runtime in headless Chromium', () => {
   const openPage = () => (opened ??= open());
 
   async function open(): Promise<Page> {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    }
     const bundle = await build({
       entryPoints: ['runtime/src/index.ts'],
       bundle: true,
@@ -112,11 +99,7 @@ describe('WebGPU runtime in headless Chromium', () => {
     const listening = server;
     await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
     profile = mkdtempSync(join(tmpdir(), 'polyc-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-    });
+    context = await launchChromium(profile, { args: WEBGPU_FLAGS });
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`http://127.0.0.1:${(listening.address() as AddressInfo).port}/`);
     await page.waitForFunction(() => 'polycRuntime' in globalThis, undefined, { timeout: 10_000 });

@@ -5,10 +5,10 @@
  * must need no network. The numbers the page shows are checked against the compiler's analyses
  * of an independent build of the same model.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InspectorData } from '../../compiler/inspector/data.js';
 import { scopeLevels } from '../../compiler/inspector/scope.js';
@@ -22,15 +22,7 @@ import { inspectorHtml } from '../../compiler/src/inspect/page.js';
 import { numel } from '../../compiler/src/ir/shapes.js';
 import type { Module, Op } from '../../compiler/src/ir/types.js';
 import { cli, fsHost } from '../helpers.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
+import { launchChromium } from '../support/chromium.js';
 
 interface Opened {
   readonly page: Page;
@@ -75,8 +67,6 @@ describe('polyc inspect --html in headless Chromium', () => {
   const files = new Map<string, { data: InspectorData; path: string }>();
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
     dir = mkdtempSync(join(tmpdir(), 'polyc-inspector-'));
     for (const entry of ['examples/cpolynext_t.poly', 'examples/cpolynext_t_bn.poly']) {
       const data = inspectModel({ entry, passes: 'default' }, fsHost);
@@ -84,12 +74,7 @@ describe('polyc inspect --html in headless Chromium', () => {
       writeFileSync(path, await inspectorHtml(data));
       files.set(entry, { data, path });
     }
-    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1500, height: 900 },
-    });
+    context = await launchChromium(join(dir, 'profile'), { viewport: { width: 1500, height: 900 } });
   });
 
   afterAll(async () => {

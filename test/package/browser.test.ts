@@ -3,9 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { relError } from '../helpers.js';
+import { BASE_FLAGS, launchChromium, WEBGPU_FLAGS } from '../support/chromium.js';
 import { compileAndInstall, goldenExpected, goldenInput, PKG } from './setup.js';
 
 /**
@@ -15,16 +16,6 @@ import { compileAndInstall, goldenExpected, goldenInput, PKG } from './setup.js'
  * (SwiftShader without a GPU; flags as in test/browser/chromium.test.ts) and on the CPU; `auto`
  * picks the CPU on SwiftShader (a software adapter) and in a Chromium without WebGPU flags.
  */
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const BASE_FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-  '--disable-sync',
-];
-const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', ...BASE_FLAGS];
 
 const PAGE = `<!doctype html><title>${PKG}</title>
 <script type="module">import * as pkg from '/pkg/index.js'; globalThis.polycPackage = pkg;</script>`;
@@ -265,11 +256,7 @@ async function withPage<T>(
   flags: readonly string[],
   use: (page: Page) => Promise<T>,
 ): Promise<T> {
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(root, 'profile-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...flags],
-  });
+  const context = await launchChromium(mkdtempSync(join(root, 'profile-')), { args: flags });
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     const pageErrors: string[] = [];
@@ -304,9 +291,6 @@ describe('the generated package in headless Chromium', () => {
   let server: Promise<{ server: Server; pkgDir: string }> | undefined;
   const setup = () =>
     (server ??= (async () => {
-      if (!existsSync(CHROMIUM)) {
-        throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-      }
       const { pkgDir } = await compileAndInstall(root);
       return { server: await serve(pkgDir, requests), pkgDir };
     })());
