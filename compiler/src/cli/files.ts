@@ -11,6 +11,7 @@ import {
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { DiagnosticError, error } from '../diagnostics/diagnostic.js';
 import type { SourceHost } from '../driver/frontend.js';
+import type { FolderHost } from '../driver/image-folder.js';
 
 // Everything the CLI reads and writes goes through here; failures become E0702 and E0704.
 
@@ -31,6 +32,34 @@ export function readTextOrFail(path: string): string {
   if (text === null) throw cannotRead(path, 'no such file');
   return text;
 }
+
+/** An image folder on disk (`polyc eval`): links are followed, as torchvision's `os.walk(followlinks=True)`. */
+export const folderHost: FolderHost = {
+  list(path) {
+    try {
+      const dirs: string[] = [];
+      const files: string[] = [];
+      for (const name of readdirSync(path)) {
+        const st = statSync(join(path, name), { throwIfNoEntry: false });
+        if (st?.isDirectory()) dirs.push(name);
+        else if (st?.isFile()) files.push(name);
+      }
+      return { dirs, files };
+    } catch {
+      return null;
+    }
+  },
+  read(path) {
+    try {
+      const b = readFileSync(path);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      return {
+        error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message,
+      };
+    }
+  },
+};
 
 export function readBytes(path: string): Uint8Array {
   try {
