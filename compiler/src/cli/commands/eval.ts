@@ -100,18 +100,17 @@ export const evalCommand: Command = {
       );
     }
     const classifier = await createClassifier(m.module, weights, backend, Math.min(batch, count), m.context);
+    // The bar only on a terminal, and never under --json, whose reader wants stdout and stderr clean.
+    const status = json ? undefined : io.status;
     try {
       const loadMs = performance.now() - started;
       if (classifier.fallbackReason !== undefined && !json)
         io.err(`note: on the CPU: ${classifier.fallbackReason}`);
-      // The bar only on a terminal, and never under --json, whose reader wants stdout and stderr clean.
-      const status = json ? undefined : io.status;
       const result = await evaluate(folder, folderHost, shapes, classifier, {
         batch,
         ...(limit === null ? {} : { limit }),
         ...(status ? { onProgress: (p) => status(formatProgress(p)) } : {}),
       });
-      status?.(null);
       const summary = evalSummary(
         result,
         { model: m.module.name, data: root, batch, limit, skipped: folder.skipped, loadMs },
@@ -133,6 +132,8 @@ export const evalCommand: Command = {
       if (out) io.out(`wrote ${out}: the JSON summary with every image's top classes`);
       return EXIT_OK;
     } finally {
+      // A failure mid-run (an undecodable image) leaves no half-drawn bar before its diagnostic.
+      status?.(null);
       classifier.destroy();
     }
   },
