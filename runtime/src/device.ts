@@ -90,6 +90,8 @@ const NODE_HELP =
   'In Node, install the `webgpu` package (Dawn: `npm i -D webgpu`); on Linux without a GPU also set ' +
   "VK_ICD_FILENAMES to SwiftShader's Vulkan driver, which Debian's `chromium` package ships " +
   '(VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json; Debian 12 also needs `libvulkan1`).';
+/** Where Debian's `chromium` package puts SwiftShader's Vulkan driver manifest. */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const BROWSER_HELP =
   'Use a browser with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu).';
 
@@ -105,6 +107,7 @@ async function loadNodeGpu(): Promise<GPU | string> {
   nodeGpu ??= (async () => {
     // A variable specifier: TypeScript does not resolve it and bundlers do not try to inline it.
     const specifier = 'webgpu';
+    await ensureRuntimeDir();
     let mod: { create?: (flags: string[]) => GPU; globals?: Record<string, unknown> };
     try {
       mod = await import(/* @vite-ignore */ specifier);
@@ -130,6 +133,77 @@ async function loadNodeGpu(): Promise<GPU | string> {
     }
   })();
   return nodeGpu;
+}
+
+/** What the runtime uses of Node's `process`, reached through globalThis (runtime/ imports no Node module). */
+interface NodeProcess {
+  readonly platform: string;
+  readonly env: Record<string, string | undefined>;
+  on(event: 'exit', listener: () => void): void;
+}
+
+interface NodeFs {
+  statSync(path: string, options: { throwIfNoEntry: false }): { isDirectory(): boolean } | undefined;
+  existsSync(path: string): boolean;
+  mkdtempSync(prefix: string): string;
+  rmSync(path: string, options: { recursive: true; force: true }): void;
+}
+
+const nodeProcess = (): NodeProcess => (globalThis as unknown as { process: NodeProcess }).process;
+
+/** Node's `fs`, by a variable specifier: bundlers and browsers leave it alone. */
+async function nodeFs(): Promise<NodeFs> {
+  const specifier = 'node:fs';
+  return (await import(/* @vite-ignore */ specifier)) as NodeFs;
+}
+
+/**
+ * Dawn on Linux probes for a Wayland display, and libwayland prints `XDG_RUNTIME_DIR is invalid or
+ * not set in the environment` (twice) when the variable is unset or not an absolute path. A process
+ * without a session (a CI job, a container, ssh without a login manager) has none; it is then
+ * pointed at a private temporary directory (mkdtemp makes it 0700, as the XDG spec asks), removed
+ * at exit. A variable naming a directory is left as it is.
+ */
+async function ensureRuntimeDir(): Promise<void> {
+  const proc = nodeProcess();
+  if (proc.platform !== 'linux') return;
+  const fs = await nodeFs();
+  const current = proc.env.XDG_RUNTIME_DIR;
+  if (current?.startsWith('/') && fs.statSync(current, { throwIfNoEntry: false })?.isDirectory()) return;
+  const specifier = 'node:os';
+  const os = (await import(/* @vite-ignore */ specifier)) as { tmpdir(): string };
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/polyc-xdg-`);
+  proc.env.XDG_RUNTIME_DIR = dir;
+  proc.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * Why Dawn in Node found no adapter although `webgpu` loaded: on Linux, no Vulkan driver (ICD) it
+ * can use. Names a `VK_ICD_FILENAMES` that points nowhere, and SwiftShader's driver when it is on disk.
+ */
+async function noAdapterHelp(): Promise<string> {
+  const proc = nodeProcess();
+  if (proc.platform !== 'linux') {
+    return 'The `webgpu` package (Dawn) is installed but found no usable GPU: update the GPU driver (Metal on macOS, D3D12 or Vulkan on Windows).';
+  }
+  const fs = await nodeFs();
+  const icd = proc.env.VK_ICD_FILENAMES;
+  const missing = (icd ?? '').split(':').filter((f) => f !== '' && !fs.existsSync(f));
+  const swiftshader = fs.existsSync(SWIFTSHADER_ICD);
+  const software = swiftshader
+    ? `SwiftShader's (a CPU Vulkan driver) is on this machine: VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`
+    : `without a GPU, Debian's \`chromium\` package ships SwiftShader's (a CPU Vulkan driver) as ${SWIFTSHADER_ICD}`;
+  const why =
+    missing.length > 0
+      ? `VK_ICD_FILENAMES names ${missing.map((f) => `'${f}'`).join(', ')}, which ${missing.length === 1 ? 'does' : 'do'} not exist`
+      : icd !== undefined
+        ? `the Vulkan driver VK_ICD_FILENAMES names (${icd}) offers no adapter Dawn can use`
+        : 'no Vulkan driver (ICD) that Dawn can use is installed';
+  return (
+    `The \`webgpu\` package (Dawn) is installed, but ${why}. Install a Vulkan driver for your GPU, or ` +
+    `set VK_ICD_FILENAMES to a driver's ICD manifest (JSON); ${software}. ` +
+    'Dawn also needs the Vulkan loader (Debian: `libvulkan1`).'
+  );
 }
 
 /** The platform's WebGPU entry point, or a `RuntimeError('no-webgpu')` explaining how to get one. */
@@ -205,7 +279,11 @@ async function requestAdapter(
   if (!adapter) {
     throw new RuntimeError(
       'no-adapter',
-      `WebGPU found no adapter (no usable GPU or software driver). ${isNode() ? NODE_HELP : BROWSER_HELP}`,
+      `WebGPU found no adapter (no usable GPU or software driver). ${
+        isNode() && !(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu
+          ? await noAdapterHelp()
+          : BROWSER_HELP
+      }`,
     );
   }
   return adapter;

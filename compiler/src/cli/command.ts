@@ -6,6 +6,11 @@ import { formatOptions, HELP_OPTION, type OptionSpec, optionSyntax } from './opt
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * A transient status line on stderr (a progress bar), replaced by the next and cleared by
+   * `status(null)`. Present only when stderr is a terminal, so that a log or a pipe never holds one.
+   */
+  readonly status?: (text: string | null) => void;
 }
 
 export const EXIT_OK = 0;

@@ -11,6 +11,7 @@ import {
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { DiagnosticError, error } from '../diagnostics/diagnostic.js';
 import type { SourceHost } from '../driver/frontend.js';
+import type { FolderHost } from '../driver/image-folder.js';
 
 // Everything the CLI reads and writes goes through here; failures become E0702 and E0704.
 
@@ -31,6 +32,34 @@ export function readTextOrFail(path: string): string {
   if (text === null) throw cannotRead(path, 'no such file');
   return text;
 }
+
+/** An image folder on disk (`polyc eval`): links are followed, as torchvision's `os.walk(followlinks=True)`. */
+export const folderHost: FolderHost = {
+  list(path) {
+    try {
+      const dirs: string[] = [];
+      const files: string[] = [];
+      for (const name of readdirSync(path)) {
+        const st = statSync(join(path, name), { throwIfNoEntry: false });
+        if (st?.isDirectory()) dirs.push(name);
+        else if (st?.isFile()) files.push(name);
+      }
+      return { dirs, files };
+    } catch {
+      return null;
+    }
+  },
+  read(path) {
+    try {
+      const b = readFileSync(path);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } catch (e) {
+      return {
+        error: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message,
+      };
+    }
+  },
+};
 
 export function readBytes(path: string): Uint8Array {
   try {
@@ -59,8 +88,10 @@ export function checkPackageDir(dir: string): void {
   const fail = (why: string) => {
     throw cannotWrite(dir, why);
   };
-  const parent = dirname(resolve(dir));
-  if (!existsSync(parent) || !statSync(parent).isDirectory()) fail(`${parent} is not a directory`);
+  // Missing parents are made when the package is written (`mkdir -p`); an existing one must be a directory.
+  let parent = dirname(resolve(dir));
+  while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) fail(`${parent} is not a directory`);
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) fail('it exists and is not a directory');
   if (readdirSync(dir).length === 0) return;
@@ -76,14 +107,18 @@ export function checkPackageDir(dir: string): void {
 /**
  * Writes a directory atomically: the files go into a temporary sibling, which then replaces `dir`
  * (an earlier package there is removed only once the new one is in place). On failure the
- * temporary directory is removed and an earlier `dir` is left as it was.
+ * temporary directory (and any parent directory this call made) is removed and an earlier `dir` is
+ * left as it was.
  */
 export function writeDirAtomic(dir: string, files: ReadonlyMap<string, Uint8Array>): void {
   const target = resolve(dir);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
   const old = `${tmp}-old`;
   let moved = false;
+  // The first parent directory this write creates, removed again if it fails.
+  let made: string | undefined;
   try {
+    made = mkdirSync(dirname(target), { recursive: true });
     mkdirSync(tmp);
     for (const [name, bytes] of files) {
       const path = resolve(tmp, name);
@@ -101,6 +136,7 @@ export function writeDirAtomic(dir: string, files: ReadonlyMap<string, Uint8Arra
     try {
       rmSync(tmp, { recursive: true, force: true });
       if (moved && !existsSync(target)) renameSync(old, target);
+      if (made !== undefined) rmSync(made, { recursive: true, force: true });
     } catch {
       // nothing was created, or nothing more can be done
     }

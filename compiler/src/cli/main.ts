@@ -26,6 +26,13 @@ import { HELP_OPTION, parseArgsOptions } from './options.js';
 const nodeIo: CliIo = {
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${t}\n`),
+  ...(process.stderr.isTTY
+    ? {
+        // Carriage return and erase-line: the line is rewritten in place, cut to the terminal's width.
+        status: (t: string | null) =>
+          process.stderr.write(`\r\x1b[K${t === null ? '' : t.slice(0, (process.stderr.columns || 80) - 1)}`),
+      }
+    : {}),
 };
 
 function mainHelp(): string {

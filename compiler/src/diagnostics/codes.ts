@@ -2,7 +2,7 @@
  * Every diagnostic code polyc emits, with a one-line summary. Codes are stable: never reuse or
  * renumber one. Ranges: E01 syntax, E02 names and imports, E03 compile-time evaluation, E04 tensor
  * shapes, E05 the polynomial rule, E06 checkpoints, E07 command line and input files, E08 IR text and
- * verifier, E09 export, E10 packaging (`polyc compile`).
+ * verifier, E09 export, E10 packaging (`polyc compile`), E11 evaluation (`polyc eval`).
  */
 export const CODES = {
   E0101: 'unexpected character',
@@ -62,6 +62,11 @@ export const CODES = {
 
   E1001: 'model not supported by polyc compile',
   E1002: 'labels do not match the model',
+
+  E1101: 'no images in the image folder',
+  E1102: 'unreadable or undecodable image',
+  E1103: 'image folder classes do not match the model or labels',
+  E1104: 'model input is not an image',
 } as const;
 
 export type Code = keyof typeof CODES;

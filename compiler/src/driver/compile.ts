@@ -16,6 +16,7 @@ import type { Module } from '../ir/types.js';
 import { type PassRecord, runPasses } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { parsePipeline } from '../passes/pipeline.js';
+import { imagePreprocessing } from './preprocessing.js';
 import { loadWeights, syntheticWeights } from './run.js';
 import { compileForWebGpu, describeTuned, packWeights, type TunedKernels } from './webgpu.js';
 
@@ -64,9 +65,6 @@ export interface CompilePhase {
   readonly name: string;
   readonly ms: number;
 }
-
-const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -156,11 +154,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   phase('cpu kernels', 'generating CPU kernels');
   const cpu = buildCpuProgram(opt, compiled.constants, ctx);
 
-  const [channels, height, width] = inputShape;
-  const rgb = inputShape.length === 3 && channels === 3 && height === width && height !== undefined;
-  const preprocess = rgb
-    ? { size: height, resize: Math.round((height * 232) / 224), mean: IMAGENET_MEAN, std: IMAGENET_STD }
-    : null;
+  const preprocess = imagePreprocessing(inputShape);
   const api: ApiInfo = {
     model: m.name,
     inputShape,

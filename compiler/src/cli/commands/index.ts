@@ -3,6 +3,7 @@ import { check } from './check.js';
 import { codes } from './codes.js';
 import { compile } from './compile.js';
 import { degree } from './degree.js';
+import { evalCommand } from './eval.js';
 import { exportOnnxCommand } from './export-onnx.js';
 import { inspect } from './inspect.js';
 import { opt } from './opt.js';
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   inspect,
   degree,
   run,
+  evalCommand,
   exportOnnxCommand,
   compile,
   tune,

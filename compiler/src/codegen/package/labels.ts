@@ -13,17 +13,20 @@ export function imagenetLabels(): readonly string[] {
   return IMAGENET_LABELS;
 }
 
-/** A labels file: a JSON array of strings, or one label a line (blank lines at the end ignored). */
-function parseLabels(file: string, text: string): string[] {
+/**
+ * A labels file: a JSON array of strings, or one label a line (blank lines at the end ignored).
+ * A malformed file is `code` (E1002 for `polyc compile`, E1103 for `polyc eval`).
+ */
+export function parseLabels(file: string, text: string, code: 'E1002' | 'E1103' = 'E1002'): string[] {
   if (text.trimStart().startsWith('[')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      return fail('E1002', `labels file ${file}: not valid JSON (${(e as Error).message})`);
+      return fail(code, `labels file ${file}: not valid JSON (${(e as Error).message})`);
     }
     if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string'))
-      return fail('E1002', `labels file ${file}: a JSON labels file must be an array of strings`);
+      return fail(code, `labels file ${file}: a JSON labels file must be an array of strings`);
     return parsed;
   }
   const lines = text.split(/\r?\n/);
