@@ -40,7 +40,7 @@ export function loadInput(
     if (shape && shape.join(',') !== t.shape.join(',')) {
       fail(
         'E0703',
-        `--input-shape ${formatShape(shape)} disagrees with the .npy shape ${formatShape(t.shape)}`,
+        `--input-shape ${formatShape(shape)} disagrees with the shape ${formatShape(t.shape)} of ${fileName}`,
       );
     }
   } else {
@@ -63,7 +63,7 @@ export function loadInput(
   if (!fits) {
     fail(
       'E0703',
-      `the input has shape ${formatShape(t.shape)}, but model '${m.name}' takes ${formatShape(want)}`,
+      `the input ${fileName} has shape ${formatShape(t.shape)}, but model '${m.name}' takes ${formatShape(want)}`,
       undefined,
       [
         note(
