@@ -1,7 +1,7 @@
 import { DiagnosticError, error, fail, note } from '../diagnostics/diagnostic.js';
 import { PickleGlobal, type PickleValue, StorageRef, TensorRef } from './pickle.js';
 import { indexSafetensors } from './safetensors.js';
-import { type Checkpoint, loadAll, type StateDict } from './tensor.js';
+import { type Checkpoint, loadAll, numelOf, type StateDict } from './tensor.js';
 import { openTorchZip } from './torch-zip.js';
 
 export type { Checkpoint, Dtype, StateDict, Tensor, TensorInfo } from './tensor.js';
@@ -40,11 +40,30 @@ export function openCheckpoint(bytes: Uint8Array, fileName: string): Checkpoint 
 }
 
 /**
+ * Without a model to bound it, `readCheckpoint` reads at most this many float32 bytes per byte of
+ * file (plus a little): f16 doubling is within it, views repeating a storage thousands of times not.
+ */
+const MAX_READ_PER_FILE_BYTE = 4;
+const READ_SLACK = 16 << 20;
+
+/**
  * Reads a whole checkpoint: every tensor, float types converted to float32. Loading a model goes
- * through `openCheckpoint` and `matchCheckpoint` instead, which read only the tensors it needs.
+ * through `openCheckpoint` and `matchCheckpoint` instead, which read only the tensors it needs;
+ * here, with no model, the total is bounded by the file's size (E0606 beyond it).
  */
 export function readCheckpoint(bytes: Uint8Array, fileName: string): StateDict {
-  return loadAll(openCheckpoint(bytes, fileName));
+  const ck = openCheckpoint(bytes, fileName);
+  let total = 0;
+  for (const t of ck.tensors.values()) total += numelOf(t.shape) * 4;
+  const limit = bytes.length * MAX_READ_PER_FILE_BYTE + READ_SLACK;
+  if (total > limit) {
+    fail(
+      'E0606',
+      `${fileName}: its tensors hold ${total} bytes as float32, more than ${MAX_READ_PER_FILE_BYTE}x the file's ${bytes.length} ` +
+        '(views repeating a storage?); load it against a model, which reads only the tensors it needs',
+    );
+  }
+  return loadAll(ck);
 }
 
 /** Runs `read`, saying which file every diagnostic it throws is about (the readers do not know). */

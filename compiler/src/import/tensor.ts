@@ -120,6 +120,18 @@ export function viewExtent(layout: StridedLayout): number {
   return last + 1;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isContiguous(layout: StridedLayout): boolean {
+  const { shape, stride } = layout;
+  let expected = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && stride[d] !== expected) return false;
+    expected *= shape[d]!;
+  }
+  return true;
+}
+
 /** E0608 unless the view stays within the `available` elements of its storage. */
 export function checkExtent(layout: StridedLayout, available: number, dtype: Dtype, what: string): void {
   const extent = viewExtent(layout);
@@ -158,6 +170,11 @@ export function gather(
   checkExtent(layout, available, dtype, what);
   const out = new Float32Array(n);
   if (n === 0) return out;
+  if (dtype === 'f32' && littleEndian && LITTLE_ENDIAN_HOST && isContiguous(layout)) {
+    // What torch.save and safetensors hold almost always: a byte copy.
+    new Uint8Array(out.buffer).set(storage.subarray(offset * 4, (offset + n) * 4));
+    return out;
+  }
   const view = new DataView(storage.buffer, storage.byteOffset, storage.byteLength);
   const read = READERS[dtype];
   // C order, keeping the storage position in step, so transposed or expanded (stride 0) views come

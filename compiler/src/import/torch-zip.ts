@@ -50,8 +50,12 @@ const MAX_INFLATED_PICKLE = 64 << 20;
  */
 const MAX_INFLATE_OVER_VIEWS = 4;
 const INFLATE_SLACK = 1 << 20;
-/** Compressed input per Inflate push: bounds each step's output to ~1032x this. */
-const INFLATE_CHUNK = 4096;
+/**
+ * Compressed input per Inflate push, between these: about what the bytes still wanted need at the
+ * densest deflate ratio, so that one push never inflates much more than is wanted.
+ */
+const MIN_INFLATE_CHUNK = 1024;
+const MAX_INFLATE_CHUNK = 1 << 20;
 
 interface ZipEntry {
   readonly name: string;
@@ -174,8 +178,13 @@ function inflatePrefix(raw: Uint8Array, want: number, name: string): Uint8Array 
     ended = final;
   });
   try {
-    for (let i = 0; n < want && !ended && i < raw.length; i += INFLATE_CHUNK) {
-      inflate.push(raw.subarray(i, i + INFLATE_CHUNK), i + INFLATE_CHUNK >= raw.length);
+    for (let i = 0; n < want && !ended && i < raw.length; ) {
+      const step = Math.min(
+        MAX_INFLATE_CHUNK,
+        Math.max(MIN_INFLATE_CHUNK, Math.ceil((want - n) / MAX_DEFLATE_RATIO)),
+      );
+      inflate.push(raw.subarray(i, i + step), i + step >= raw.length);
+      i += step;
     }
   } catch (e) {
     notReadable(`entry ${name} is corrupt (${e instanceof Error ? e.message : String(e)})`);
