@@ -58,13 +58,14 @@ export function maxFileBytes(inv: Invocation): number | null {
 
 /** What a file system entry is, for messages about one that is not a regular file. */
 function kindOf(st: Stats): string {
+  if (st.isFile()) return 'a regular file';
   if (st.isSymbolicLink()) return 'a symbolic link';
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a fifo (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
   if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
+  return 'something other than a file';
 }
 
 /**
