@@ -280,15 +280,14 @@ function planStorage(
   name: string,
   group: readonly { key: string; t: TensorRef }[],
 ): { entry: ZipEntry; extentBytes: number; group: readonly { key: string; t: TensorRef }[] } {
+  const entry = dir.get(name);
   let extentBytes = 0;
   let viewBytes = 0;
-  let entry: ZipEntry | undefined;
   for (const { key, t } of group) {
     const { dtype, typeName, numel } = t.storage;
     if (dtype === null) {
       fail('E0606', `tensor ${key} is stored as ${typeName}; polyc imports float and integer tensors only`);
     }
-    entry = dir.get(name);
     if (entry === undefined) fail('E0608', `tensor ${key}: storage ${name} is missing from the archive`);
     const itemSize = DTYPE_SIZE[dtype];
     const need = numel * itemSize;
