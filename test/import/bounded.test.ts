@@ -155,8 +155,28 @@ describe('checkpoint readers check before they read', () => {
     const d = diagnosticOf(() => readCheckpoint(expandedAliases(2000, MIB).bytes, 'alias.pt'));
     expect(d.code).toBe('E0606');
     expect(d.message).toContain('alias.pt');
-    // Within the bound (4 bytes of float32 per file byte, plus 16 MiB), expansions still read.
-    expect(readCheckpoint(expandedAliases(4, MIB).bytes, 'ok.pt').size).toBe(4);
+    // The bound is 4 bytes of float32 per file byte plus 16 MiB: four views of 1 << 20 elements
+    // (the 16 MiB) and one of as many elements as the file has bytes read; one element more does not.
+    const file = (last: number): Uint8Array =>
+      torchZip(
+        statePickle(
+          [MIB, MIB, MIB, MIB, last].map((n, i) => ({
+            key: `w${i}`,
+            storage: '0',
+            numel: 1,
+            offset: 0,
+            shape: [n],
+            stride: [0],
+          })),
+        ),
+        { '0': new Uint8Array(4) },
+      );
+    const length = file(1000).length; // every size from 256 on is pickled in the same 5 bytes
+    expect(readCheckpoint(file(length), 'ok.pt').get('w4')!.data.length).toBe(length);
+    expect(diagnosticOf(() => readCheckpoint(file(length + 1), 'over.pt'))).toMatchObject({
+      code: 'E0606',
+      message: expect.stringContaining('more than 4x'),
+    });
   });
 
   it('inflates a compressed storage up to 4x its views plus 1 MiB, and refuses one byte more', () => {
