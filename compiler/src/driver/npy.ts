@@ -89,16 +89,19 @@ function parseHeader(
 ): { descr: string; fortranOrder: boolean; shape: number[] } {
   const shown = JSON.stringify(header.trim().slice(0, 200));
   const body = /^\s*\{(.*)\}\s*$/s.exec(header)?.[1];
-  if (body === undefined) bad(`the header is not a dict: ${shown}`);
+  if (body === undefined) return bad(`the header is not a dict: ${shown}`);
   const entry = /^\s*'(descr|fortran_order|shape)'\s*:\s*('[^']*'|True|False|\([^()]*\))\s*(,|$)/;
   const fields = new Map<string, string>();
-  let rest = body!;
+  let rest = body;
   while (rest.trim() !== '') {
     const m = entry.exec(rest);
-    if (m === null) bad(`the header is not the dict numpy writes (descr, fortran_order, shape): ${shown}`);
-    if (fields.has(m![1]!)) bad(`the header names '${m![1]}' twice: ${shown}`);
-    fields.set(m![1]!, m![2]!);
-    rest = rest.slice(m![0]!.length);
+    if (m === null) {
+      return bad(`the header is not the dict numpy writes (descr, fortran_order, shape): ${shown}`);
+    }
+    const [whole, key, value] = m as unknown as [string, string, string];
+    if (fields.has(key)) bad(`the header names '${key}' twice: ${shown}`);
+    fields.set(key, value);
+    rest = rest.slice(whole.length);
   }
   const descr = fields.get('descr');
   const fortran = fields.get('fortran_order');
