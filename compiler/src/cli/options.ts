@@ -77,6 +77,13 @@ export function optionalWeightsOption(purpose: string): ValueOption {
   );
 }
 
+/** `--max-file-size` for the commands that read a checkpoint or an input file. */
+export const MAX_FILE_SIZE_OPTION = stringOption(
+  'max-file-size',
+  '<MiB>',
+  'refuse --weights/--input files larger than this, before reading them (default 2048)',
+);
+
 /** `--tune-cache` for the commands that plan WebGPU kernels. */
 export const TUNE_CACHE_OPTION = stringOption(
   'tune-cache',

@@ -53,6 +53,7 @@ export const CODES = {
   E0705: 'unknown pass or malformed pipeline',
   E0706: 'WebGPU unavailable or failed',
   E0707: 'invalid tune cache',
+  E0708: 'input file too large',
 
   E0801: 'malformed IR text',
   E0802: 'IR verification failed',

@@ -1,5 +1,5 @@
 import { fail, note } from '../diagnostics/diagnostic.js';
-import { matchCheckpoint, readCheckpoint } from '../import/checkpoint.js';
+import { matchCheckpoint, openCheckpoint } from '../import/checkpoint.js';
 import { interpret, type Tensor } from '../ir/interpret.js';
 import { formatShape } from '../ir/shapes.js';
 import type { Module } from '../ir/types.js';
@@ -16,9 +16,12 @@ export function expectedParams(m: Module): { key: string; shape: number[]; role:
   );
 }
 
-/** Reads a `.pt`/`.pth`/`.safetensors` file and pairs it with the module's parameters by key. */
+/**
+ * Reads a `.pt`/`.pth`/`.safetensors` file and pairs it with the module's parameters by key; keys and
+ * shapes are checked before any tensor is read, and only the module's tensors are read.
+ */
 export function loadWeights(m: Module, bytes: Uint8Array, fileName: string): Map<string, Float32Array> {
-  return matchCheckpoint(expectedParams(m), m.ignoredKeys, readCheckpoint(bytes, fileName)).weights;
+  return matchCheckpoint(expectedParams(m), m.ignoredKeys, openCheckpoint(bytes, fileName)).weights;
 }
 
 /**
@@ -37,7 +40,7 @@ export function loadInput(
     if (shape && shape.join(',') !== t.shape.join(',')) {
       fail(
         'E0703',
-        `--input-shape ${formatShape(shape)} disagrees with the .npy shape ${formatShape(t.shape)}`,
+        `--input-shape ${formatShape(shape)} disagrees with the shape ${formatShape(t.shape)} of ${fileName}`,
       );
     }
   } else {
@@ -60,7 +63,7 @@ export function loadInput(
   if (!fits) {
     fail(
       'E0703',
-      `the input has shape ${formatShape(t.shape)}, but model '${m.name}' takes ${formatShape(want)}`,
+      `the input ${fileName} has shape ${formatShape(t.shape)}, but model '${m.name}' takes ${formatShape(want)}`,
       undefined,
       [
         note(

@@ -1,10 +1,10 @@
 import { DiagnosticError, error, fail, note } from '../diagnostics/diagnostic.js';
 import { PickleGlobal, type PickleValue, StorageRef, TensorRef } from './pickle.js';
-import { readSafetensors } from './safetensors.js';
-import type { StateDict } from './tensor.js';
+import { indexSafetensors } from './safetensors.js';
+import { type Checkpoint, loadAll, numelOf, type StateDict } from './tensor.js';
 import { openTorchZip } from './torch-zip.js';
 
-export type { Dtype, StateDict, Tensor } from './tensor.js';
+export type { Checkpoint, Dtype, StateDict, Tensor, TensorInfo } from './tensor.js';
 
 /**
  * Entry point for checkpoints as users have them: a torch.save zip or a safetensors file, with the
@@ -30,25 +30,58 @@ function hexPrefix(bytes: Uint8Array): string {
 }
 
 /**
- * Reads a checkpoint and returns its state dict, float types converted to float32. The format is chosen
- * by content; `fileName` only labels messages. Throws DiagnosticError (E0601-E0608).
+ * Opens a checkpoint: its tensors' keys, dtypes and shapes from the headers (and the pickle), with
+ * no tensor data read. The format is chosen by content; `fileName` labels every message, including
+ * those of `load`. Throws DiagnosticError (E0601-E0606, E0608).
+ */
+export function openCheckpoint(bytes: Uint8Array, fileName: string): Checkpoint {
+  const ck = naming(fileName, () => stripModulePrefix(openAnyFormat(bytes)));
+  return { tensors: ck.tensors, load: (keys) => naming(fileName, () => ck.load(keys)) };
+}
+
+/**
+ * Without a model to bound it, `readCheckpoint` reads at most this many float32 bytes per byte of
+ * file (plus a little): f16 doubling is within it, views repeating a storage thousands of times not.
+ */
+const MAX_READ_PER_FILE_BYTE = 4;
+const READ_SLACK = 16 << 20;
+
+/**
+ * Reads a whole checkpoint: every tensor, float types converted to float32. Loading a model goes
+ * through `openCheckpoint` and `matchCheckpoint` instead, which read only the tensors it needs;
+ * here, with no model, the total is bounded by the file's size (E0606 beyond it).
  */
 export function readCheckpoint(bytes: Uint8Array, fileName: string): StateDict {
+  const ck = openCheckpoint(bytes, fileName);
+  let total = 0;
+  for (const t of ck.tensors.values()) total += numelOf(t.shape) * 4;
+  const limit = bytes.length * MAX_READ_PER_FILE_BYTE + READ_SLACK;
+  if (total > limit) {
+    fail(
+      'E0606',
+      `${fileName}: its tensors hold ${total} bytes as float32, more than ${MAX_READ_PER_FILE_BYTE}x the file's ${bytes.length} ` +
+        '(views repeating a storage?); load it against a model, which reads only the tensors it needs',
+    );
+  }
+  return loadAll(ck);
+}
+
+/** Runs `read`, saying which file every diagnostic it throws is about (the readers do not know). */
+function naming<T>(fileName: string, read: () => T): T {
   try {
-    return stripModulePrefix(readAnyFormat(bytes));
+    return read();
   } catch (e) {
     if (!(e instanceof DiagnosticError)) throw e;
-    // The readers do not know the file's name; say which file every message is about.
     throw new DiagnosticError(e.diagnostics.map((d) => ({ ...d, message: `${fileName}: ${d.message}` })));
   }
 }
 
-function readAnyFormat(bytes: Uint8Array): StateDict {
+function openAnyFormat(bytes: Uint8Array): Checkpoint {
   if (startsWith(bytes, ZIP_MAGIC)) {
     const archive = openTorchZip(bytes);
-    return archive.load(findStateDict(archive.root));
+    return archive.checkpoint(findStateDict(archive.root));
   }
-  if (looksLikeSafetensors(bytes)) return readSafetensors(bytes);
+  if (looksLikeSafetensors(bytes)) return indexSafetensors(bytes);
   if (bytes[0] === 0x80) {
     return fail(
       'E0601',
@@ -113,9 +146,15 @@ const PREFIX = 'module.';
  * when all keys carry it, which is exactly that case; stripping it key by key could merge `module.x`
  * with `x` or mangle a model that really has a submodule called `module`.
  */
-function stripModulePrefix(sd: StateDict): StateDict {
-  for (const k of sd.keys()) if (!k.startsWith(PREFIX)) return sd;
-  return new Map([...sd].map(([k, t]) => [k.slice(PREFIX.length), t]));
+function stripModulePrefix(ck: Checkpoint): Checkpoint {
+  for (const k of ck.tensors.keys()) if (!k.startsWith(PREFIX)) return ck;
+  return {
+    tensors: new Map([...ck.tensors].map(([k, t]) => [k.slice(PREFIX.length), t])),
+    load: (keys) => {
+      const data = ck.load(keys.map((k) => PREFIX + k));
+      return new Map(keys.map((k) => [k, data.get(PREFIX + k)!]));
+    },
+  };
 }
 
 function formatShape(shape: readonly number[]): string {
@@ -128,27 +167,31 @@ function formatShape(shape: readonly number[]): string {
  * expected nor in `ignorable` (e.g. BatchNorm's num_batches_tracked) are errors. All problems are
  * reported at once as a single E0607 whose notes name every offending key. `ignorable` only excuses
  * extra checkpoint keys: an expected key is required even if also listed there.
+ *
+ * Keys and shapes are checked on the checkpoint's descriptions before any tensor data is read; then
+ * only the expected tensors are loaded, each once, into arrays of exactly the model's sizes. So a
+ * checkpoint's memory cost is the model's weights, whatever its headers claim about other tensors.
  */
 export function matchCheckpoint(
   expected: readonly { key: string; shape: readonly number[] }[],
   ignorable: readonly string[],
-  sd: StateDict,
+  source: StateDict | Checkpoint,
 ): { weights: Map<string, Float32Array> } {
-  const weights = new Map<string, Float32Array>();
+  const ck = source instanceof Map ? inMemory(source) : source;
   const missing: string[] = [];
   const mismatched: string[] = [];
   const wanted = new Set<string>();
   for (const { key, shape } of expected) {
     wanted.add(key);
-    const t = sd.get(key);
+    const t = ck.tensors.get(key);
     if (t === undefined) missing.push(`missing ${key}: model expects ${formatShape(shape)}`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       mismatched.push(`${key}: checkpoint ${formatShape(t.shape)} vs model ${formatShape(shape)}`);
-    } else weights.set(key, t.data);
+    }
   }
   const skip = new Set(ignorable);
   const unexpected: string[] = [];
-  for (const [key, t] of sd) {
+  for (const [key, t] of ck.tensors) {
     if (!wanted.has(key) && !skip.has(key))
       unexpected.push(`unexpected ${key}: ${formatShape(t.shape)} in checkpoint`);
   }
@@ -165,11 +208,18 @@ export function matchCheckpoint(
       error(
         'E0607',
         `checkpoint does not match the model: ${counts.join(', ')} (model has ${expected.length} ${expected.length === 1 ? 'tensor' : 'tensors'}, ` +
-          `checkpoint ${sd.size} tensors)`,
+          `checkpoint ${ck.tensors.size} tensors)`,
         undefined,
         [...missing, ...unexpected, ...mismatched].map((m) => note(m)),
       ),
     ]);
   }
-  return { weights };
+  const keys = [...wanted];
+  const data = ck.load(keys);
+  return { weights: new Map(keys.map((k) => [k, data.get(k)!])) };
+}
+
+/** A state dict already in memory, as a checkpoint (its arrays are returned as they are). */
+function inMemory(sd: StateDict): Checkpoint {
+  return { tensors: sd, load: (keys) => new Map(keys.map((k) => [k, sd.get(k)!.data])) };
 }

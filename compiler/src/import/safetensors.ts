@@ -1,5 +1,14 @@
 import { fail } from '../diagnostics/diagnostic.js';
-import { contiguousStrides, DTYPE_SIZE, type Dtype, gather, numelOf, type StateDict } from './tensor.js';
+import {
+  type Checkpoint,
+  contiguousStrides,
+  DTYPE_SIZE,
+  type Dtype,
+  gather,
+  loadAll,
+  numelOf,
+  type StateDict,
+} from './tensor.js';
 
 /**
  * Reader for the safetensors format: an 8-byte little-endian header length N, N bytes of JSON
@@ -51,11 +60,16 @@ function parseHeader(bytes: Uint8Array): { header: Record<string, unknown>; data
   return { header: header as Record<string, unknown>, dataStart };
 }
 
-/** Reads every tensor of a safetensors file. Bad header: E0601; offsets outside the data: E0608. */
-export function readSafetensors(bytes: Uint8Array): StateDict {
+/**
+ * Indexes a safetensors file: every entry's dtype, shape and data range is checked from the header,
+ * and `load` converts only the tensors asked for, each from its own range. Entries whose ranges
+ * overlap are legal here (each reads its own bytes); nothing is copied for a tensor not loaded.
+ * Bad header: E0601; offsets outside the data: E0608.
+ */
+export function indexSafetensors(bytes: Uint8Array): Checkpoint {
   const { header, dataStart } = parseHeader(bytes);
   const dataLength = bytes.length - dataStart;
-  const out: StateDict = new Map();
+  const entries = new Map<string, { dtype: Dtype; shape: number[]; begin: number; end: number }>();
   // Object.entries sees JSON.parse's own properties only, so a "__proto__" key is just a name here.
   for (const [key, entry] of Object.entries(header)) {
     if (key === '__metadata__') {
@@ -94,9 +108,23 @@ export function readSafetensors(bytes: Uint8Array): StateDict {
         `tensor ${key}: data_offsets cover ${end - begin} bytes but ${dtypeName}[${shape}] needs ${need}`,
       );
     }
-    const storage = bytes.subarray(dataStart + begin, dataStart + end);
-    const layout = { offset: 0, shape, stride: contiguousStrides(shape) };
-    out.set(key, { dtype, shape: [...shape], data: gather(storage, dtype, true, layout, `tensor ${key}`) });
+    entries.set(key, { dtype, shape: [...shape], begin, end });
   }
-  return out;
+  return {
+    tensors: entries,
+    load: (keys) =>
+      new Map(
+        keys.map((key) => {
+          const { dtype, shape, begin, end } = entries.get(key)!;
+          const storage = bytes.subarray(dataStart + begin, dataStart + end);
+          const layout = { offset: 0, shape, stride: contiguousStrides(shape) };
+          return [key, gather(storage, dtype, true, layout, `tensor ${key}`)];
+        }),
+      ),
+  };
+}
+
+/** Reads every tensor of a safetensors file (see `indexSafetensors`). */
+export function readSafetensors(bytes: Uint8Array): StateDict {
+  return loadAll(indexSafetensors(bytes));
 }

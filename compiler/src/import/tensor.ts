@@ -14,6 +14,37 @@ export interface Tensor {
 /** Parameter name -> tensor, in file order. */
 export type StateDict = Map<string, Tensor>;
 
+/** A tensor as a checkpoint's header or pickle describes it, before any of its data is read. */
+export interface TensorInfo {
+  /** null: a storage type polyc recognises but does not import (bool, uint8, ...); loading it is E0606. */
+  readonly dtype: Dtype | null;
+  readonly shape: readonly number[];
+}
+
+/**
+ * An opened checkpoint: every tensor's description, from headers alone, and a way to read the data
+ * of the tensors a model needs once their keys and shapes have been checked.
+ */
+export interface Checkpoint {
+  /** Parameter name -> description, in file order. */
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  /**
+   * Reads the named tensors (known keys, each once), each into its own C-order Float32Array. Only the
+   * bytes these tensors reach are read; throws DiagnosticError (E0601, E0606, E0608).
+   */
+  load(keys: readonly string[]): Map<string, Float32Array>;
+}
+
+/** Every tensor of a checkpoint, read. For small trusted files and tests; models use `load`. */
+export function loadAll(ck: Checkpoint): StateDict {
+  const data = ck.load([...ck.tensors.keys()]);
+  const out: StateDict = new Map();
+  // `load` has refused a tensor without a dtype (E0606), so every dtype here is known.
+  for (const [key, t] of ck.tensors)
+    out.set(key, { dtype: t.dtype!, shape: [...t.shape], data: data.get(key)! });
+  return out;
+}
+
 /** Bytes per element of each dtype as stored in the file. */
 export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
   f32: 4,
@@ -78,6 +109,42 @@ export interface StridedLayout {
 }
 
 /**
+ * How many elements of its storage a view reaches: one past its furthest element (0 for an empty
+ * view). Readers compare this with the storage's size before reading, or inflating, anything.
+ */
+export function viewExtent(layout: StridedLayout): number {
+  const { offset, shape, stride } = layout;
+  if (numelOf(shape) === 0) return 0;
+  let last = offset;
+  for (let d = 0; d < shape.length; d++) last += (shape[d]! - 1) * stride[d]!;
+  return last + 1;
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isContiguous(layout: StridedLayout): boolean {
+  const { shape, stride } = layout;
+  let expected = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && stride[d] !== expected) return false;
+    expected *= shape[d]!;
+  }
+  return true;
+}
+
+/** E0608 unless the view stays within the `available` elements of its storage. */
+export function checkExtent(layout: StridedLayout, available: number, dtype: Dtype, what: string): void {
+  const extent = viewExtent(layout);
+  if (extent > available) {
+    fail(
+      'E0608',
+      `${what}: tensor needs ${extent} ${dtype} elements of storage but only ${available} are present; ` +
+        'the file is truncated or corrupt',
+    );
+  }
+}
+
+/**
  * Copies a (possibly non-contiguous) strided view out of `storage` into a fresh C-order Float32Array.
  * `what` names the tensor in error messages. The bounds check happens up front, so a corrupt layout is
  * a diagnostic rather than a silent read of the wrong bytes or a DataView RangeError.
@@ -100,19 +167,14 @@ export function gather(
         'is not supported; save the tensor with .contiguous()',
     );
   }
-  if (n > 0) {
-    let last = offset;
-    for (let d = 0; d < shape.length; d++) last += (shape[d]! - 1) * stride[d]!;
-    if (last >= available) {
-      fail(
-        'E0608',
-        `${what}: tensor needs ${last + 1} ${dtype} elements of storage but only ${available} are present; ` +
-          'the file is truncated or corrupt',
-      );
-    }
-  }
+  checkExtent(layout, available, dtype, what);
   const out = new Float32Array(n);
   if (n === 0) return out;
+  if (dtype === 'f32' && littleEndian && LITTLE_ENDIAN_HOST && isContiguous(layout)) {
+    // What torch.save and safetensors hold almost always: a byte copy.
+    new Uint8Array(out.buffer).set(storage.subarray(offset * 4, (offset + n) * 4));
+    return out;
+  }
   const view = new DataView(storage.buffer, storage.byteOffset, storage.byteLength);
   const read = READERS[dtype];
   // C order, keeping the storage position in step, so transposed or expanded (stride 0) views come

@@ -3,9 +3,10 @@ import type { LabelsOption } from '../../codegen/package/labels.js';
 import { defaultPackageName, invalidPackageName } from '../../codegen/package/manifest.js';
 import { parsePipeline } from '../../passes/pipeline.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError, VERSION } from '../command.js';
-import { checkPackageDir, readBytes, readTextOrFail, writeDirAtomic } from '../files.js';
+import { checkPackageDir, maxFileBytes, readBytes, readTextOrFail, writeDirAtomic } from '../files.js';
 import { loadModel, loadTuned, reportTiming } from '../model.js';
 import {
+  MAX_FILE_SIZE_OPTION,
   MODEL_OPTIONS,
   optionalWeightsOption,
   outputOption,
@@ -39,6 +40,7 @@ export const compile: Command = {
       '<key>',
       "with --tune-cache: whose choices to use, an adapter key of the file (default: the file's only adapter)",
     ),
+    MAX_FILE_SIZE_OPTION,
   ],
   run: async (inv) => {
     const { io, command } = inv;
@@ -64,6 +66,8 @@ export const compile: Command = {
         ? labelsPath
         : { file: labelsPath, text: readTextOrFail(labelsPath) };
     checkPackageDir(out);
+    const maxBytes = maxFileBytes(inv);
+    if (maxBytes === null) return EXIT_USER;
     const tuned = loadTuned(inv, str(inv, 'tune-adapter'));
     if (tuned === null) return EXIT_USER;
     const started = Date.now();
@@ -82,7 +86,7 @@ export const compile: Command = {
         'warning: no --weights given: the package gets deterministic random weights (seed 0), not a trained model (its README says so)',
       );
     }
-    const checkpoint = weightsPath ? { file: weightsPath, bytes: readBytes(weightsPath) } : null;
+    const checkpoint = weightsPath ? { file: weightsPath, bytes: readBytes(weightsPath, maxBytes) } : null;
     // Loaded on demand: ts-morph and esbuild are slow to import and only this command needs them.
     const { compilePackage } = await import('../../driver/compile.js');
     const pkg = await compilePackage({

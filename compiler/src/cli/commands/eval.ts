@@ -10,10 +10,11 @@ import {
 import { scanImageFolder } from '../../driver/image-folder.js';
 import { loadWeights, syntheticWeights } from '../../driver/run.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError } from '../command.js';
-import { folderHost, readBytes, readTextOrFail, writeAtomic } from '../files.js';
+import { checkOutput, folderHost, maxFileBytes, readBytes, readTextOrFail, writeAtomic } from '../files.js';
 import { loadModel } from '../model.js';
 import {
   booleanOption,
+  MAX_FILE_SIZE_OPTION,
   MODEL_OPTIONS,
   optionalWeightsOption,
   outputOption,
@@ -35,6 +36,7 @@ export const evalCommand: Command = {
   options: [
     ...MODEL_OPTIONS,
     optionalWeightsOption('evaluate'),
+    MAX_FILE_SIZE_OPTION,
     stringOption(
       'data',
       '<folder>',
@@ -73,6 +75,10 @@ export const evalCommand: Command = {
     if (limit === undefined)
       return usageError(io, command, `--limit must be a positive integer, got '${str(inv, 'limit')}'`);
     const json = flag(inv, 'json');
+    const maxBytes = maxFileBytes(inv);
+    if (maxBytes === null) return EXIT_USER;
+    const out = str(inv, 'output');
+    if (out) checkOutput(out, 'file');
     const labelsPath = str(inv, 'labels');
     const labels =
       labelsPath === undefined ? undefined : { file: labelsPath, text: readTextOrFail(labelsPath) };
@@ -89,7 +95,7 @@ export const evalCommand: Command = {
         'warning: no --weights given: evaluating deterministic random weights (seed 0), not a trained model',
       );
     const weights = weightsPath
-      ? loadWeights(m.module, readBytes(weightsPath), weightsPath)
+      ? loadWeights(m.module, readBytes(weightsPath, maxBytes), weightsPath)
       : syntheticWeights(m.module);
     const count = Math.min(limit ?? Number.POSITIVE_INFINITY, folder.samples.length);
     if (!json) {
@@ -117,7 +123,6 @@ export const evalCommand: Command = {
         classifier,
       );
       const text = `${JSON.stringify(summary, null, 2)}\n`;
-      const out = str(inv, 'output');
       if (out) writeAtomic(out, text);
       if (json) {
         io.out(text.trimEnd());

@@ -1,9 +1,15 @@
 import { checkOpset, exportOnnx, ONNX_OPSETS } from '../../codegen/onnx/export.js';
 import { loadWeights, syntheticWeights } from '../../driver/run.js';
 import { type Command, EXIT_OK, EXIT_USER, str, usageError, VERSION } from '../command.js';
-import { readBytes, writeAtomic } from '../files.js';
+import { checkOutput, maxFileBytes, readBytes, writeAtomic } from '../files.js';
 import { loadModel } from '../model.js';
-import { MODEL_OPTIONS, optionalWeightsOption, outputOption, stringOption } from '../options.js';
+import {
+  MAX_FILE_SIZE_OPTION,
+  MODEL_OPTIONS,
+  optionalWeightsOption,
+  outputOption,
+  stringOption,
+} from '../options.js';
 
 export const exportOnnxCommand: Command = {
   name: 'export-onnx',
@@ -18,6 +24,7 @@ export const exportOnnxCommand: Command = {
       '<n>',
       `ONNX opset, ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max} (default ${ONNX_OPSETS.default})`,
     ),
+    MAX_FILE_SIZE_OPTION,
   ],
   run: (inv) => {
     const { io, command } = inv;
@@ -28,12 +35,15 @@ export const exportOnnxCommand: Command = {
       return usageError(io, command, `--opset must be an integer, got '${opsetText}'`);
     const opset = Number(opsetText);
     checkOpset(opset);
+    const maxBytes = maxFileBytes(inv);
+    if (maxBytes === null) return EXIT_USER;
+    checkOutput(out, 'file');
     const m = loadModel(inv);
     if (!m) return EXIT_USER;
     const weightsPath = str(inv, 'weights');
     let weights: Map<string, Float32Array>;
     if (weightsPath) {
-      weights = loadWeights(m.module, readBytes(weightsPath), weightsPath);
+      weights = loadWeights(m.module, readBytes(weightsPath, maxBytes), weightsPath);
     } else {
       io.err(
         'warning: no --weights given: exporting deterministic random weights (seed 0), not a trained model',

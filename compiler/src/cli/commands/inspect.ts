@@ -3,7 +3,7 @@ import { inspectModel } from '../../inspect/extract.js';
 import { inspectorHtml } from '../../inspect/page.js';
 import { printModule } from '../../ir/print.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, type Invocation, str, usageError } from '../command.js';
-import { fileHost, writeAtomic } from '../files.js';
+import { checkOutput, fileHost, writeAtomic } from '../files.js';
 import { serveInspector } from '../inspect-server.js';
 import { loadModel, modelRequest, reportTiming } from '../model.js';
 import { booleanOption, MODEL_OPTIONS, stringOption } from '../options.js';
@@ -37,6 +37,7 @@ export const inspect: Command = {
     if (!/^\d+$/.test(portText ?? '0') || port > 65535)
       return usageError(inv.io, inv.command, `--port must be a port number, got '${portText}'`);
     if (!serve && Object.values(outputs).every((o) => o === undefined)) return printIr(inv);
+    for (const file of Object.values(outputs)) if (file) checkOutput(file, 'file');
     const request = modelRequest(inv, 'default');
     if (!request) return EXIT_USER;
     if (serve) {

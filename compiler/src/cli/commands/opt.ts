@@ -1,6 +1,6 @@
 import { optimizeText } from '../../driver/opt.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, onlyOperand, str } from '../command.js';
-import { readTextOrFail, writeAtomic } from '../files.js';
+import { checkOutput, readTextOrFail, writeAtomic } from '../files.js';
 import { pipelineOptions, reportTiming } from '../model.js';
 import { booleanOption, outputOption, PIPELINE_OPTIONS } from '../options.js';
 
@@ -17,6 +17,8 @@ export const opt: Command = {
   run: (inv) => {
     const file = onlyOperand(inv, 'IR file');
     if (file === null) return EXIT_USER;
+    const out = str(inv, 'output');
+    if (out !== undefined) checkOutput(out, 'file');
     const text = readTextOrFail(file);
     // Read and verification errors point into this text.
     inv.sources.set(file, text);
@@ -25,7 +27,6 @@ export const opt: Command = {
       locations: !flag(inv, 'strip-locations'),
     });
     reportTiming(inv, result.records);
-    const out = str(inv, 'output');
     if (out === undefined) inv.io.out(result.text.trimEnd());
     else writeAtomic(out, result.text);
     return EXIT_OK;

@@ -7,9 +7,16 @@ import { adapterKey } from '../../driver/tune-cache.js';
 import { describeTuned, formatWebGpuStats, runOnWebGpu } from '../../driver/webgpu.js';
 import type { Tensor } from '../../ir/interpret.js';
 import { type Command, EXIT_OK, EXIT_USER, flag, str, usageError } from '../command.js';
-import { readBytes, writeAtomic } from '../files.js';
+import { checkOutput, maxFileBytes, readBytes, writeAtomic } from '../files.js';
 import { loadModel, loadTuned } from '../model.js';
-import { booleanOption, MODEL_OPTIONS, outputOption, stringOption, TUNE_CACHE_OPTION } from '../options.js';
+import {
+  booleanOption,
+  MAX_FILE_SIZE_OPTION,
+  MODEL_OPTIONS,
+  outputOption,
+  stringOption,
+  TUNE_CACHE_OPTION,
+} from '../options.js';
 
 export const run: Command = {
   name: 'run',
@@ -46,6 +53,7 @@ export const run: Command = {
       'with --profile: timings per step, each step reports the median (default 3)',
     ),
     { ...TUNE_CACHE_OPTION, description: `with webgpu: ${TUNE_CACHE_OPTION.description}` },
+    MAX_FILE_SIZE_OPTION,
   ],
   run: async (inv) => {
     const { io, command } = inv;
@@ -71,6 +79,11 @@ export const run: Command = {
     const repeats = Number(repeatsText);
     if (!/^\d+$/.test(repeatsText) || repeats < 1)
       return usageError(io, command, `--repeats must be a positive integer, got '${repeatsText}'`);
+    const maxBytes = maxFileBytes(inv);
+    if (maxBytes === null) return EXIT_USER;
+    const out = str(inv, 'output');
+    // Before the work: a path polyc would refuse to write is refused at once.
+    if (out) checkOutput(out, 'file');
     const m = loadModel(inv, 'default');
     if (!m) return EXIT_USER;
     if (!weightsPath) {
@@ -79,11 +92,11 @@ export const run: Command = {
       );
     }
     const weights = weightsPath
-      ? loadWeights(m.module, readBytes(weightsPath), weightsPath)
+      ? loadWeights(m.module, readBytes(weightsPath, maxBytes), weightsPath)
       : syntheticWeights(m.module);
     let input: Tensor;
     if (inputPath) {
-      input = loadInput(m.module, readBytes(inputPath), inputPath, shape);
+      input = loadInput(m.module, readBytes(inputPath, maxBytes), inputPath, shape);
     } else {
       const want = m.module.ops.find((o) => o.op === 'input')!.type.shape;
       const randomShape = shape ?? want.map((d) => (typeof d === 'number' ? d : 1));
@@ -113,7 +126,6 @@ export const run: Command = {
     } else {
       [logits] = runModel(m.module, input, weights);
     }
-    const out = str(inv, 'output');
     if (out) {
       const npy = out.endsWith('.npy');
       writeAtomic(out, npy ? writeNpy(logits!.shape, logits!.data) : writeF32(logits!.data));

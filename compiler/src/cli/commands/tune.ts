@@ -7,7 +7,7 @@ import {
   type TuneEntry,
 } from '../../driver/tune-cache.js';
 import { type Command, EXIT_OK, EXIT_USER, str, usageError } from '../command.js';
-import { readText, writeAtomic } from '../files.js';
+import { checkOutput, readText, writeAtomic } from '../files.js';
 import { loadModel } from '../model.js';
 import { MODEL_OPTIONS, stringOption } from '../options.js';
 
@@ -51,7 +51,8 @@ export const tune: Command = {
     const budget = count('budget-s', '600', 7 * 24 * 3600);
     if (batch === null || runs === null || budget === null) return EXIT_USER;
     const file = str(inv, 'cache') ?? DEFAULT_CACHE;
-    // Read (and checked) before the long part, so a corrupt cache fails at once.
+    // Read (and checked) before the long part, so a corrupt cache or an unwritable path fails at once.
+    checkOutput(file, 'file');
     const existing = readText(file);
     const cache = existing === null ? emptyTuneCache() : parseTuneCache(existing, file);
     const m = loadModel(inv, 'default');
