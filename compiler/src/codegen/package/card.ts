@@ -176,8 +176,15 @@ export function modelCard(c: CardInfo): string {
           '// or { data, width, height } RGBA bytes (Node).',
           'console.log(await model.classify(image, 5)); // [{ index, label, logit, prob }, ...]',
           '',
-          '// Or step by step, for batches: pixel sources to a Float32Array, run, top-k per image.',
-          'const input = preprocess([image1, image2]);',
+          ...(c.maxBatch >= 2
+            ? [
+                '// Or step by step, for batches: pixel sources to a Float32Array, run, top-k per image.',
+                'const input = preprocess([image1, image2]);',
+              ]
+            : [
+                '// Or step by step: pixel sources to a Float32Array, run, top-k.',
+                'const input = preprocess(image);',
+              ]),
         ]
       : [`const input = new Float32Array(IMAGE_FLOATS); // one image, ${image}`]),
     'const { logits } = await model.run(input);',
