@@ -306,7 +306,18 @@ async function inModelWorker(arg: { input: number[]; threads?: number }): Promis
       () => 'no error',
       (e: { name?: string; code?: string }) => `${e.name} ${e.code}`,
     );
+    // classify reads and preprocesses on the page, runs in the worker: as run + topk of preprocess.
+    const canvas = new OffscreenCanvas(40, 30);
+    const ctx = canvas.getContext('2d')!;
+    const gradient = ctx.createLinearGradient(0, 0, 40, 30);
+    gradient.addColorStop(0, '#1060c0');
+    gradient.addColorStop(1, '#f0a020');
+    ctx.fillStyle = gradient;
+    ctx.fillRect(0, 0, 40, 30);
+    const classified = await model.classify(canvas, 3);
+    const viaRun = model.topk((await model.run(pkg.preprocess(canvas))).logits, 3)[0];
     return {
+      classifyMatches: classified.length === 3 && JSON.stringify(classified) === JSON.stringify(viaRun),
       backend: model.backend,
       threads: model.threads,
       fallbackReason: model.fallbackReason,
@@ -330,9 +341,11 @@ interface WorkerPackageApi {
       fallbackReason?: string;
       run(input: Float32Array, options?: { batch?: number }): Promise<{ logits: Float32Array }>;
       topk(logits: Float32Array, k: number): { index: number }[][];
+      classify(image: OffscreenCanvas, k: number): Promise<{ index: number }[]>;
       destroy(): void;
     }>;
   };
+  preprocess(image: OffscreenCanvas): Float32Array;
 }
 
 /** Checks a model-in-a-worker's result: the CPU backend on `threads`, the golden logits. */
@@ -343,7 +356,12 @@ function checkModelWorker(result: Record<string, unknown>, threads: number, what
     `${PKG} in Chromium, createInWorker (${what}), ${result.adapterInfo}: max rel error ${err.toExponential(2)}`,
   );
   expect(err).toBeLessThan(1e-4);
-  expect(result).toMatchObject({ backend: 'cpu', threads, badInput: 'ModelError bad-input' });
+  expect(result).toMatchObject({
+    backend: 'cpu',
+    threads,
+    badInput: 'ModelError bad-input',
+    classifyMatches: true,
+  });
   expect(result.top).toBe(expected.subarray(0, 10).indexOf(Math.max(...expected.subarray(0, 10))));
   expect(result.progress).toBeGreaterThanOrEqual(2);
 }
