@@ -60,6 +60,8 @@ function row(p: Prediction, rank: number): HTMLTableRowElement {
 /** Classifies `source` (a File or a URL) and shows the result; `shown` is what the preview displays. */
 async function classify(source: ImageSource, shown: string): Promise<void> {
   error.textContent = '';
+  // The previous preview's object URL (for a File) is no longer needed.
+  if (preview.src.startsWith('blob:')) URL.revokeObjectURL(preview.src);
   preview.src = shown;
   try {
     const m = await model;
