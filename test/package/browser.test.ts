@@ -3,7 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
+import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { relError } from '../helpers.js';
 import { BASE_FLAGS, launchChromium, WEBGPU_FLAGS } from '../support/chromium.js';
@@ -108,6 +110,111 @@ onmessage = async (e) => {
   }
 };`;
 
+/** The shipped example PNG (scripts/make-example-image.ts), served at SCENE_PATH. */
+const SCENE = 'examples/images/scene.png';
+const SCENE_PATH = '/scene.png';
+
+/** The preprocessed tensors of every image source (as number arrays) and what went wrong where. */
+interface ImagesResult {
+  readonly tensors: Record<string, number[]>;
+  readonly batch: number;
+  readonly classified: Record<string, { index: number; label: string | null; prob: number; logit: number }[]>;
+  readonly errors: Record<string, string>;
+}
+
+/** The part of the package's API the image page uses. */
+interface ImagesPackageApi {
+  preprocess(images: unknown): Float32Array;
+  readImage(source: unknown): Promise<{ data: Uint8ClampedArray; width: number; height: number }>;
+  Model: {
+    create(options: { backend: 'cpu' }): Promise<{
+      classify(
+        image: unknown,
+        k?: number,
+      ): Promise<{ index: number; label: string | null; prob: number; logit: number }[]>;
+      destroy(): void;
+    }>;
+  };
+}
+
+/**
+ * Runs in the page: the served PNG as every image source the package takes (an <img>, its Blob, a
+ * File, the URL, ImageData, a canvas, an OffscreenCanvas, an ImageBitmap), each preprocessed;
+ * `classify` from three of them; and the coded errors of bad sources.
+ */
+async function inPageImages(path: string): Promise<ImagesResult> {
+  const pkg = (globalThis as unknown as { polycPackage: ImagesPackageApi }).polycPackage;
+  const img = new Image();
+  img.src = path;
+  await img.decode();
+  const blob = await (await fetch(path)).blob();
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const [w, h] = [img.naturalWidth, img.naturalHeight];
+  const canvas = document.createElement('canvas');
+  // Shown smaller than its pixels: the readout must not care about CSS or layout.
+  canvas.style.width = '20px';
+  [canvas.width, canvas.height] = [w, h];
+  canvas.getContext('2d')!.drawImage(img, 0, 0);
+  const offscreen = new OffscreenCanvas(w, h);
+  offscreen.getContext('2d')!.drawImage(bitmap, 0, 0);
+  // An <img> laid out at another size than its natural one.
+  img.width = 17;
+  document.body.append(img);
+  const tensors: Record<string, Float32Array> = {
+    img: pkg.preprocess(img),
+    imgAsync: pkg.preprocess(await pkg.readImage(img)),
+    blob: pkg.preprocess(await pkg.readImage(blob)),
+    file: pkg.preprocess(await pkg.readImage(new File([blob], 'scene.png', { type: 'image/png' }))),
+    url: pkg.preprocess(await pkg.readImage(path)),
+    absoluteUrl: pkg.preprocess(await pkg.readImage(new URL(path, location.href))),
+    imageData: pkg.preprocess(canvas.getContext('2d')!.getImageData(0, 0, w, h)),
+    canvas: pkg.preprocess(canvas),
+    offscreen: pkg.preprocess(offscreen),
+    bitmap: pkg.preprocess(bitmap),
+  };
+  const batch = pkg.preprocess([img, canvas, bitmap]).length;
+  const errors: Record<string, string> = {};
+  const attempt = async (name: string, f: () => unknown) => {
+    try {
+      await f();
+      errors[name] = 'no error';
+    } catch (e) {
+      const { name: n, code, message } = e as { name: string; code: string; message: string };
+      errors[name] = `${n} ${code}: ${message}`;
+    }
+  };
+  const model = await pkg.Model.create({ backend: 'cpu' });
+  const classified: ImagesResult['classified'] = {};
+  try {
+    // Not yet loaded: preprocess refuses it, classify waits for it.
+    const loading = new Image();
+    loading.src = `${path}?loading`;
+    await attempt('notLoaded', () => pkg.preprocess(loading));
+    classified.loading = await model.classify(loading, 3);
+    classified.blob = await model.classify(blob, 3);
+    classified.url = await model.classify(path, 3);
+    classified.img = await model.classify(img, 3);
+    await attempt('missing', () => model.classify('/missing.png'));
+    await attempt('unreachable', () => model.classify('http://127.0.0.1:9/x.png'));
+    await attempt('notAnImage', () => model.classify(new Blob(['<html>'], { type: 'image/png' })));
+    await attempt('file', () => model.classify(new File(['%PDF'], 'doc.pdf', { type: 'application/pdf' })));
+    await attempt('broken', async () => {
+      const broken = new Image();
+      broken.src = '/missing.png';
+      await broken.decode().catch(() => undefined);
+      return pkg.preprocess(broken);
+    });
+    await attempt('blobSync', () => pkg.preprocess(blob));
+    await attempt('number', () => pkg.preprocess(42));
+    bitmap.close();
+    await attempt('closedBitmap', () => pkg.preprocess(bitmap));
+  } finally {
+    model.destroy();
+  }
+  const plain = Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k, Array.from(v)]));
+  return { tensors: plain, batch, classified, errors };
+}
+
 /** Headers that make a page cross-origin isolated (SharedArrayBuffer, `crossOriginIsolated`). */
 const ISOLATION = {
   'cross-origin-opener-policy': 'same-origin',
@@ -126,6 +233,10 @@ async function serve(pkgDir: string, requests: string[], isolated = false): Prom
     requests.push(url.pathname);
     if (url.pathname === '/') {
       res.writeHead(200, { ...headers, 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    if (url.pathname === SCENE_PATH) {
+      res.writeHead(200, { ...headers, 'content-type': 'image/png' }).end(readFileSync(SCENE));
       return;
     }
     if (url.pathname === '/worker.js') {
@@ -195,7 +306,18 @@ async function inModelWorker(arg: { input: number[]; threads?: number }): Promis
       () => 'no error',
       (e: { name?: string; code?: string }) => `${e.name} ${e.code}`,
     );
+    // classify reads and preprocesses on the page, runs in the worker: as run + topk of preprocess.
+    const canvas = new OffscreenCanvas(40, 30);
+    const ctx = canvas.getContext('2d')!;
+    const gradient = ctx.createLinearGradient(0, 0, 40, 30);
+    gradient.addColorStop(0, '#1060c0');
+    gradient.addColorStop(1, '#f0a020');
+    ctx.fillStyle = gradient;
+    ctx.fillRect(0, 0, 40, 30);
+    const classified = await model.classify(canvas, 3);
+    const viaRun = model.topk((await model.run(pkg.preprocess(canvas))).logits, 3)[0];
     return {
+      classifyMatches: classified.length === 3 && JSON.stringify(classified) === JSON.stringify(viaRun),
       backend: model.backend,
       threads: model.threads,
       fallbackReason: model.fallbackReason,
@@ -219,9 +341,11 @@ interface WorkerPackageApi {
       fallbackReason?: string;
       run(input: Float32Array, options?: { batch?: number }): Promise<{ logits: Float32Array }>;
       topk(logits: Float32Array, k: number): { index: number }[][];
+      classify(image: OffscreenCanvas, k: number): Promise<{ index: number }[]>;
       destroy(): void;
     }>;
   };
+  preprocess(image: OffscreenCanvas): Float32Array;
 }
 
 /** Checks a model-in-a-worker's result: the CPU backend on `threads`, the golden logits. */
@@ -232,7 +356,12 @@ function checkModelWorker(result: Record<string, unknown>, threads: number, what
     `${PKG} in Chromium, createInWorker (${what}), ${result.adapterInfo}: max rel error ${err.toExponential(2)}`,
   );
   expect(err).toBeLessThan(1e-4);
-  expect(result).toMatchObject({ backend: 'cpu', threads, badInput: 'ModelError bad-input' });
+  expect(result).toMatchObject({
+    backend: 'cpu',
+    threads,
+    badInput: 'ModelError bad-input',
+    classifyMatches: true,
+  });
   expect(result.top).toBe(expected.subarray(0, 10).indexOf(Math.max(...expected.subarray(0, 10))));
   expect(result.progress).toBeGreaterThanOrEqual(2);
 }
@@ -330,6 +459,67 @@ describe('the generated package in headless Chromium', () => {
     expect(plain.results[0]!.fallbackReason).toMatch(
       /^WebGPU (is not available|found no adapter|adapter '[^']*' is a software)/,
     );
+  });
+
+  it('reads an <img>, Blob, File, URL, ImageData, canvases and an ImageBitmap of a PNG exactly as the byte path', async () => {
+    const { server, pkgDir } = await setup();
+    const result = await withPage(root, server, BASE_FLAGS, (page) =>
+      page.evaluate(inPageImages, SCENE_PATH),
+    );
+    // The byte path in Node: pngjs decodes the PNG, the installed package preprocesses the bytes.
+    const pkg = (await import(pathToFileURL(join(pkgDir, 'index.js')).href)) as {
+      preprocess(image: { data: Uint8Array; width: number; height: number }): Float32Array;
+      Model: {
+        create(o: { backend: 'cpu' }): Promise<{
+          classify(image: unknown, k: number): Promise<{ index: number; prob: number }[]>;
+          destroy(): void;
+        }>;
+      };
+    };
+    const png = PNG.sync.read(readFileSync(SCENE));
+    const bytes = { data: new Uint8Array(png.data), width: png.width, height: png.height };
+    const expected = Array.from(pkg.preprocess(bytes));
+    for (const [source, tensor] of Object.entries(result.tensors)) {
+      // Bit for bit: the same RGBA bytes go through the same resize.
+      expect(tensor, source).toEqual(expected);
+    }
+    expect(result.batch).toBe(3 * expected.length);
+    const model = await pkg.Model.create({ backend: 'cpu' });
+    const want = await model.classify(bytes, 3);
+    model.destroy();
+    for (const [source, predictions] of Object.entries(result.classified)) {
+      expect(
+        predictions.map((p) => p.index),
+        source,
+      ).toEqual(want.map((p) => p.index));
+      predictions.forEach((p, i) => {
+        expect(Math.abs(p.prob - want[i]!.prob), source).toBeLessThan(1e-6);
+      });
+    }
+    const port = (server.address() as AddressInfo).port;
+    expect(result.errors).toEqual({
+      notLoaded: expect.stringMatching(
+        new RegExp(
+          `^ModelError bad-image: the <img> \\(http://127.0.0.1:${port}/scene.png\\?loading\\) has not finished loading: await img.decode\\(\\)`,
+        ),
+      ),
+      missing: `ModelError image-fetch-failed: could not fetch the image http://127.0.0.1:${port}/missing.png: HTTP 404 Not Found`,
+      unreachable: expect.stringMatching(
+        /^ModelError image-fetch-failed: could not fetch the image http:\/\/127.0.0.1:9\/x.png: /,
+      ),
+      notAnImage: expect.stringMatching(
+        /^ModelError bad-image: the Blob \(image\/png, 6 bytes\) could not be decoded as an image: /,
+      ),
+      file: expect.stringMatching(
+        /^ModelError bad-image: the file doc.pdf \(application\/pdf, 4 bytes\) could not be decoded as an image: /,
+      ),
+      broken: expect.stringMatching(/^ModelError bad-image: the <img> \(.*\/missing.png\) has no pixels/),
+      blobSync: expect.stringMatching(
+        /^ModelError unsupported-image: preprocess cannot read a Blob synchronously/,
+      ),
+      number: expect.stringMatching(/^ModelError unsupported-image: not an image: got number/),
+      closedBitmap: 'ModelError bad-image: the ImageBitmap is 0x0: it has no pixels (closed?)',
+    });
   });
 
   it('createInWorker on a page that is not isolated: one thread, off the main thread', async () => {

@@ -390,7 +390,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     );
     writeFileSync(
       join(consumer, 'consumer.ts'),
-      `import { INPUT_SHAPE, LABELS, MAX_BATCH, Model, ModelError, preprocess, type Prediction } from '${PKG}';
+      `import { type ImageSource, INPUT_SHAPE, LABELS, MAX_BATCH, Model, ModelError, preprocess, type Prediction, readImage } from '${PKG}';
 
 const shape: readonly [3, 32, 32] = INPUT_SHAPE;
 const max: 4 = MAX_BATCH;
@@ -409,6 +409,16 @@ try {
   if (e instanceof ModelError && e.code === 'bad-input') console.log(e.message);
 }
 void [shape, max, top, backend, named, numbers, labels];
+const predictions: Prediction[] = await model.classify({ data: new Uint8Array(12), width: 2, height: 2 }, 3);
+const sources = (img: HTMLImageElement, blob: Blob, file: File, bitmap: ImageBitmap): unknown[] => [
+  preprocess([img, document.createElement('canvas'), new OffscreenCanvas(2, 2), bitmap, new ImageData(2, 2)]),
+  model.classify(blob),
+  model.classify(file, 1),
+  model.classify('/cat.png'),
+  readImage(new URL('https://example.com/cat.png')),
+];
+const source: ImageSource = 'cat.png';
+void [predictions, sources, source];
 
 // @ts-expect-error the input is a Float32Array, not a number[]
 await model.run([1, 2, 3]);
@@ -424,6 +434,10 @@ void label;
 // @ts-expect-error the input shape is a tuple of literals
 const wrong: readonly [3, 224, 224] = INPUT_SHAPE;
 void wrong;
+// @ts-expect-error a number is not an image
+await model.classify(42);
+// @ts-expect-error preprocess is synchronous: a Blob needs readImage (or classify)
+preprocess(new Blob([]));
 `,
     );
     const tsc = resolve('node_modules/typescript/bin/tsc');
@@ -437,7 +451,41 @@ void wrong;
       cwd: consumer,
       encoding: 'utf8',
     });
-    expect(bad.stdout.match(/error TS/g)).toHaveLength(6);
+    expect(bad.stdout.match(/error TS/g)).toHaveLength(8);
+
+    // A Node program with Node's types and no DOM types: the DOM image sources are never there, raw
+    // bytes still typecheck. (tsc runs three times in this test, hence its timeout.)
+    writeFileSync(
+      join(consumer, 'tsconfig.node.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2022'],
+          types: ['node'],
+          typeRoots: [resolve('node_modules/@types')],
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+        },
+        files: ['node-consumer.ts'],
+      }),
+    );
+    writeFileSync(
+      join(consumer, 'node-consumer.ts'),
+      `import { Model, preprocess } from '${PKG}';
+const model = await Model.create({ backend: 'cpu' });
+const image = { data: new Uint8Array(12), width: 2, height: 2 };
+const top = await model.classify(image, 2);
+void [preprocess([image, image]), top[0]?.label];
+`,
+    );
+    const node = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.node.json'], {
+      cwd: consumer,
+      encoding: 'utf8',
+    });
+    expect(`${node.stdout}${node.stderr}`).toBe('');
 
     // The shipped TypeScript sources typecheck (strict, with WebGPU's types) against runtime.d.ts,
     // and the bundled support code satisfies runtime.d.ts.
@@ -471,5 +519,5 @@ export const check: typeof Declared = Implemented;
       encoding: 'utf8',
     });
     expect(`${src.stdout}${src.stderr}`).toBe('');
-  });
+  }, 120_000);
 });

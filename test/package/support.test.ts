@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { checkInput, topkRows } from '../../runtime/src/package/check.js';
+import { pixelsOf, readImage } from '../../runtime/src/package/image.js';
 import { preprocessImage, resizedSize } from '../../runtime/src/package/preprocess.js';
 import { sha256, sha256Hex, toFloat32 } from '../../runtime/src/package/weights.js';
 
@@ -102,5 +103,49 @@ describe('package support code', () => {
       near(Math.exp(-1) / (1 + Math.exp(-1))),
       0,
     ]);
+  });
+
+  it('image sources in Node: raw bytes pass through; DOM sources, Blobs and URLs are coded errors', async () => {
+    const raw = { data: new Uint8ClampedArray(4 * 6), width: 3, height: 2 };
+    expect(pixelsOf(raw)).toBe(raw);
+    expect(await readImage(raw)).toBe(raw);
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return `${(e as { code?: string }).code}: ${(e as Error).message}`;
+      }
+      return 'no error';
+    };
+    // An object of a DOM class (as from jsdom or a canvas package): Node has no canvas to read it.
+    class HTMLImageElement {
+      readonly naturalWidth = 4;
+    }
+    type Source = Parameters<typeof pixelsOf>[0];
+    expect(code(() => pixelsOf(new HTMLImageElement() as unknown as Source))).toMatch(
+      /^unsupported-image: a HTMLImageElement can only be read where it is a DOM object with a canvas \(a browser\)/,
+    );
+    expect(code(() => pixelsOf(new Blob([]) as unknown as Source))).toMatch(
+      /^unsupported-image: preprocess cannot read a Blob synchronously: .* use model.classify or `preprocess\(await readImage\(source\)\)`/,
+    );
+    expect(code(() => pixelsOf(42 as unknown as Source))).toMatch(
+      /^unsupported-image: not an image: got number;/,
+    );
+    expect(code(() => pixelsOf(Promise.resolve(raw) as unknown as Source))).toMatch(
+      /^unsupported-image: preprocess got a Promise: await it first/,
+    );
+    for (const source of [
+      new Blob([new Uint8Array(8)], { type: 'image/png' }),
+      'cat.png',
+      new URL('https://x.test/a.png'),
+    ]) {
+      const error = await readImage(source).then(
+        () => 'no error',
+        (e: { name: string; code: string; message: string }) => `${e.name} ${e.code}: ${e.message}`,
+      );
+      expect(error).toMatch(
+        /^ModelError unsupported-image: decoding .* needs createImageBitmap \(a browser or a Web Worker\), which is missing here; in Node decode the image yourself/,
+      );
+    }
   });
 });

@@ -10,9 +10,15 @@ export type ModelErrorCode =
   /** The weights could not be loaded, or their length or SHA-256 checksum is wrong. */
   | 'bad-weights'
   /** `Model.create` got an unknown option value (e.g. `backend: 'tpu'`). */
-  | 'bad-options';
+  | 'bad-options'
+  /** Not an image, or an image source this platform cannot read (e.g. a Blob or an `<img>` in Node). */
+  | 'unsupported-image'
+  /** An image that cannot be decoded or read: a broken or unloaded `<img>`, an undecodable Blob, a tainted canvas. */
+  | 'bad-image'
+  /** Fetching an image URL failed (a network error or an HTTP error status); the message names the URL. */
+  | 'image-fetch-failed';
 
-/** A bad input to run/preprocess, bad weights (length, checksum, unreadable) or a bad option. */
+/** A bad input to run/preprocess, an unreadable image, bad weights (length, checksum, unreadable) or a bad option. */
 export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
 }

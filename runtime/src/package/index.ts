@@ -15,6 +15,7 @@ export {
 export { checkInput, type Prediction, topkRows } from './check.js';
 export { ModelError, type ModelErrorCode } from './errors.js';
 export { type Backend, createGpuBackend } from './gpu.js';
+export { type ImageSource, type PixelSource, pixelsOf, readImage } from './image.js';
 export { type PreprocessSpec, preprocessImage, type RgbaImage, resizedSize } from './preprocess.js';
 export { defaultThreads, threadsAllowed } from './threads.js';
 export { instantiateKernels, type WasmKernels, wasmSimdSupported } from './wasm.js';

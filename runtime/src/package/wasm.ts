@@ -46,9 +46,15 @@ export function wasmSimdSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 }
 
+/**
+ * `WebAssembly.Memory` where the program's types declare WebAssembly (lib.dom), else never: the
+ * package's runtime.d.ts then typechecks in a Node program with Node's types only.
+ */
+type WasmMemory = typeof globalThis extends { WebAssembly: { Memory: { prototype: infer T } } } ? T : never;
+
 export interface WasmKernels {
   /** The arena (from byte 0) and the packed weights live in this memory (shared with threads). */
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   /** Kernel `k<i>(y, x0, x1, ...)`, byte pointers into `memory`. */
   readonly kernels: Readonly<Record<string, (...pointers: number[]) => void>>;
   /** Runs a splittable kernel over output channels [0, channels), split over the threads. */

@@ -1,6 +1,7 @@
 import { RuntimeError, type RuntimeErrorCode } from '../device.js';
 import { checkInput, type Prediction, topkRows } from './check.js';
 import { ModelError, type ModelErrorCode } from './errors.js';
+import type { ImageSource } from './image.js';
 
 /**
  * A package's model in a dedicated Web Worker (`Model.createInWorker`): the page's main thread
@@ -100,16 +101,20 @@ export interface WorkerModel extends WorkerModelInfo {
   run(input: Float32Array, options?: { readonly batch?: number }): Promise<{ logits: Float32Array }>;
   /** The k largest logits of each image, largest first, with labels and probabilities (computed here). */
   topk(logits: Float32Array, k?: number): Prediction[][];
+  /** As `Model.classify`: the image is read and preprocessed here (the page has the DOM), run in the worker. */
+  classify(image: ImageSource, k?: number): Promise<Prediction[]>;
   /** Frees the model in the worker and stops the worker. */
   destroy(): void;
 }
 
-/** The model's shapes, for the checks and `topk` done on the page's side. */
+/** The model's shapes and preprocessing, for the checks, `topk` and `classify` done on the page's side. */
 interface Shape {
   readonly inputShape: readonly number[];
   readonly maxBatch: number;
   readonly classes: number;
   readonly labels: readonly string[] | null;
+  /** One image as the model's input (the package's `preprocess` after `readImage`). */
+  readonly prepare: (image: ImageSource) => Promise<Float32Array>;
 }
 
 /**
@@ -140,7 +145,7 @@ export async function startModelWorker(
       [],
       onProgress,
     )) as WorkerModelInfo;
-    return {
+    const model: WorkerModel = {
       ...info,
       async run(input, options = {}) {
         const batch = checkInput(input, options.batch, shape.inputShape, shape.maxBatch);
@@ -151,10 +156,15 @@ export async function startModelWorker(
         return { logits };
       },
       topk: (logits, k = 5) => topkRows(logits, shape.classes, k, shape.labels),
+      async classify(image, k = 5) {
+        const { logits } = await model.run(await shape.prepare(image), { batch: 1 });
+        return model.topk(logits, k)[0]!;
+      },
       destroy() {
         void connection.call({ op: 'destroy' }, []).finally(() => connection.close());
       },
     };
+    return model;
   } catch (e) {
     connection.close();
     throw e;

@@ -104,8 +104,11 @@ export function modelCard(c: CardInfo): string {
         '3. scale to [0, 1],',
         '4. normalise each channel with mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225).',
         '',
-        '`preprocess(imageData)` does all of this on RGBA or RGB bytes (a canvas `ImageData` works);',
-        "its resize follows Pillow's antialiased bicubic resampling.",
+        "`preprocess(image)` does all of this; its resize follows Pillow's antialiased bicubic resampling.",
+        'It takes RGBA or RGB bytes `{ data, width, height }` (anywhere), and in browsers `ImageData`, a',
+        'loaded `<img>`, a canvas, an `OffscreenCanvas` or an `ImageBitmap`, read at their natural size.',
+        '`model.classify(image, k)` also takes a `Blob`, a `File` or a URL (decoded with the colour values',
+        'stored in the file); `readImage(source)` gives any source as bytes.',
       ]
     : [`The input is float32 NCHW, ${image} per image; there is no image preprocessing.`];
   return [
@@ -159,7 +162,7 @@ export function modelCard(c: CardInfo): string {
     '## Usage',
     '',
     '```js',
-    `import { Model, preprocess, INPUT_SHAPE } from '${c.packageName}';`,
+    `import { Model, ${pre ? 'preprocess' : 'IMAGE_FLOATS'} } from '${c.packageName}';`,
     '',
     "// 'auto' (default): WebGPU on a hardware adapter, else the generated CPU kernels.",
     'const model = await Model.create({',
@@ -167,10 +170,24 @@ export function modelCard(c: CardInfo): string {
     '});',
     'console.log(model.backend, model.adapterInfo);',
     '',
-    pre
-      ? 'const input = preprocess(imageData); // { data, width, height }, RGBA or RGB bytes'
-      : `const input = new Float32Array(${c.inputShape.reduce((a, b) => a * b, 1)}); // one image, ${image}`,
-    'const { logits } = await model.run(input, { batch: 1 });',
+    ...(pre
+      ? [
+          '// One image: an <img>, a File from an <input type=file> or a drop, a URL, a canvas, ImageData,',
+          '// or { data, width, height } RGBA bytes (Node).',
+          'console.log(await model.classify(image, 5)); // [{ index, label, logit, prob }, ...]',
+          '',
+          ...(c.maxBatch >= 2
+            ? [
+                '// Or step by step, for batches: pixel sources to a Float32Array, run, top-k per image.',
+                'const input = preprocess([image1, image2]);',
+              ]
+            : [
+                '// Or step by step: pixel sources to a Float32Array, run, top-k.',
+                'const input = preprocess(image);',
+              ]),
+        ]
+      : [`const input = new Float32Array(IMAGE_FLOATS); // one image, ${image}`]),
+    'const { logits } = await model.run(input);',
     'console.log(model.topk(logits, 5)); // [[{ index, label, logit, prob }, ...]] per image',
     'model.destroy();',
     '```',
@@ -183,7 +200,8 @@ export function modelCard(c: CardInfo): string {
     '- `Model.createInWorker(options)` (browsers): the same model in a Web Worker, off the main thread.',
     `- \`run(input, { batch })\`: \`input\` is a Float32Array of batch × ${image} floats; the batch`,
     `  defaults to the number of whole images in it (1 to ${c.maxBatch}). Errors are \`ModelError\``,
-    "  (`code`: `'bad-input'`, `'bad-weights'`, `'bad-options'`) or, from WebGPU, `RuntimeError`.",
+    "  (`code`: `'bad-input'`, `'bad-weights'`, `'bad-options'`; for images `'unsupported-image'`,",
+    "  `'bad-image'`, `'image-fetch-failed'`) or, from WebGPU, `RuntimeError`.",
     '- In Node, WebGPU needs the `webgpu` package (`npm i webgpu`, an optional peer dependency);',
     '  without it `auto` runs on the CPU. In browsers, WebGPU needs a secure context (https or localhost).',
     '- `INPUT_SHAPE`, `OUTPUT_SHAPE`, `NUM_CLASSES`, `MAX_BATCH`, `PREPROCESS` and `WEIGHTS` are exported constants.',

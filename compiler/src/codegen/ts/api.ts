@@ -41,6 +41,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
   const classes = info.outputShape.reduce((a, b) => a * b, 1);
   const p = info.preprocess;
   const w = info.weights;
+  const noPreprocess = `throw new ModelError('bad-input', 'preprocess: the input of ${info.model} is [${info.inputShape.join(
+    ', ',
+  )}], not an RGB image');`;
   return {
     kind: StructureKind.SourceFile,
     statements: [
@@ -56,7 +59,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
           'isModelWorker',
           'loadWeights',
           'ModelError',
+          'pixelsOf',
           'preprocessImage',
+          'readImage',
           'serveModel',
           'startModelWorker',
           'topkRows',
@@ -66,19 +71,21 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         kind: StructureKind.ImportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
-        namedImports: ['Prediction', 'RgbaImage', 'WorkerCreateOptions', 'WorkerModel'],
+        namedImports: ['ImageSource', 'PixelSource', 'Prediction', 'WorkerCreateOptions', 'WorkerModel'],
       },
       {
         kind: StructureKind.ExportDeclaration,
         moduleSpecifier: './runtime.js',
-        namedExports: ['ModelError', 'RuntimeError'],
+        namedExports: ['ModelError', 'readImage', 'RuntimeError'],
       },
       {
         kind: StructureKind.ExportDeclaration,
         moduleSpecifier: './runtime.js',
         isTypeOnly: true,
         namedExports: [
+          'ImageSource',
           'ModelErrorCode',
+          'PixelSource',
           'Prediction',
           'RgbaImage',
           'RuntimeErrorCode',
@@ -335,7 +342,13 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
             parameters: [{ name: 'options', type: 'WorkerCreateOptions', initializer: '{}' }],
             returnType: 'Promise<WorkerModel>',
             statements: [
-              'return startModelWorker(new URL(import.meta.url), options, { inputShape: INPUT_SHAPE, maxBatch: MAX_BATCH, classes: NUM_CLASSES, labels: LABELS });',
+              `return startModelWorker(new URL(import.meta.url), options, {
+  inputShape: INPUT_SHAPE,
+  maxBatch: MAX_BATCH,
+  classes: NUM_CLASSES,
+  labels: LABELS,
+  prepare: async (image) => preprocess(await readImage(image)),
+});`,
             ],
           },
           {
@@ -367,6 +380,28 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
             statements: ['return topkRows(logits, NUM_CLASSES, k, LABELS);'],
           },
           {
+            name: 'classify',
+            isAsync: true,
+            docs: [
+              p === null
+                ? 'Not available: the model input is not a 3-channel square image (throws).'
+                : "One image to its top-k predictions (as `topk`): read at its natural size (`readImage`: a URL is fetched, a Blob or File decoded, an <img> awaited), `preprocess`ed, `run`. Throws ModelError ('unsupported-image', 'bad-image', 'image-fetch-failed', 'bad-input').",
+            ],
+            parameters: [
+              { name: 'image', type: 'ImageSource' },
+              { name: 'k', type: 'number', initializer: '5' },
+            ],
+            returnType: 'Promise<Prediction[]>',
+            statements:
+              p === null
+                ? [noPreprocess]
+                : [
+                    `const input = preprocess(await readImage(image));
+const { logits } = await this.run(input, { batch: 1 });
+return this.topk(logits, k)[0]!;`,
+                  ],
+          },
+          {
             name: 'destroy',
             docs: ['Frees the GPU buffers (and the device, when the model acquired it).'],
             returnType: 'void',
@@ -382,21 +417,18 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
         docs: [
           p === null
             ? 'Not available: the model input is not a 3-channel square image (throws).'
-            : `Images as the model's input (batch x ${info.inputShape.join(' x ')}): resize the shorter side to ${p.resize} (Pillow-style bicubic), center crop ${p.size}, scale to [0, 1], normalise with ImageNet mean and std.`,
+            : `Images as the model's input (batch x ${info.inputShape.join(' x ')}): resize the shorter side to ${p.resize} (Pillow-style bicubic), center crop ${p.size}, scale to [0, 1], normalise with ImageNet mean and std. ` +
+              'Takes pixel sources, read synchronously at their natural size: RGBA/RGB bytes, ImageData, a loaded <img>, a canvas, an ImageBitmap; for a Blob, File or URL use `preprocess(await readImage(source))`.',
         ],
-        parameters: [{ name: 'images', type: 'RgbaImage | readonly RgbaImage[]' }],
+        parameters: [{ name: 'images', type: 'PixelSource | readonly PixelSource[]' }],
         returnType: 'Float32Array',
         statements:
           p === null
-            ? [
-                `throw new ModelError('bad-input', 'preprocess: the input of ${info.model} is [${info.inputShape.join(
-                  ', ',
-                )}], not an RGB image');`,
-              ]
+            ? [noPreprocess]
             : [
-                `const list: readonly RgbaImage[] = Array.isArray(images) ? images : [images as RgbaImage];
+                `const list: readonly PixelSource[] = Array.isArray(images) ? images : [images as PixelSource];
 const out = new Float32Array(list.length * IMAGE_FLOATS);
-list.forEach((image, i) => out.set(preprocessImage(image, PREPROCESS), i * IMAGE_FLOATS));
+list.forEach((image, i) => out.set(preprocessImage(pixelsOf(image), PREPROCESS), i * IMAGE_FLOATS));
 return out;`,
               ],
       },
