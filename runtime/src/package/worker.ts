@@ -113,24 +113,28 @@ interface Shape {
 }
 
 /**
- * Starts a worker on the package's index.js (`index`) and creates the model there. Throws
+ * Starts a worker on the package's index.js (`start()`, called only where Web Workers exist) and
+ * creates the model there. `start` is index.js's own
+ * `() => new Worker(new URL('./index.js', import.meta.url), { type: 'module', name: 'polyc-model' })`:
+ * written out literally there because that is the form bundlers (Vite, webpack, Parcel) recognise
+ * and rewrite into a worker entry of their own; a URL computed here from `import.meta.url` would
+ * name the app's bundle (Vite) or the source file on disk (webpack) instead. Throws
  * `ModelError('bad-options')` where Web Workers are unavailable (Node: use `Model.create`, whose
  * kernels use worker_threads), else what `Model.create` throws in the worker.
  */
 export async function startModelWorker(
-  index: URL,
+  start: () => BrowserWorker,
   options: WorkerCreateOptions,
   shape: Shape,
 ): Promise<WorkerModel> {
-  const Worker = (globalThis as { Worker?: new (url: URL, o: object) => BrowserWorker }).Worker;
-  if (Worker === undefined) {
+  if ((globalThis as { Worker?: unknown }).Worker === undefined) {
     throw new ModelError(
       'bad-options',
       'createInWorker needs Web Workers (a browser); use Model.create here',
     );
   }
   const { onProgress, weights, ...rest } = options;
-  const connection = new Connection(new Worker(index, { type: 'module', name: MODEL_WORKER }));
+  const connection = new Connection(start());
   try {
     const info = (await connection.call(
       {
@@ -161,7 +165,8 @@ export async function startModelWorker(
   }
 }
 
-interface BrowserWorker {
+/** The part of a Web Worker the page's side uses. */
+export interface BrowserWorker {
   onmessage: ((e: { data: Reply }) => void) | null;
   onerror: ((e: { message: string }) => void) | null;
   postMessage(message: unknown, transfer: Transferable[]): void;
