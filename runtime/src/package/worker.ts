@@ -123,7 +123,8 @@ interface Shape {
  * kernels use worker_threads), else what `Model.create` throws in the worker.
  */
 export async function startModelWorker(
-  start: () => BrowserWorker,
+  // A DOM `Worker` (typed loosely: its handlers' event types are the DOM's, not BrowserWorker's).
+  start: () => object,
   options: WorkerCreateOptions,
   shape: Shape,
 ): Promise<WorkerModel> {
@@ -134,7 +135,7 @@ export async function startModelWorker(
     );
   }
   const { onProgress, weights, ...rest } = options;
-  const connection = new Connection(start());
+  const connection = new Connection(start() as BrowserWorker);
   try {
     const info = (await connection.call(
       {
@@ -165,8 +166,7 @@ export async function startModelWorker(
   }
 }
 
-/** The part of a Web Worker the page's side uses. */
-export interface BrowserWorker {
+interface BrowserWorker {
   onmessage: ((e: { data: Reply }) => void) | null;
   onerror: ((e: { message: string }) => void) | null;
   postMessage(message: unknown, transfer: Transferable[]): void;
