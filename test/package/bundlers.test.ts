@@ -44,9 +44,15 @@ const show = (state, value) => {
   out.dataset.state = state;
 };
 
+// Weights from elsewhere, e.g. ?weights=models/w.bin (relative to the page); default: the package's.
+// ?threads=2: the worker's CPU threads (they run where the page is cross-origin isolated).
+const query = new URLSearchParams(location.search);
+const weights = query.get('weights') ?? undefined;
+const threads = query.has('threads') ? Number(query.get('threads')) : undefined;
+
 async function main() {
   const input = new Float32Array(await (await fetch('input.f32')).arrayBuffer());
-  const model = await Model.create();
+  const model = await Model.create({ weights });
   const { logits } = await model.run(input, { batch: 3 });
   const result = {
     backend: model.backend,
@@ -55,7 +61,8 @@ async function main() {
     top1: model.topk(logits, 1).map((image) => image[0].label),
   };
   model.destroy();
-  const inWorker = await Model.createInWorker({ backend: 'cpu' });
+  const inWorker = await Model.createInWorker({ backend: 'cpu', weights, threads });
+  result.workerThreads = inWorker.threads;
   result.worker = Array.from((await inWorker.run(input, { batch: 3 })).logits);
   inWorker.destroy();
   show('done', result);
@@ -70,6 +77,7 @@ interface AppResult {
   logits: number[];
   top1: string[];
   worker: number[];
+  workerThreads: number;
 }
 
 interface PageOutcome {
@@ -99,7 +107,11 @@ const TYPES: Record<string, string> = {
  * A static file server for a build's output directory. `spaFallback`: unknown paths get
  * index.html (as single-page-app hosts and dev servers answer); else they are 404s.
  */
-async function serveStatic(dir: string, spaFallback = false): Promise<Server> {
+async function serveStatic(
+  dir: string,
+  spaFallback = false,
+  headers: Record<string, string> = {},
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     const rel = normalize(path === '/' ? 'index.html' : path.slice(1));
@@ -107,6 +119,7 @@ async function serveStatic(dir: string, spaFallback = false): Promise<Server> {
     if (!rel.startsWith('..') && existsSync(file) && statSync(file).isFile()) {
       const body = readFileSync(file);
       res.writeHead(200, {
+        ...headers,
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'content-length': body.length,
       });
@@ -129,15 +142,19 @@ const close = (server: Server) =>
     server.closeAllConnections();
   });
 
+/** The responses for .bin files (by path: the page's own URL may end in `?weights=....bin`). */
+const weightsResponses = (outcome: PageOutcome) =>
+  outcome.responses.filter((r) => new URL(r.url).pathname.endsWith('.bin'));
+
 /** Checks an app's result: CPU backend after loading webgpu.js, golden logits, labels, the worker. */
-function checkApp(outcome: PageOutcome, what: string, weightsSize: number): void {
+function checkApp(outcome: PageOutcome, what: string, weightsSize: number, workerThreads = 1): void {
   expect(outcome.value, JSON.stringify(outcome.value)).not.toHaveProperty('message');
   expect(outcome.state).toBe('done');
   const result = outcome.value as unknown as AppResult;
   const expected = goldenExpected();
   const err = relError(Float32Array.from(result.logits), expected);
   const workerErr = relError(Float32Array.from(result.worker), expected);
-  const weights = outcome.responses.filter((r) => r.url.endsWith('.bin'));
+  const weights = weightsResponses(outcome);
   console.log(
     `${what}: backend ${result.backend}, max rel error ${err.toExponential(2)} ` +
       `(createInWorker ${workerErr.toExponential(2)}), weights from ${weights.map((r) => r.url).join(', ')}`,
@@ -145,6 +162,7 @@ function checkApp(outcome: PageOutcome, what: string, weightsSize: number): void
   expect(err).toBeLessThan(1e-4);
   expect(workerErr).toBeLessThan(1e-4);
   expect(result.backend).toBe('cpu');
+  expect(result.workerThreads).toBe(workerThreads);
   // webgpu.js was loaded (a chunk of the bundle) and found no WebGPU in this Chromium.
   expect(result.fallbackReason).toMatch(/^WebGPU (is not available|found no adapter)/);
   const top1 = [0, 1, 2].map((i) => {
@@ -205,7 +223,12 @@ describe('a consumer app built by bundlers, in headless Chromium', () => {
       const { consumer } = await setup();
       const { build } = await import('vite');
       const outDir = join(root, 'vite-dist');
-      await build({ root: consumer, configFile: false, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+      await build({
+        root: consumer,
+        configFile: false,
+        logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+      });
       return outDir;
     })());
 
@@ -241,6 +264,15 @@ describe('a consumer app built by bundlers, in headless Chromium', () => {
       expect(outcome.responses.map((r) => r.url)).toContainEqual(
         expect.stringMatching(/\/assets\/weights-[\w-]+\.bin$/),
       );
+      // A custom weights URL, relative to the page, for the page's model and the worker's.
+      mkdirSync(join(dist, 'models'), { recursive: true });
+      cpSync(join(root, 'out', 'weights.bin'), join(dist, 'models', 'w.bin'));
+      const custom = await openApp(`${urlOf(server)}?weights=models/w.bin`);
+      checkApp(custom, 'Vite build, ?weights=models/w.bin', weightsSize());
+      expect(weightsResponses(custom).map((r) => r.url)).toEqual([
+        `${urlOf(server)}models/w.bin`,
+        `${urlOf(server)}models/w.bin`,
+      ]);
     } finally {
       await close(server);
     }
@@ -269,9 +301,18 @@ describe('a consumer app built by bundlers, in headless Chromium', () => {
     // webpack makes no HTML page; the app's page loads the bundle as a classic script.
     writeFileSync(join(dist, 'index.html'), INDEX_HTML('<script src="./main.js"></script>'));
     cpSync(join(consumer, 'public', 'input.f32'), join(dist, 'input.f32'));
-    const server = await serveStatic(dist);
+    // Cross-origin isolated, so the worker's CPU kernels run on 2 threads (minified worker code).
+    const server = await serveStatic(dist, false, {
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+    });
     try {
-      checkApp(await openApp(urlOf(server)), 'webpack 5', weightsSize());
+      checkApp(
+        await openApp(`${urlOf(server)}?threads=2`),
+        'webpack 5, isolated, 2 threads',
+        weightsSize(),
+        2,
+      );
     } finally {
       await close(server);
     }
@@ -280,7 +321,10 @@ describe('a consumer app built by bundlers, in headless Chromium', () => {
   it('the built app with its weights not served: an HTML fallback page and a 404 are reported as such', async () => {
     const dist = await buildWithVite();
     const broken = join(root, 'vite-dist-no-weights');
-    cpSync(dist, broken, { recursive: true, filter: (src) => !src.endsWith('.bin') });
+    cpSync(dist, broken, {
+      recursive: true,
+      filter: (src) => !src.endsWith('.bin') && !src.endsWith('models'),
+    });
     for (const spaFallback of [true, false]) {
       const server = await serveStatic(broken, spaFallback);
       try {

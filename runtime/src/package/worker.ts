@@ -173,11 +173,15 @@ interface BrowserWorker {
   terminate(): void;
 }
 
-/** Weights as the worker can receive them: a URL as its text, bytes copied. */
+/** Weights as the worker can receive them: a URL as its absolute text, bytes copied. */
 function portable(
   weights: string | URL | ArrayBuffer | ArrayBufferView,
 ): string | ArrayBuffer | ArrayBufferView {
-  return weights instanceof URL ? weights.href : weights;
+  if (weights instanceof URL) return weights.href;
+  // A relative URL means the page's: in the worker it would resolve against the worker's script
+  // (a bundler's chunk in its assets directory).
+  const base = (globalThis as { document?: { baseURI?: string } }).document?.baseURI;
+  return typeof weights === 'string' && base ? new URL(weights, base).href : weights;
 }
 
 /** Request/reply over one worker, by id; a worker error fails every pending call. */
