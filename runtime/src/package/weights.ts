@@ -4,8 +4,10 @@ import { ModelError } from './errors.js';
  * Loading a generated package's `weights.bin`: little-endian float32, exactly `byteLength` bytes,
  * checked against the SHA-256 the package was generated with. By URL (`fetch`, streamed, with
  * progress) in browsers and for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress)
- * in Node. Browser-safe: Node's `fs` is loaded with a dynamic `import()` of a variable specifier,
- * which bundlers leave alone and browsers never reach.
+ * in Node. A URL that answers with something else than the file (an HTTP error, an HTML page, nothing)
+ * is reported as that, with the URL (`checkWeightsResponse`, `StallWatch`). Browser-safe: Node's
+ * `fs` is loaded with a dynamic `import()` of a variable specifier, which bundlers leave alone and
+ * browsers never reach.
  */
 
 export interface WeightsSpec {
@@ -141,10 +143,8 @@ export async function fetchBytes(
  * must be served next to its index.js (or the bundler's asset URL for it), or passed explicitly.
  */
 const SERVE_HINT =
-  "serve the package's weights.bin at that URL (a bundler emits it as an asset; a dev server or " +
-  'static host that answers unknown paths with index.html, a single-page-app fallback, sends this ' +
-  "page instead: see 'Bundlers' in the package's README), or pass its URL or bytes as " +
-  'Model.create({ weights })';
+  "serve the package's weights.bin at that URL (bundlers emit it as an asset: see 'Bundlers' in " +
+  "the package's README), or pass its URL or bytes as Model.create({ weights })";
 
 /** The absolute URL a request went to, for messages. */
 function shownUrl(response: Response | undefined, url: string | URL): string {
@@ -197,7 +197,9 @@ function checkNotHtml(first: Uint8Array, response: Response, url: string | URL, 
 function htmlError(response: Response, url: string | URL, spec: WeightsSpec, why: string): ModelError {
   return new ModelError(
     'weights-html',
-    `${spec.file} at ${shownUrl(response, url)} is an HTML page, not the weights (${why}): ${SERVE_HINT}`,
+    `${spec.file} at ${shownUrl(response, url)} is an HTML page, not the weights (${why}): the server ` +
+      'answers that URL with a page, as dev servers and static hosts with a single-page-app fallback ' +
+      `do for a path they do not have; ${SERVE_HINT}`,
   );
 }
 
