@@ -96,6 +96,8 @@ export async function fetchBytes(
   stallSeconds = STALL_SECONDS,
 ): Promise<Uint8Array> {
   const watch = new StallWatch(url, spec, stallSeconds);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let complete = false;
   try {
     const response = await watch.during(fetch(url, { signal: watch.signal }), 0);
     checkWeightsResponse(response, url, spec);
@@ -113,28 +115,28 @@ export async function fetchBytes(
     const out = new Uint8Array(total);
     let at = 0;
     let extra = 0;
-    const reader = response.body.getReader();
+    reader = response.body.getReader();
     for (;;) {
       const { done, value } = await watch.during(reader.read(), at);
       if (done) break;
-      const fits = Math.min(value.byteLength, total - at);
-      out.set(value.subarray(0, fits), at);
       if (at === 0) {
         checkNotHtml(value, response, url, spec);
-        // A page of the wrong length is reported as such once its first bytes are seen.
-        if (wrongLength) {
-          await reader.cancel().catch(() => undefined);
-          throw sizeError(what, length, spec);
-        }
+        // Not a page: a wrong announced length is reported now, without downloading the rest.
+        if (wrongLength) throw sizeError(what, length, spec);
       }
+      const fits = Math.min(value.byteLength, total - at);
+      out.set(value.subarray(0, fits), at);
       at += fits;
       extra += value.byteLength - fits;
       onProgress?.(at, total);
     }
+    complete = true;
     if (at !== total || extra > 0) throw sizeError(what, at + extra, spec);
     return out;
   } finally {
     watch.stop();
+    // Refused or failed midway: release the connection.
+    if (!complete) void reader?.cancel().catch(() => undefined);
   }
 }
 
