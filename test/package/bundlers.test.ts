@@ -26,8 +26,11 @@ import { CASE, compileAndInstall, goldenExpected, type Installed, LABELS, PKG } 
  * (this Chromium has no WebGPU flags, so webgpu.js is loaded and the CPU backend chosen) and with
  * `Model.createInWorker` (the worker entry the bundler made from the package's index.js), and
  * shows the logits and top-1 labels on the page. Each build must fetch weights.bin from the URL
- * the bundler gave it and match the authors' logits. Then the built app with its weights missing:
- * a static host's single-page-app fallback and a 404 are reported as such on the page.
+ * the bundler gave it and match the authors' logits; the Vite build also with a custom weights URL
+ * relative to the page, the webpack build on 2 worker threads in a cross-origin-isolated page.
+ * Then the built app with its weights missing: a static host's single-page-app fallback and a 404
+ * are reported as such on the page. WebGPU is left out: on SwiftShader its pipelines take ~25 s
+ * per page, and browser.test.ts runs the same webgpu.js unbundled.
  */
 
 const INDEX_HTML = (script: string) => `<!doctype html>
@@ -325,6 +328,8 @@ describe('a consumer app built by bundlers, in headless Chromium', () => {
       recursive: true,
       filter: (src) => !src.endsWith('.bin') && !src.endsWith('models'),
     });
+    // The messages send the user to the package README's Bundlers section.
+    expect(readFileSync(join((await setup()).pkgDir, 'README.md'), 'utf8')).toMatch(/^## Bundlers\n/m);
     for (const spaFallback of [true, false]) {
       const server = await serveStatic(broken, spaFallback);
       try {
@@ -346,7 +351,9 @@ describe('a consumer app built by bundlers, in headless Chromium', () => {
                 name: 'ModelError',
                 code: 'weights-not-served',
                 message: expect.stringMatching(
-                  new RegExp(`^weights\\.bin is not served at ${at} \\(HTTP 404 Not Found\\)`),
+                  new RegExp(
+                    `^weights\\.bin is not served at ${at} \\(HTTP 404 Not Found\\): .*'Bundlers' in the package's README`,
+                  ),
                 ),
               },
         );
