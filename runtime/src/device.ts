@@ -105,12 +105,13 @@ export function isNode(): boolean {
 /** The Node `webgpu` package's GPU, created once per process, or why it could not be loaded. */
 async function loadNodeGpu(): Promise<GPU | string> {
   nodeGpu ??= (async () => {
-    // A variable specifier: TypeScript does not resolve it and bundlers do not try to inline it.
+    // A variable specifier: TypeScript does not resolve it and bundlers do not try to inline it; the
+    // comments keep Vite and webpack from warning about (or wrapping) an import they cannot resolve.
     const specifier = 'webgpu';
     await ensureRuntimeDir();
     let mod: { create?: (flags: string[]) => GPU; globals?: Record<string, unknown> };
     try {
-      mod = await import(/* @vite-ignore */ specifier);
+      mod = await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
     } catch (e) {
       return `importing it failed (${e instanceof Error ? e.message : String(e)})`;
     }

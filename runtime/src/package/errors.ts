@@ -9,6 +9,12 @@ export type ModelErrorCode =
   | 'bad-input'
   /** The weights could not be loaded, or their length or SHA-256 checksum is wrong. */
   | 'bad-weights'
+  /** The weights URL answered with an HTTP error status (404, 500, ...): the file is not served there. */
+  | 'weights-not-served'
+  /** The weights URL answered with an HTML page (a dev server's or static host's fallback page). */
+  | 'weights-html'
+  /** The weights could not be fetched: no connection, refused by CORS, or the download stalled. */
+  | 'weights-unreachable'
   /** `Model.create` got an unknown option value (e.g. `backend: 'tpu'`). */
   | 'bad-options'
   /** Not an image, or an image source this platform cannot read (e.g. a Blob or an `<img>` in Node). */
@@ -18,7 +24,7 @@ export type ModelErrorCode =
   /** Fetching an image URL failed (a network error or an HTTP error status); the message names the URL. */
   | 'image-fetch-failed';
 
-/** A bad input to run/preprocess, an unreadable image, bad weights (length, checksum, unreadable) or a bad option. */
+/** A bad input to run/preprocess, an unreadable image, bad or unserved weights (length, checksum, unreadable, HTTP) or a bad option. */
 export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
 }

@@ -50,7 +50,9 @@ export async function defaultThreads(): Promise<number> {
   if (hardware === undefined && isNode()) {
     // Node before 21 has no `navigator`. A variable specifier, as in startWorker.
     const specifier = 'node:os';
-    hardware = ((await import(/* @vite-ignore */ specifier)) as NodeOs).availableParallelism();
+    hardware = (
+      (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as NodeOs
+    ).availableParallelism();
   }
   return Math.max(1, Math.min(4, hardware ?? 1));
 }
@@ -123,7 +125,9 @@ async function startWorker(data: WorkerData): Promise<Thread> {
   if (isNode()) {
     // A variable specifier, as for `webgpu` in device.ts: bundlers and browsers leave it alone.
     const specifier = 'node:worker_threads';
-    const { Worker } = (await import(/* @vite-ignore */ specifier)) as NodeWorkerThreads;
+    const { Worker } = (await import(
+      /* @vite-ignore */ /* webpackIgnore: true */ specifier
+    )) as NodeWorkerThreads;
     const source = `const { workerData, parentPort } = require('node:worker_threads');
 ${shared}
 ${main}(workerData, () => parentPort.postMessage('ready'));`;

@@ -4,8 +4,10 @@ import { ModelError } from './errors.js';
  * Loading a generated package's `weights.bin`: little-endian float32, exactly `byteLength` bytes,
  * checked against the SHA-256 the package was generated with. By URL (`fetch`, streamed, with
  * progress) in browsers and for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress)
- * in Node. Browser-safe: Node's `fs` is loaded with a dynamic `import()` of a variable specifier,
- * which bundlers leave alone and browsers never reach.
+ * in Node. A URL that answers with something else than the file (an HTTP error, an HTML page, nothing)
+ * is reported as that, with the URL (`checkWeightsResponse`, `StallWatch`). Browser-safe: Node's
+ * `fs` is loaded with a dynamic `import()` of a variable specifier, which bundlers leave alone and
+ * browsers never reach.
  */
 
 export interface WeightsSpec {
@@ -37,7 +39,7 @@ interface NodeFileHandle {
 async function openNodeFile(path: string | URL): Promise<NodeFileHandle> {
   // A variable specifier: bundlers do not try to resolve it for the browser.
   const specifier = 'node:fs/promises';
-  const fs = (await import(/* @vite-ignore */ specifier)) as {
+  const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as {
     open(path: string | URL, flags: string): Promise<NodeFileHandle>;
   };
   return fs.open(path, 'r');
@@ -78,45 +80,182 @@ async function readFile(
   }
 }
 
-async function fetchBytes(
+/** Seconds a weights download may go without receiving anything before it is given up. */
+export const STALL_SECONDS = 30;
+
+/**
+ * Fetches `url` (streamed, with progress) and returns exactly the weights' bytes. The response is
+ * checked first (`checkWeightsResponse`), and a download that receives nothing for `stallSeconds`
+ * (before the answer or between chunks) is aborted: `ModelError('weights-unreachable')`.
+ */
+export async function fetchBytes(
   url: string | URL,
   what: string,
   spec: WeightsSpec,
   onProgress: ProgressCallback | undefined,
+  stallSeconds = STALL_SECONDS,
 ): Promise<Uint8Array> {
-  const response = await fetch(url);
+  const watch = new StallWatch(url, spec, stallSeconds);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let complete = false;
+  try {
+    const response = await watch.during(fetch(url, { signal: watch.signal }), 0);
+    checkWeightsResponse(response, url, spec);
+    const total = spec.byteLength;
+    const length = Number(response.headers.get('content-length') ?? Number.NaN);
+    const wrongLength =
+      !response.headers.get('content-encoding') && Number.isInteger(length) && length !== total;
+    onProgress?.(0, total);
+    if (!response.body) {
+      const bytes = new Uint8Array(await watch.during(response.arrayBuffer(), 0));
+      checkNotHtml(bytes, response, url, spec);
+      onProgress?.(bytes.byteLength, total);
+      return bytes;
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    let extra = 0;
+    reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await watch.during(reader.read(), at);
+      if (done) break;
+      if (at === 0) {
+        checkNotHtml(value, response, url, spec);
+        // Not a page: a wrong announced length is reported now, without downloading the rest.
+        if (wrongLength) throw sizeError(what, length, spec);
+      }
+      const fits = Math.min(value.byteLength, total - at);
+      out.set(value.subarray(0, fits), at);
+      at += fits;
+      extra += value.byteLength - fits;
+      onProgress?.(at, total);
+    }
+    complete = true;
+    if (at !== total || extra > 0) throw sizeError(what, at + extra, spec);
+    return out;
+  } finally {
+    watch.stop();
+    // Refused or failed midway: release the connection.
+    if (!complete) void reader?.cancel().catch(() => undefined);
+  }
+}
+
+/**
+ * Where to look when the weights URL does not answer with the weights: the package's weights.bin
+ * must be served next to its index.js (or the bundler's asset URL for it), or passed explicitly.
+ */
+const SERVE_HINT =
+  "serve the package's weights.bin at that URL (bundlers emit it as an asset: see 'Bundlers' in " +
+  "the package's README), or pass its URL or bytes as Model.create({ weights })";
+
+/** The absolute URL a request went to, for messages. */
+function shownUrl(response: Response | undefined, url: string | URL): string {
+  if (response?.url) return response.url;
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  try {
+    return new URL(String(url), base).href;
+  } catch {
+    return String(url);
+  }
+}
+
+/**
+ * Checks the answer to a weights request before its body is read: an HTTP error status is
+ * `ModelError('weights-not-served')`, an HTML page (`content-type: text/html`) is
+ * `ModelError('weights-html')`, each naming the URL.
+ */
+export function checkWeightsResponse(response: Response, url: string | URL, spec: WeightsSpec): void {
+  const refuse = (error: ModelError): never => {
+    // The body is not wanted: release the connection.
+    void response.body?.cancel().catch(() => undefined);
+    throw error;
+  };
   if (!response.ok) {
-    throw new ModelError(
-      'bad-weights',
-      `fetching ${what} failed: HTTP ${response.status} ${response.statusText}`,
+    const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    refuse(
+      new ModelError(
+        'weights-not-served',
+        `${spec.file} is not served at ${shownUrl(response, url)} (${status}): ${SERVE_HINT}`,
+      ),
     );
   }
-  const total = spec.byteLength;
-  const length = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (!response.headers.get('content-encoding') && Number.isInteger(length) && length !== total) {
-    throw sizeError(what, length, spec);
+  const type = response.headers.get('content-type') ?? '';
+  if (/^\s*text\/html\b/i.test(type)) refuse(htmlError(response, url, spec, `content-type ${type}`));
+}
+
+/** Whether `bytes` start like an HTML document: `<!doctype` or `<html`, any case, after whitespace. */
+export function looksLikeHtml(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || (bytes[i]! >= 0x09 && bytes[i]! <= 0x0d))) i++;
+  const head = String.fromCharCode(...bytes.subarray(i, i + 9)).toLowerCase();
+  return head.startsWith('<!doctype') || head.startsWith('<html');
+}
+
+/** `ModelError('weights-html')` when the first bytes of a weights response are an HTML page. */
+function checkNotHtml(first: Uint8Array, response: Response, url: string | URL, spec: WeightsSpec): void {
+  if (looksLikeHtml(first)) throw htmlError(response, url, spec, 'it starts with an HTML tag');
+}
+
+function htmlError(response: Response, url: string | URL, spec: WeightsSpec, why: string): ModelError {
+  return new ModelError(
+    'weights-html',
+    `${spec.file} at ${shownUrl(response, url)} is an HTML page, not the weights (${why}): the server ` +
+      'answers that URL with a page, as dev servers and static hosts with a single-page-app fallback ' +
+      `do for a path they do not have; ${SERVE_HINT}`,
+  );
+}
+
+/**
+ * Gives up on a download that receives nothing for `seconds`: `during(promise)` races a step of
+ * the download against the deadline, which each completed step moves; on expiry the request is
+ * aborted and the step rejects with `ModelError('weights-unreachable')`. A fetch that fails
+ * outright (connection refused, DNS, CORS) is reported with the same code and the URL.
+ */
+class StallWatch {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly url: string | URL,
+    private readonly spec: WeightsSpec,
+    private readonly seconds: number,
+  ) {}
+
+  async during<T>(step: Promise<T>, loaded: number): Promise<T> {
+    let expired: () => void = () => undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      expired = () =>
+        reject(
+          new ModelError(
+            'weights-unreachable',
+            `the download of ${this.spec.file} from ${shownUrl(undefined, this.url)} stalled: nothing ` +
+              `received for ${this.seconds} s after ${loaded} of ${this.spec.byteLength} bytes`,
+          ),
+        );
+    });
+    this.stop();
+    this.timer = setTimeout(() => {
+      expired();
+      this.controller.abort();
+    }, this.seconds * 1000);
+    try {
+      return await Promise.race([step, deadline]);
+    } catch (e) {
+      if (e instanceof ModelError) throw e;
+      throw new ModelError(
+        'weights-unreachable',
+        `cannot fetch ${this.spec.file} from ${shownUrl(undefined, this.url)}: ${message(e)} (the server ` +
+          'is not running or not reachable, or the URL is on another origin that does not allow it by CORS)',
+        { cause: e },
+      );
+    }
   }
-  onProgress?.(0, total);
-  if (!response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    onProgress?.(bytes.byteLength, total);
-    return bytes;
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  let extra = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const fits = Math.min(value.byteLength, total - at);
-    out.set(value.subarray(0, fits), at);
-    at += fits;
-    extra += value.byteLength - fits;
-    onProgress?.(at, total);
-  }
-  if (at !== total || extra > 0) throw sizeError(what, at + extra, spec);
-  return out;
 }
 
 /** A string with a URL scheme (two letters or more, so Windows drive letters are paths). */

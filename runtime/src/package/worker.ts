@@ -118,24 +118,29 @@ interface Shape {
 }
 
 /**
- * Starts a worker on the package's index.js (`index`) and creates the model there. Throws
+ * Starts a worker on the package's index.js (`start()`, called only where Web Workers exist) and
+ * creates the model there. `start` is index.js's own
+ * `() => new Worker(new URL('./index.js', import.meta.url), { type: 'module', name: 'polyc-model' })`:
+ * written out literally there because that is the form bundlers (Vite, webpack, Parcel) recognise
+ * and rewrite into a worker entry of their own; a URL computed here from `import.meta.url` would
+ * name the app's bundle (Vite) or the source file on disk (webpack) instead. Throws
  * `ModelError('bad-options')` where Web Workers are unavailable (Node: use `Model.create`, whose
  * kernels use worker_threads), else what `Model.create` throws in the worker.
  */
 export async function startModelWorker(
-  index: URL,
+  // A DOM `Worker` (typed loosely: its handlers' event types are the DOM's, not BrowserWorker's).
+  start: () => object,
   options: WorkerCreateOptions,
   shape: Shape,
 ): Promise<WorkerModel> {
-  const Worker = (globalThis as { Worker?: new (url: URL, o: object) => BrowserWorker }).Worker;
-  if (Worker === undefined) {
+  if ((globalThis as { Worker?: unknown }).Worker === undefined) {
     throw new ModelError(
       'bad-options',
       'createInWorker needs Web Workers (a browser); use Model.create here',
     );
   }
   const { onProgress, weights, ...rest } = options;
-  const connection = new Connection(new Worker(index, { type: 'module', name: MODEL_WORKER }));
+  const connection = new Connection(start() as BrowserWorker);
   try {
     const info = (await connection.call(
       {
@@ -178,11 +183,15 @@ interface BrowserWorker {
   terminate(): void;
 }
 
-/** Weights as the worker can receive them: a URL as its text, bytes copied. */
+/** Weights as the worker can receive them: a URL as its absolute text, bytes copied. */
 function portable(
   weights: string | URL | ArrayBuffer | ArrayBufferView,
 ): string | ArrayBuffer | ArrayBufferView {
-  return weights instanceof URL ? weights.href : weights;
+  if (weights instanceof URL) return weights.href;
+  // A relative URL means the page's: in the worker it would resolve against the worker's script
+  // (a bundler's chunk in its assets directory).
+  const base = (globalThis as { document?: { baseURI?: string } }).document?.baseURI;
+  return typeof weights === 'string' && base ? new URL(weights, base).href : weights;
 }
 
 /** Request/reply over one worker, by id; a worker error fails every pending call. */

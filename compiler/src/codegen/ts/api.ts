@@ -1,4 +1,5 @@
 import { Scope, type SourceFileStructure, StructureKind } from 'ts-morph';
+import { MODEL_WORKER } from '../../../../runtime/src/package/worker.js';
 import { constant, engineInterface } from './structures.js';
 
 /**
@@ -342,7 +343,9 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
             parameters: [{ name: 'options', type: 'WorkerCreateOptions', initializer: '{}' }],
             returnType: 'Promise<WorkerModel>',
             statements: [
-              `return startModelWorker(new URL(import.meta.url), options, {
+              // Literally `new Worker(new URL('./index.js', import.meta.url), {...})` with literal
+              // options: the form bundlers turn into a worker entry (see startModelWorker).
+              `return startModelWorker(() => new Worker(new URL('./index.js', import.meta.url), { type: 'module', name: '${MODEL_WORKER}' }), options, {
   inputShape: INPUT_SHAPE,
   maxBatch: MAX_BATCH,
   classes: NUM_CLASSES,
