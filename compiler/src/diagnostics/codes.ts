@@ -62,6 +62,7 @@ export const CODES = {
 
   E1001: 'model not supported by polyc compile',
   E1002: 'labels do not match the model',
+  E1003: 'weight beyond float16 range',
 } as const;
 
 export type Code = keyof typeof CODES;

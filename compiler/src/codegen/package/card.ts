@@ -28,6 +28,18 @@ export interface CardInfo {
     readonly checkpointSha256: string | null;
     readonly byteLength: number;
     readonly sha256: string;
+    /** With `--weights-dtype f16`: the logit error measured at compile time, and the rounding's effects. */
+    readonly float16: {
+      /** max |logit_f16 - logit_f32| / max |logit_f32| on one deterministic input image. */
+      readonly relative: number;
+      readonly maxAbsDiff: number;
+      readonly maxAbsLogit: number;
+      /** Nonzero weights that became float16 subnormals, or zero. */
+      readonly subnormal: number;
+      readonly flushed: number;
+      /** weights.bin's size as float32. */
+      readonly float32Bytes: number;
+    } | null;
   };
   readonly webgpu: {
     readonly dispatches: number;
@@ -76,6 +88,20 @@ function degreeText(r: DegreeReport): string[] {
       `${r.segments.length} polynomial segments of degree at most ${top.degree} |`,
     `| multiplicative depth | at most ${Math.max(...r.segments.map((s) => s.depthAsWritten))} as written, ` +
       `${Math.max(...r.segments.map((s) => s.depthBalanced))} balanced, per segment |`,
+  ];
+}
+
+function float16Rows(f: CardInfo['weights']['float16']): string[] {
+  if (f === null) return ['| weights dtype | float32 |'];
+  const lost =
+    f.subnormal + f.flushed > 0
+      ? `; ${f.subnormal.toLocaleString('en-US')} weights became subnormal and ${f.flushed.toLocaleString('en-US')} became zero`
+      : '';
+  return [
+    `| weights dtype | float16 (IEEE binary16, round to nearest even; ${mib(f.float32Bytes)} as float32), widened to float32 on load${lost} |`,
+    `| float16 logit error | ${f.relative.toExponential(2)} relative to float32 (max \\|diff\\| ${f.maxAbsDiff.toExponential(
+      2,
+    )} / max \\|logit\\| ${f.maxAbsLogit.toExponential(2)}), measured by polyc's interpreter on one deterministic input image |`,
   ];
 }
 
@@ -143,6 +169,7 @@ export function modelCard(c: CardInfo): string {
     `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${c.cpu.wasm.calls} of them WebAssembly SIMD kernels ` +
       `(a ${(c.cpu.wasm.bytes / 1024).toFixed(0)} KiB module), ${mib(c.cpu.arenaBytes)} of activations |`,
     `| weights.bin | ${mib(w.byteLength)}, SHA-256 ${w.sha256} |`,
+    ...float16Rows(w.float16),
     `| labels | ${
       c.labels === null
         ? 'none (`topk` gives label null)'
