@@ -165,5 +165,5 @@ describe('weights kept in the Cache API, in headless Chromium', () => {
     } finally {
       await insecure.close();
     }
-  });
+  }, 240_000); // compiles the package first (about a minute on a busy machine)
 });
