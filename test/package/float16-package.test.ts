@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,14 @@ const root = mkdtempSync(join(tmpdir(), 'polyc-f16-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('polyc compile --weights-dtype f16', () => {
+  it('--weights-dtype takes f32 or f16 only (E0701), before any work', async () => {
+    const out = join(root, 'bad-dtype');
+    const r = await cli('compile', 'examples/cpolynext_lr.poly', '-o', out, '--weights-dtype', 'bf16');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error\[E0701\]: --weights-dtype must be f32 or f16, got 'bf16'/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   for (const c of CASES) {
     it(`${c.name}: half-size weights, the authors' logits within ${TOLERANCE}`, async () => {
       const meta = goldenMeta(c.name);
