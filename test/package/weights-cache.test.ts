@@ -91,7 +91,7 @@ describe('weights in the Cache API', () => {
     );
     expect(Array.from(again)).toEqual(Array.from(FLOATS));
     expect(requests).toHaveLength(1);
-    expect(progress).toEqual([BYTES.length, BYTES.length]);
+    expect(progress).toEqual([0, BYTES.length, BYTES.length, BYTES.length]);
     await load('my-models');
     expect(opened).toEqual(['polyc-weights', 'polyc-weights', 'my-models']);
   });

@@ -169,6 +169,7 @@ export async function loadWeights(
         const cached =
           store && (await readCachedWeights(store, spec.sha256, (b) => checkWeights(b, what, spec)));
         if (cached) {
+          onProgress?.(0, spec.byteLength);
           onProgress?.(cached.byteLength, spec.byteLength);
           return decodeWeights(cached, spec);
         }
