@@ -9,10 +9,10 @@ import {
 } from './weights-cache.js';
 
 /**
- * Loading a generated package's `weights.bin`: little-endian float32 (or float16, widened to float32
- * here), exactly `byteLength` bytes, checked against the SHA-256 the package was generated with. By URL (`fetch`, streamed, with
- * progress) in browsers and for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress)
- * in Node. Browser-safe: Node's `fs` is loaded with a dynamic `import()` of a variable specifier,
+ * Loading a generated package's `weights.bin`: little-endian float32 (or float16, widened to
+ * float32 here), exactly `byteLength` bytes, checked against the SHA-256 the package was generated
+ * with. By URL (`fetch`, streamed, with progress; optionally through the Cache API) in browsers and
+ * for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress) in Node. Browser-safe: Node's `fs` is loaded with a dynamic `import()` of a variable specifier,
  * which bundlers leave alone and browsers never reach.
  */
 
