@@ -63,6 +63,7 @@ export const CODES = {
 
   E1001: 'model not supported by polyc compile',
   E1002: 'labels do not match the model',
+  E1003: 'weight beyond float16 range',
 
   E1101: 'no images in the image folder',
   E1102: 'unreadable or undecodable image',

@@ -4,6 +4,7 @@ import { costAnalysis } from '../analysis/cost.js';
 import { degreeReport } from '../analysis/degree.js';
 import { bundleRuntime } from '../codegen/package/bundle.js';
 import { type CardInfo, modelCard } from '../codegen/package/card.js';
+import { encodeFloat16 } from '../codegen/package/float16.js';
 import { type LabelsOption, packageLabels } from '../codegen/package/labels.js';
 import { packageJson, type WeightsManifest } from '../codegen/package/manifest.js';
 import { type ApiInfo, indexSource } from '../codegen/ts/api.js';
@@ -16,6 +17,7 @@ import type { Module } from '../ir/types.js';
 import { type PassRecord, runPasses } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { parsePipeline } from '../passes/pipeline.js';
+import { float16LogitError } from './float16-error.js';
 import { imagePreprocessing } from './preprocessing.js';
 import { loadWeights, syntheticWeights } from './run.js';
 import { compileForWebGpu, describeTuned, packWeights, type TunedKernels } from './webgpu.js';
@@ -41,6 +43,8 @@ export interface CompileRequest {
   readonly labels?: LabelsOption;
   /** The package's SPDX licence expression (package.json `license` and the card); default 'UNLICENSED'. */
   readonly license?: string;
+  /** `--weights-dtype`: how weights.bin stores the weights (default 'f32'). */
+  readonly weightsDtype?: WeightsDtype;
   readonly polycVersion: string;
   /** Default: the default pipeline. */
   readonly pipeline?: readonly Pass[];
@@ -60,6 +64,9 @@ export interface CompiledPackage {
   /** Wall time of each step of the compile, in order (the steps `progress` announces). */
   readonly phases: readonly CompilePhase[];
 }
+
+/** weights.bin's element type: float32, or IEEE binary16 widened to float32 on load. */
+export type WeightsDtype = 'f32' | 'f16';
 
 export interface CompilePhase {
   readonly name: string;
@@ -148,8 +155,17 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   if (req.tuned) req.progress?.(describeTuned(compiled));
   phase('pack weights');
   const packed = packWeights(opt, compiled, weights, ctx);
-  const weightBytes = littleEndianBytes(packed);
+  const half = req.weightsDtype === 'f16';
+  const f16 = half ? encodeFloat16(packed, compiled.constants, opt) : null;
+  const weightBytes = f16 ? f16.bytes : littleEndianBytes(packed);
   const weightsSha = sha256(weightBytes);
+  if (f16) phase('float16 error', 'measuring the logit error of float16 weights (interpreter, one image)');
+  const float16: CardInfo['weights']['float16'] = f16 && {
+    ...float16LogitError(opt, compiled.constants, f16.values, weights),
+    subnormal: f16.subnormal,
+    flushed: f16.flushed,
+    float32Bytes: packed.length * 4,
+  };
 
   phase('cpu kernels', 'generating CPU kernels');
   const cpu = buildCpuProgram(opt, compiled.constants, ctx);
@@ -167,6 +183,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
       floats: packed.length,
       byteLength: weightBytes.length,
       sha256: weightsSha,
+      dtype: half ? 'float16' : 'float32',
       synthetic: req.checkpoint === null,
     },
   };
@@ -191,12 +208,13 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     format: 'polyc-weights',
     version: 1,
     file: 'weights.bin',
-    dtype: 'float32',
+    dtype: half ? 'float16' : 'float32',
     byteOrder: 'little-endian',
     length: packed.length,
     byteLength: weightBytes.length,
     sha256: weightsSha,
-    alignment: 16,
+    // Tensors start at multiples of 4 elements in either dtype (the plan packs them so).
+    alignment: half ? 8 : 16,
     synthetic: req.checkpoint === null,
     checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
     tensors: compiled.constants.map((c) => ({ id: c.id, offset: c.offset, size: c.size })),
@@ -232,6 +250,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
       checkpointSha256: req.checkpoint ? sha256(req.checkpoint.bytes) : null,
       byteLength: weightBytes.length,
       sha256: weightsSha,
+      float16,
     },
     webgpu: {
       dispatches,

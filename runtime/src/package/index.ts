@@ -28,6 +28,7 @@ export {
   type WeightsSource,
   type WeightsSpec,
 } from './weights.js';
+export { DEFAULT_WEIGHTS_CACHE, type WeightsCacheOption } from './weights-cache.js';
 export {
   isModelWorker,
   MODEL_WORKER,

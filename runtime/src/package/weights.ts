@@ -1,13 +1,22 @@
 import { ModelError } from './errors.js';
+import { float16ToFloat32 } from './float16.js';
+import {
+  openWeightsCache,
+  readCachedWeights,
+  storeCachedWeights,
+  type WeightsCacheOption,
+  weightsCacheName,
+} from './weights-cache.js';
 
 /**
- * Loading a generated package's `weights.bin`: little-endian float32, exactly `byteLength` bytes,
- * checked against the SHA-256 the package was generated with. By URL (`fetch`, streamed, with
- * progress) in browsers and for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress)
- * in Node. A URL that answers with something else than the file (an HTTP error, an HTML page, nothing)
- * is reported as that, with the URL (`checkWeightsResponse`, `StallWatch`). Browser-safe: Node's
- * `fs` is loaded with a dynamic `import()` of a variable specifier, which bundlers leave alone and
- * browsers never reach.
+ * Loading a generated package's `weights.bin`: little-endian float32 (or float16, widened to
+ * float32 here), exactly `byteLength` bytes, checked against the SHA-256 the package was generated
+ * with. By URL (`fetch`, streamed, with progress; optionally through the Cache API) in browsers and
+ * for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress) in Node. A URL that
+ * answers with something else than the file (an HTTP error, an HTML page, nothing) is reported as
+ * that, with the URL (`checkWeightsResponse`, `StallWatch`). Browser-safe: Node's `fs` is loaded
+ * with a dynamic `import()` of a variable specifier, which bundlers leave alone and browsers never
+ * reach.
  */
 
 export interface WeightsSpec {
@@ -17,6 +26,8 @@ export interface WeightsSpec {
   readonly byteLength: number;
   /** Lower-case hex SHA-256 of the file. */
   readonly sha256: string;
+  /** The file's element type (default float32); float16 is widened to float32 on load. */
+  readonly dtype?: 'float32' | 'float16';
 }
 
 export type WeightsSource = string | URL | ArrayBuffer | ArrayBufferView;
@@ -51,7 +62,7 @@ function sizeError(what: string, got: number, spec: WeightsSpec): ModelError {
   return new ModelError(
     'bad-weights',
     `${what} has ${got} bytes, but this model's weights are ${spec.byteLength} bytes ` +
-      `(${spec.floats} little-endian float32): the file is truncated or belongs to another model`,
+      `(${spec.floats} little-endian ${spec.dtype ?? 'float32'}): the file is truncated or belongs to another model`,
   );
 }
 
@@ -263,20 +274,25 @@ const HAS_SCHEME = /^[a-z][a-z0-9+.-]+:/i;
 
 /**
  * Loads and checks the weights. `source` may be a path or URL string, a URL, or the bytes; without
- * it, `defaultUrl` (the package's own weights.bin). Throws `ModelError('bad-weights')`.
+ * it, `defaultUrl` (the package's own weights.bin). Fetched weights go through the Cache API when
+ * `cache` asks for it (weights-cache.ts). Throws `ModelError('bad-weights')`.
  */
 export async function loadWeights(
   spec: WeightsSpec,
   source: WeightsSource | undefined,
   defaultUrl: URL,
   onProgress?: ProgressCallback,
+  cache?: WeightsCacheOption,
 ): Promise<Float32Array> {
+  const cacheName = weightsCacheName(cache);
   const from = source ?? defaultUrl;
   const what =
     typeof from === 'string' || from instanceof URL
       ? `the weights file ${String(from)}`
       : 'the weights buffer passed to Model.create';
   let bytes: Uint8Array;
+  /** The Cache API cache fetched weights go to, when asked for and available. */
+  let store: Awaited<ReturnType<typeof openWeightsCache>> = null;
   try {
     if (from instanceof ArrayBuffer) {
       bytes = new Uint8Array(from);
@@ -289,6 +305,14 @@ export async function loadWeights(
       if (isNode() && (url === undefined || url.protocol === 'file:')) {
         bytes = await readFile(url ?? from, what, spec, onProgress);
       } else {
+        store = await openWeightsCache(cacheName);
+        const cached =
+          store && (await readCachedWeights(store, spec.sha256, (b) => checkWeights(b, what, spec)));
+        if (cached) {
+          onProgress?.(0, spec.byteLength);
+          onProgress?.(cached.byteLength, spec.byteLength);
+          return decodeWeights(cached, spec);
+        }
         bytes = await fetchBytes(url ?? from, what, spec, onProgress);
       }
     } else {
@@ -301,6 +325,13 @@ export async function loadWeights(
     if (e instanceof ModelError) throw e;
     throw new ModelError('bad-weights', `cannot load ${what}: ${message(e)}`, { cause: e });
   }
+  await checkWeights(bytes, what, spec);
+  if (store) await storeCachedWeights(store, spec.sha256, bytes);
+  return decodeWeights(bytes, spec);
+}
+
+/** Throws `ModelError('bad-weights')` unless `bytes` has the spec's length and SHA-256. */
+async function checkWeights(bytes: Uint8Array, what: string, spec: WeightsSpec): Promise<void> {
   if (bytes.byteLength !== spec.byteLength) throw sizeError(what, bytes.byteLength, spec);
   const digest = await sha256Hex(bytes);
   if (digest !== spec.sha256) {
@@ -309,7 +340,11 @@ export async function loadWeights(
       `${what} is corrupt or belongs to another model: its SHA-256 is ${digest}, expected ${spec.sha256}`,
     );
   }
-  return toFloat32(bytes);
+}
+
+/** Checked weights.bin bytes as the float32 values both backends read. */
+function decodeWeights(bytes: Uint8Array, spec: WeightsSpec): Float32Array {
+  return spec.dtype === 'float16' ? float16ToFloat32(bytes) : toFloat32(bytes);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;

@@ -34,6 +34,8 @@ export interface WorkerCreateOptions {
   readonly cpuKernels?: 'wasm-simd' | 'js';
   readonly threads?: number;
   readonly weights?: string | URL | ArrayBuffer | ArrayBufferView;
+  /** As `Model.create`'s: the Cache API is available in workers too. */
+  readonly cache?: boolean | string;
   readonly onProgress?: (loaded: number, total: number) => void;
 }
 

@@ -34,6 +34,11 @@ export const compile: Command = {
       '<spdx>',
       "the package's licence, an SPDX expression, in package.json and the card (default UNLICENSED)",
     ),
+    stringOption(
+      'weights-dtype',
+      '<f32|f16>',
+      'how weights.bin stores the weights: f32 (default) or f16, half the size, widened to f32 on load (the card gives the logit error)',
+    ),
     TUNE_CACHE_OPTION,
     stringOption(
       'tune-adapter',
@@ -60,6 +65,9 @@ export const compile: Command = {
         command,
         `--license must be an SPDX expression such as MIT or Apache-2.0, got '${license}'`,
       );
+    const dtype = str(inv, 'weights-dtype') ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f16')
+      return usageError(io, command, `--weights-dtype must be f32 or f16, got '${dtype}'`);
     const labelsPath = str(inv, 'labels');
     const labels: LabelsOption =
       labelsPath === undefined || labelsPath === 'imagenet'
@@ -99,6 +107,7 @@ export const compile: Command = {
       settings: m.settings,
       labels,
       license,
+      weightsDtype: dtype,
       polycVersion: VERSION,
       pipeline: parsePipeline(str(inv, 'passes') ?? 'default'),
       ...(tuned?.adapter ? { tuned: { adapter: tuned.adapter, choices: tuned.choices } } : {}),
@@ -120,7 +129,10 @@ export const compile: Command = {
     io.out(
       `wrote ${out}: npm package '${name}', ${s.webgpu.dispatches} WebGPU dispatches, ${s.cpu.loopNests} CPU loop nests ` +
         `(${s.cpu.wasm.calls} as WebAssembly SIMD kernels), ` +
-        `weights ${(s.weights.byteLength / 1e6).toFixed(2)} MB${s.weights.synthetic ? ' (RANDOM, not trained)' : ''}`,
+        `weights ${(s.weights.byteLength / 1e6).toFixed(2)} MB${s.weights.synthetic ? ' (RANDOM, not trained)' : ''}` +
+        (s.weights.float16
+          ? ` as float16 (logit error ${s.weights.float16.relative.toExponential(2)} relative to float32)`
+          : ''),
     );
     return EXIT_OK;
   },

@@ -28,6 +28,18 @@ export interface CardInfo {
     readonly checkpointSha256: string | null;
     readonly byteLength: number;
     readonly sha256: string;
+    /** With `--weights-dtype f16`: the logit error measured at compile time, and the rounding's effects. */
+    readonly float16: {
+      /** max |logit_f16 - logit_f32| / max |logit_f32| on one deterministic input image. */
+      readonly relative: number;
+      readonly maxAbsDiff: number;
+      readonly maxAbsLogit: number;
+      /** Nonzero weights that became float16 subnormals, or zero. */
+      readonly subnormal: number;
+      readonly flushed: number;
+      /** weights.bin's size as float32. */
+      readonly float32Bytes: number;
+    } | null;
   };
   readonly webgpu: {
     readonly dispatches: number;
@@ -76,6 +88,20 @@ function degreeText(r: DegreeReport): string[] {
       `${r.segments.length} polynomial segments of degree at most ${top.degree} |`,
     `| multiplicative depth | at most ${Math.max(...r.segments.map((s) => s.depthAsWritten))} as written, ` +
       `${Math.max(...r.segments.map((s) => s.depthBalanced))} balanced, per segment |`,
+  ];
+}
+
+function float16Rows(f: CardInfo['weights']['float16']): string[] {
+  if (f === null) return ['| weights dtype | float32 |'];
+  const lost =
+    f.subnormal + f.flushed > 0
+      ? `; ${f.subnormal.toLocaleString('en-US')} weights became subnormal and ${f.flushed.toLocaleString('en-US')} became zero`
+      : '';
+  return [
+    `| weights dtype | float16 (IEEE binary16, round to nearest even; ${mib(f.float32Bytes)} as float32), widened to float32 on load${lost} |`,
+    `| float16 logit error | ${f.relative.toExponential(2)} relative to float32 (max \\|diff\\| ${f.maxAbsDiff.toExponential(
+      2,
+    )} / max \\|logit\\| ${f.maxAbsLogit.toExponential(2)}), measured by polyc's interpreter on one deterministic input image |`,
   ];
 }
 
@@ -146,6 +172,7 @@ export function modelCard(c: CardInfo): string {
     `| CPU | ${c.cpu.loopNests} loop nests (${c.cpu.kernels} distinct), ${c.cpu.wasm.calls} of them WebAssembly SIMD kernels ` +
       `(a ${(c.cpu.wasm.bytes / 1024).toFixed(0)} KiB module), ${mib(c.cpu.arenaBytes)} of activations |`,
     `| weights.bin | ${mib(w.byteLength)}, SHA-256 ${w.sha256} |`,
+    ...float16Rows(w.float16),
     `| labels | ${
       c.labels === null
         ? 'none (`topk` gives label null)'
@@ -192,11 +219,13 @@ export function modelCard(c: CardInfo): string {
     'model.destroy();',
     '```',
     '',
-    "- `Model.create({ backend, device, weights, threads, onProgress })`: `backend` is `'auto'`, `'webgpu'` or",
+    "- `Model.create({ backend, device, weights, threads, onProgress, cache })`: `backend` is `'auto'`, `'webgpu'` or",
     "  `'cpu'`; `device` a WebGPU device to use; `weights` a path (Node), a URL or the bytes of",
     '  weights.bin (default: the one next to index.js, read with `fs` in Node and `fetch` in browsers).',
     '  The weights are checked (length and SHA-256) before use. `threads`: threads of the CPU kernels',
     '  (default min(4, cores) in Node and in a worker of a cross-origin-isolated page, else 1; `model.threads`).',
+    "  `cache: true` (browsers) keeps the weights in the Cache API ('polyc-weights', by SHA-256): later page",
+    '  loads read them from there, checked again; without the Cache API they are fetched as usual.',
     '- `Model.createInWorker(options)` (browsers): the same model in a Web Worker, off the main thread.',
     `- \`run(input, { batch })\`: \`input\` is a Float32Array of batch × ${image} floats; the batch`,
     `  defaults to the number of whole images in it (1 to ${c.maxBatch}). Errors are \`ModelError\``,

@@ -6,9 +6,10 @@ export interface WeightsManifest {
   readonly format: 'polyc-weights';
   readonly version: 1;
   readonly file: string;
-  readonly dtype: 'float32';
+  /** The element type: float32, or IEEE binary16 (`--weights-dtype f16`), widened to float32 on load. */
+  readonly dtype: 'float32' | 'float16';
   readonly byteOrder: 'little-endian';
-  /** Number of floats. */
+  /** Number of elements (weights). */
   readonly length: number;
   readonly byteLength: number;
   /** Lower-case hex SHA-256 of the file. */
@@ -21,7 +22,8 @@ export interface WeightsManifest {
   readonly checkpoint: string | null;
   /**
    * What the file holds: each load-time tensor the kernels read (checkpoint weights and constants
-   * folded from them), by module value id, at `offset` floats, `size` floats long.
+   * folded from them), by module value id, at `offset` elements, `size` elements long (the same
+   * offsets in either dtype).
    */
   readonly tensors: readonly { readonly id: number; readonly offset: number; readonly size: number }[];
 }

@@ -29,6 +29,8 @@ export interface ApiInfo {
     readonly floats: number;
     readonly byteLength: number;
     readonly sha256: string;
+    /** weights.bin's element type (float16 is widened to float32 on load). */
+    readonly dtype: 'float32' | 'float16';
     readonly synthetic: boolean;
   };
 }
@@ -119,10 +121,12 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         'WEIGHTS',
         `{ file: ${JSON.stringify(w.file)}, floats: ${w.floats}, byteLength: ${w.byteLength}, sha256: ${JSON.stringify(
           w.sha256,
-        )}, synthetic: ${w.synthetic} } as const`,
+        )}, dtype: ${JSON.stringify(w.dtype)}, synthetic: ${w.synthetic} } as const`,
         w.synthetic
-          ? 'The weights file: DETERMINISTIC RANDOM weights (compiled without --weights), not a trained model.'
-          : 'The weights file (little-endian float32), its length and SHA-256.',
+          ? `The weights file (little-endian ${w.dtype}): DETERMINISTIC RANDOM weights (compiled without --weights), not a trained model.`
+          : `The weights file (little-endian ${w.dtype}${
+              w.dtype === 'float16' ? ', widened to float32 on load' : ''
+            }), its length and SHA-256.`,
       ),
       {
         kind: StructureKind.TypeAlias,
@@ -203,6 +207,15 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             isReadonly: true,
             type: '(loaded: number, total: number) => void',
             docs: ['Called with bytes loaded and the total while the weights load.'],
+          },
+          {
+            name: 'cache',
+            hasQuestionToken: true,
+            isReadonly: true,
+            type: 'boolean | string',
+            docs: [
+              "Browsers: keep the fetched weights in the Cache API, keyed by their SHA-256, so later page loads read them from there (checked again; a corrupt entry is replaced). `true` uses the cache 'polyc-weights', a string names another. Default false. Where the Cache API is missing (Node, insecure pages) the weights are fetched as usual.",
+            ],
           },
         ],
       },
@@ -316,7 +329,7 @@ if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
 if (backend === 'cpu' && options.device !== undefined) {
   throw new ModelError('bad-options', "a device was given with backend: 'cpu'");
 }
-const weights = await loadWeights(WEIGHTS, options.weights, new URL('./${w.file}', import.meta.url), options.onProgress);
+const weights = await loadWeights(WEIGHTS, options.weights, new URL('./${w.file}', import.meta.url), options.onProgress, options.cache);
 let reason: string | undefined;
 if (backend !== 'cpu') {
   try {
