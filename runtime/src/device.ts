@@ -155,7 +155,7 @@ const nodeProcess = (): NodeProcess => (globalThis as unknown as { process: Node
 /** Node's `fs`, by a variable specifier: bundlers and browsers leave it alone. */
 async function nodeFs(): Promise<NodeFs> {
   const specifier = 'node:fs';
-  return (await import(/* @vite-ignore */ specifier)) as NodeFs;
+  return (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as NodeFs;
 }
 
 /**
@@ -172,7 +172,7 @@ async function ensureRuntimeDir(): Promise<void> {
   const current = proc.env.XDG_RUNTIME_DIR;
   if (current?.startsWith('/') && fs.statSync(current, { throwIfNoEntry: false })?.isDirectory()) return;
   const specifier = 'node:os';
-  const os = (await import(/* @vite-ignore */ specifier)) as { tmpdir(): string };
+  const os = (await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier)) as { tmpdir(): string };
   const dir = fs.mkdtempSync(`${os.tmpdir()}/polyc-xdg-`);
   proc.env.XDG_RUNTIME_DIR = dir;
   proc.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
