@@ -229,7 +229,13 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     synthetic: req.checkpoint === null,
     checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
     tensors: f16
-      ? f16.tensors.map((t) => ({ id: t.id, offset: t.offset, size: t.size, dtype: t.dtype, byteOffset: t.byteOffset }))
+      ? f16.tensors.map((t) => ({
+          id: t.id,
+          offset: t.offset,
+          size: t.size,
+          dtype: t.dtype,
+          byteOffset: t.byteOffset,
+        }))
       : compiled.constants.map((c) => ({ id: c.id, offset: c.offset, size: c.size })),
   };
   const text = new TextEncoder();

@@ -91,7 +91,9 @@ export async function createClassifier(
       fallbackReason = (e as Error).message;
     }
   }
-  const cpu = await loadCpuEngines(emitJavaScript(cpuSource(buildCpuProgram(m, compiled.constants, ctx), m.name)));
+  const cpu = await loadCpuEngines(
+    emitJavaScript(cpuSource(buildCpuProgram(m, compiled.constants, ctx), m.name)),
+  );
   const engine = await cpu(packed);
   return {
     backend: 'cpu',

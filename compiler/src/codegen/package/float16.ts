@@ -50,7 +50,7 @@ export function float16Bits(x: number): number {
  * and the small filters of the early layers each multiply a whole feature map, so their rounding
  * error reaches every logit (measured: docs/package.md, "Float16 weights").
  */
-export const FLOAT16_MIN_ELEMENTS = 1024;
+export const FLOAT16_MIN_ELEMENTS = 4096;
 
 /** A packed tensor: its module value id and where it lies, in floats. */
 export interface PackedTensor {

@@ -129,7 +129,9 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         w.synthetic
           ? `The weights file (little-endian ${w.dtype}): DETERMINISTIC RANDOM weights (compiled without --weights), not a trained model.`
           : `The weights file (little-endian ${w.dtype}${
-              w.dtype === 'float16' ? ' with its small tensors float32 (`float32`), widened to float32 on load' : ''
+              w.dtype === 'float16'
+                ? ' with its small tensors float32 (`float32`), widened to float32 on load'
+                : ''
             }), its length and SHA-256.`,
       ),
       {
