@@ -106,7 +106,7 @@ describe('float16 weights', () => {
 
   it('encodes packed tensors, counting subnormals and values flushed to zero', () => {
     const packed = Float32Array.of(1, 2 ** -20, 2 ** -30, 0, -3.5, 0, 0, 0);
-    const f16 = encodeFloat16(packed, [{ id: 7, offset: 0, size: 5 }], module('w'));
+    const f16 = encodeFloat16(packed, [{ id: 7, offset: 0, size: 5 }], module('w'), 0);
     expect(f16.bytes.length).toBe(16);
     expect(Array.from(f16.values)).toEqual([1, 2 ** -20, 0, 0, -3.5, 0, 0, 0]);
     expect([f16.subnormal, f16.flushed]).toEqual([1, 1]);
@@ -115,7 +115,7 @@ describe('float16 weights', () => {
   it('refuses a weight beyond float16 range with E1003 naming the tensor and the element', () => {
     const packed = Float32Array.of(1, -1e5, 3, 0);
     try {
-      encodeFloat16(packed, [{ id: 7, offset: 0, size: 3 }], module('stem.0.weight'));
+      encodeFloat16(packed, [{ id: 7, offset: 0, size: 3 }], module('stem.0.weight'), 0);
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(DiagnosticError);
@@ -123,5 +123,36 @@ describe('float16 weights', () => {
       expect(d.code).toBe('E1003');
       expect(d.message).toMatch(/checkpoint tensor 'stem\.0\.weight' has a value -100000 at element 1/);
     }
+  });
+
+  it('keeps tensors under the threshold float32 in place, merging adjacent ones into runs', () => {
+    // Tensors of 5 (padded to 8), 4, 8 and 3 (padded to 4) elements; threshold 6: the 5, 4 and 3 stay float32.
+    const tensors = [
+      { id: 1, offset: 0, size: 5 },
+      { id: 2, offset: 8, size: 4 },
+      { id: 3, offset: 12, size: 8 },
+      { id: 4, offset: 20, size: 3 },
+    ];
+    const packed = Float32Array.from({ length: 24 }, (_, i) => (i % 8 === 7 ? 0 : 1 + i * 2 ** -13));
+    packed[20] = 1e5; // beyond float16's range, but in a float32 tensor: kept exactly
+    const f16 = encodeFloat16(packed, tensors, module('w'), 6);
+    expect(f16.float32Runs).toEqual([
+      [0, 12],
+      [20, 24],
+    ]);
+    expect(f16.tensors.map((t) => [t.id, t.dtype, t.byteOffset])).toEqual([
+      [1, 'float32', 0],
+      [2, 'float32', 32],
+      [3, 'float16', 48],
+      [4, 'float32', 64],
+    ]);
+    expect([f16.float32Tensors, f16.float32Bytes, f16.bytes.length]).toEqual([3, 64, 80]);
+    const rounded = Array.from(packed, (x, i) => (i >= 12 && i < 20 ? float16Value(float16Bits(x)) : x));
+    expect(Array.from(f16.values)).toEqual(rounded);
+    expect(rounded.slice(12, 20)).not.toEqual(Array.from(packed.slice(12, 20)));
+    // The runtime decodes the same file from any byte alignment.
+    const shifted = new Uint8Array(f16.bytes.length + 3);
+    shifted.set(f16.bytes, 3);
+    expect(Array.from(float16ToFloat32(shifted.subarray(3), f16.float32Runs))).toEqual(rounded);
   });
 });

@@ -4,7 +4,7 @@ import { costAnalysis } from '../analysis/cost.js';
 import { degreeReport } from '../analysis/degree.js';
 import { bundleRuntime } from '../codegen/package/bundle.js';
 import { type CardInfo, modelCard } from '../codegen/package/card.js';
-import { encodeFloat16 } from '../codegen/package/float16.js';
+import { encodeFloat16, FLOAT16_MIN_ELEMENTS } from '../codegen/package/float16.js';
 import { type LabelsOption, packageLabels } from '../codegen/package/labels.js';
 import { packageJson, type WeightsManifest } from '../codegen/package/manifest.js';
 import { type ApiInfo, indexSource } from '../codegen/ts/api.js';
@@ -45,6 +45,8 @@ export interface CompileRequest {
   readonly license?: string;
   /** `--weights-dtype`: how weights.bin stores the weights (default 'f32'). */
   readonly weightsDtype?: WeightsDtype;
+  /** With f16: tensors of fewer elements stay float32 (default FLOAT16_MIN_ELEMENTS; 0: none). */
+  readonly float16MinElements?: number;
   readonly polycVersion: string;
   /** Default: the default pipeline. */
   readonly pipeline?: readonly Pass[];
@@ -156,16 +158,9 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
   phase('pack weights');
   const packed = packWeights(opt, compiled, weights, ctx);
   const half = req.weightsDtype === 'f16';
-  const f16 = half ? encodeFloat16(packed, compiled.constants, opt) : null;
+  const f16 = half ? encodeFloat16(packed, compiled.constants, opt, req.float16MinElements) : null;
   const weightBytes = f16 ? f16.bytes : littleEndianBytes(packed);
   const weightsSha = sha256(weightBytes);
-  if (f16) phase('float16 error', 'measuring the logit error of float16 weights (interpreter, one image)');
-  const float16: CardInfo['weights']['float16'] = f16 && {
-    ...float16LogitError(opt, compiled.constants, f16.values, weights),
-    subnormal: f16.subnormal,
-    flushed: f16.flushed,
-    float32Bytes: packed.length * 4,
-  };
 
   phase('cpu kernels', 'generating CPU kernels');
   const cpu = buildCpuProgram(opt, compiled.constants, ctx);
@@ -184,6 +179,7 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
       byteLength: weightBytes.length,
       sha256: weightsSha,
       dtype: half ? 'float16' : 'float32',
+      float32Runs: f16?.float32Runs ?? [],
       synthetic: req.checkpoint === null,
     },
   };
@@ -194,6 +190,21 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     cpu: cpuSource(cpu, m.name),
     webgpu: webgpuSource(compiled.plan),
   });
+
+  let float16: CardInfo['weights']['float16'] = null;
+  if (f16) {
+    phase('float16 error', 'measuring the logit error of float16 weights (CPU kernels, one image)');
+    float16 = {
+      ...(await float16LogitError(emitted.files.get('cpu.js')!, inputShape, packed, f16.values)),
+      subnormal: f16.subnormal,
+      flushed: f16.flushed,
+      float32Tensors: f16.float32Tensors,
+      float32TensorBytes: f16.float32Bytes,
+      tensors: f16.tensors.length,
+      minElements: req.float16MinElements ?? FLOAT16_MIN_ELEMENTS,
+      float32Bytes: packed.length * 4,
+    };
+  }
 
   phase('bundle runtime', 'bundling the runtime (esbuild)');
   const runtime = await bundleRuntime(
@@ -213,11 +224,19 @@ export async function compilePackage(req: CompileRequest): Promise<CompiledPacka
     length: packed.length,
     byteLength: weightBytes.length,
     sha256: weightsSha,
-    // Tensors start at multiples of 4 elements in either dtype (the plan packs them so).
+    // Tensors start at multiples of 4 elements (the plan packs them so), whatever their dtype.
     alignment: half ? 8 : 16,
     synthetic: req.checkpoint === null,
     checkpoint: req.checkpoint ? basename(req.checkpoint.file) : null,
-    tensors: compiled.constants.map((c) => ({ id: c.id, offset: c.offset, size: c.size })),
+    tensors: f16
+      ? f16.tensors.map((t) => ({
+          id: t.id,
+          offset: t.offset,
+          size: t.size,
+          dtype: t.dtype,
+          byteOffset: t.byteOffset,
+        }))
+      : compiled.constants.map((c) => ({ id: c.id, offset: c.offset, size: c.size })),
   };
   const text = new TextEncoder();
   const files = new Map<string, Uint8Array>();

@@ -1,8 +1,6 @@
 import { isGpuUnavailable, WebGpuModel } from '../../../runtime/src/index.js';
 import type { PreprocessSpec } from '../../../runtime/src/package/preprocess.js';
 import { preprocessImage } from '../../../runtime/src/package/preprocess.js';
-import { defaultThreads } from '../../../runtime/src/package/threads.js';
-import { instantiateKernels, type WasmKernels } from '../../../runtime/src/package/wasm.js';
 import { topk } from '../../../runtime/src/tensor.js';
 import type { AnalysisContext } from '../analysis/context.js';
 import { buildCpuProgram } from '../codegen/ts/cpu.js';
@@ -10,6 +8,7 @@ import { cpuSource } from '../codegen/ts/cpu-source.js';
 import { emitJavaScript } from '../codegen/ts/emit.js';
 import { fail } from '../diagnostics/diagnostic.js';
 import type { Module } from '../ir/types.js';
+import { loadCpuEngines } from './cpu-engine.js';
 import { decodeImage, type FolderHost, type ImageFolder } from './image-folder.js';
 import { imagePreprocessing } from './preprocessing.js';
 import { compileForWebGpu, packWeights } from './webgpu.js';
@@ -92,12 +91,10 @@ export async function createClassifier(
       fallbackReason = (e as Error).message;
     }
   }
-  const source = emitJavaScript(cpuSource(buildCpuProgram(m, compiled.constants, ctx), m.name));
-  // The generated module imports nothing, so it loads from a data: URL, with no file written.
-  const url = `data:text/javascript;base64,${Buffer.from(source).toString('base64')}`;
-  const cpu = (await import(/* @vite-ignore */ url)) as CpuModule;
-  const kernels = cpu.KERNELS === null ? null : await instantiateKernels(cpu.KERNELS, await defaultThreads());
-  const engine = cpu.createCpu(packed, kernels);
+  const cpu = await loadCpuEngines(
+    emitJavaScript(cpuSource(buildCpuProgram(m, compiled.constants, ctx), m.name)),
+  );
+  const engine = await cpu(packed);
   return {
     backend: 'cpu',
     adapterInfo: engine.adapterInfo,
@@ -105,15 +102,6 @@ export async function createClassifier(
     run: async (input, batch) => engine.run(input, batch),
     destroy: () => engine.destroy(),
   };
-}
-
-/** What a generated cpu.js exports (codegen/ts/cpu-source.ts). */
-interface CpuModule {
-  readonly KERNELS: string | null;
-  createCpu(
-    weights: Float32Array,
-    kernels: WasmKernels | null,
-  ): { readonly adapterInfo: string; run(input: Float32Array, batch: number): Float32Array; destroy(): void };
 }
 
 export interface EvalProgress {

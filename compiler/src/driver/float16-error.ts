@@ -1,14 +1,14 @@
-import type { PackedTensor } from '../codegen/package/float16.js';
-import { interpret } from '../ir/interpret.js';
-import type { Module, Op } from '../ir/types.js';
+import { loadCpuEngines } from './cpu-engine.js';
 import { randomInput } from './random-weights.js';
 
 /**
- * What `--weights-dtype f16` costs in accuracy, measured at compile time: the optimised module run
- * by the interpreter on one deterministic input image (uniform in [-1, 1), seed 1), once as
- * compiled and once with every packed tensor replaced by its float16-rounded values (exactly what
- * the package's kernels read after widening on load). One image keeps it cheap: two interpreter
- * runs at batch 1.
+ * What `--weights-dtype f16` costs in accuracy, measured at compile time: the package's own CPU
+ * backend (its generated cpu.js, WebAssembly SIMD kernels) run on one deterministic input image
+ * (uniform in [-1, 1), seed 1), once on the float32 weights and once on the weights as weights.bin
+ * stores them, widened by the runtime's decoder (exactly what either backend of the package reads
+ * after loading). The same kernels in both runs, so the difference is the weights' alone; one
+ * image keeps it cheap (the interpreter took 88 s for CPolyNeXt-T at 224, these kernels well
+ * under a second per run).
  */
 
 export interface Float16Error {
@@ -18,38 +18,28 @@ export interface Float16Error {
   readonly maxAbsLogit: number;
 }
 
-/** Key prefix of the packed tensors standing in for the module's load-time constants. */
-const PACKED = 'polyc.packed.';
-
-export function float16LogitError(
-  m: Module,
-  tensors: readonly PackedTensor[],
-  rounded: Float32Array,
-  weights: ReadonlyMap<string, Float32Array>,
-): Float16Error {
-  const input = m.ops.find((o) => o.op === 'input')!;
-  const image = randomInput(input.type.shape.map((d) => (typeof d === 'number' ? d : 1)));
-  const reference = interpret(m, [image], weights)[0]!.data;
-
-  // Each packed constant becomes a checkpoint tensor holding its rounded values; the ops that
-  // computed it still run (from the checkpoint) but nothing reads them.
-  const packed = new Map(tensors.map((t) => [t.id, t]));
-  const swapped: Op[] = m.ops.map((op) =>
-    packed.has(op.id)
-      ? {
-          id: op.id,
-          op: 'param',
-          operands: [],
-          attrs: { key: `${PACKED}${op.id}`, role: 'buffer' },
-          type: op.type,
-          loc: op.loc,
-          scope: op.scope,
-        }
-      : op,
-  );
-  const withRounded = new Map(weights);
-  for (const t of tensors) withRounded.set(`${PACKED}${t.id}`, rounded.subarray(t.offset, t.offset + t.size));
-  const f16 = interpret({ ...m, ops: swapped }, [image], withRounded)[0]!.data;
+/**
+ * `cpuJs`: the package's generated cpu.js; `inputShape`: one image's shape; `packed`: the float32
+ * weights; `stored`: the weights widened from weights.bin.
+ */
+export async function float16LogitError(
+  cpuJs: string,
+  inputShape: readonly number[],
+  packed: Float32Array,
+  stored: Float32Array,
+): Promise<Float16Error> {
+  const image = randomInput([1, ...inputShape]).data;
+  const cpu = await loadCpuEngines(cpuJs);
+  const logits = async (weights: Float32Array) => {
+    const engine = await cpu(weights);
+    try {
+      return engine.run(image, 1);
+    } finally {
+      engine.destroy();
+    }
+  };
+  const reference = await logits(packed);
+  const f16 = await logits(stored);
 
   let maxAbsDiff = 0;
   let maxAbsLogit = 0;

@@ -1,7 +1,9 @@
 /**
  * IEEE 754 binary16 ("half", float16) weights: a package compiled with `--weights-dtype f16` ships
- * weights.bin as little-endian binary16, and the runtime widens it to float32 on load, for both
- * backends (every binary16 value is exact in float32, so the widening itself loses nothing).
+ * weights.bin as little-endian binary16, apart from its small tensors (norm gains, biases,
+ * per-channel scales), which stay little-endian float32 where the compiler says so, and the
+ * runtime widens it all to float32 on load, for both backends (every binary16 value is exact in
+ * float32, so the widening itself loses nothing).
  */
 
 let table: Float32Array | undefined;
@@ -24,13 +26,25 @@ export function float16Value(bits: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
+/** Element ranges [start, end) of the weights stored as float32, ascending and disjoint. */
+export type Float32Runs = readonly (readonly [number, number])[];
+
 /**
- * Little-endian binary16 bytes widened to a Float32Array on a fresh buffer. Reads byte pairs, so
- * neither the host's byte order nor the bytes' alignment matters.
+ * weights.bin bytes widened to a Float32Array on a fresh buffer: little-endian binary16, except
+ * the element ranges `float32Runs`, stored as little-endian float32 in place (so the file is
+ * 2 bytes per element plus 2 more per float32 element). Reads bytes, so neither the host's byte
+ * order nor the bytes' alignment matters.
  */
-export function float16ToFloat32(bytes: Uint8Array): Float32Array {
+export function float16ToFloat32(bytes: Uint8Array, float32Runs: Float32Runs = []): Float32Array {
   const values = halfTable();
-  const out = new Float32Array(bytes.byteLength >> 1);
-  for (let i = 0, j = 0; i < out.length; i++, j += 2) out[i] = values[bytes[j]! | (bytes[j + 1]! << 8)]!;
+  const wide = float32Runs.reduce((n, [start, end]) => n + end - start, 0);
+  const out = new Float32Array((bytes.byteLength >> 1) - wide);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let j = 0;
+  let i = 0;
+  for (const [start, end] of [...float32Runs, [out.length, out.length] as const]) {
+    for (; i < start; i++, j += 2) out[i] = values[bytes[j]! | (bytes[j + 1]! << 8)]!;
+    for (; i < end; i++, j += 4) out[i] = view.getFloat32(j, true);
+  }
   return out;
 }

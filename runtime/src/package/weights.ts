@@ -1,5 +1,5 @@
 import { ModelError } from './errors.js';
-import { float16ToFloat32 } from './float16.js';
+import { type Float32Runs, float16ToFloat32 } from './float16.js';
 import {
   openWeightsCache,
   readCachedWeights,
@@ -9,8 +9,8 @@ import {
 } from './weights-cache.js';
 
 /**
- * Loading a generated package's `weights.bin`: little-endian float32 (or float16, widened to
- * float32 here), exactly `byteLength` bytes, checked against the SHA-256 the package was generated
+ * Loading a generated package's `weights.bin`: little-endian float32 (or float16 with its small
+ * tensors in float32, widened to float32 here), exactly `byteLength` bytes, checked against the SHA-256 the package was generated
  * with. By URL (`fetch`, streamed, with progress; optionally through the Cache API) in browsers and
  * for http(s) URLs, by path or file: URL (`fs`, in chunks, with progress) in Node. A URL that
  * answers with something else than the file (an HTTP error, an HTML page, nothing) is reported as
@@ -28,6 +28,8 @@ export interface WeightsSpec {
   readonly sha256: string;
   /** The file's element type (default float32); float16 is widened to float32 on load. */
   readonly dtype?: 'float32' | 'float16';
+  /** With float16: the element ranges stored as float32 in place (the small tensors); default none. */
+  readonly float32?: Float32Runs;
 }
 
 export type WeightsSource = string | URL | ArrayBuffer | ArrayBufferView;
@@ -344,7 +346,7 @@ async function checkWeights(bytes: Uint8Array, what: string, spec: WeightsSpec):
 
 /** Checked weights.bin bytes as the float32 values both backends read. */
 function decodeWeights(bytes: Uint8Array, spec: WeightsSpec): Float32Array {
-  return spec.dtype === 'float16' ? float16ToFloat32(bytes) : toFloat32(bytes);
+  return spec.dtype === 'float16' ? float16ToFloat32(bytes, spec.float32) : toFloat32(bytes);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;

@@ -39,6 +39,11 @@ export interface CardInfo {
       readonly flushed: number;
       /** weights.bin's size as float32. */
       readonly float32Bytes: number;
+      /** Tensors in weights.bin; those of fewer than `minElements` elements, kept float32, and their bytes. */
+      readonly tensors: number;
+      readonly minElements: number;
+      readonly float32Tensors: number;
+      readonly float32TensorBytes: number;
     } | null;
   };
   readonly webgpu: {
@@ -70,6 +75,7 @@ const CITATION = [
 
 const MIB = 2 ** 20;
 const mib = (b: number) => `${(b / MIB).toFixed(2)} MiB`;
+const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
 
 function degreeText(r: DegreeReport): string[] {
   const depth = (f: { depthAsWritten: number; depthBalanced: number }) =>
@@ -97,11 +103,15 @@ function float16Rows(f: CardInfo['weights']['float16']): string[] {
     f.subnormal + f.flushed > 0
       ? `; ${f.subnormal.toLocaleString('en-US')} weights became subnormal and ${f.flushed.toLocaleString('en-US')} became zero`
       : '';
+  const kept =
+    f.float32Tensors > 0
+      ? `; the ${f.float32Tensors.toLocaleString('en-US')} of ${f.tensors.toLocaleString('en-US')} tensors under ${f.minElements.toLocaleString('en-US')} elements (${kib(f.float32TensorBytes)}) stay float32`
+      : '';
   return [
-    `| weights dtype | float16 (IEEE binary16, round to nearest even; ${mib(f.float32Bytes)} as float32), widened to float32 on load${lost} |`,
+    `| weights dtype | float16 (IEEE binary16, round to nearest even; ${mib(f.float32Bytes)} as float32)${kept}, widened to float32 on load${lost} |`,
     `| float16 logit error | ${f.relative.toExponential(2)} relative to float32 (max \\|diff\\| ${f.maxAbsDiff.toExponential(
       2,
-    )} / max \\|logit\\| ${f.maxAbsLogit.toExponential(2)}), measured by polyc's interpreter on one deterministic input image |`,
+    )} / max \\|logit\\| ${f.maxAbsLogit.toExponential(2)}), measured with the package's CPU kernels on one deterministic input image |`,
   ];
 }
 

@@ -6,7 +6,10 @@ export interface WeightsManifest {
   readonly format: 'polyc-weights';
   readonly version: 1;
   readonly file: string;
-  /** The element type: float32, or IEEE binary16 (`--weights-dtype f16`), widened to float32 on load. */
+  /**
+   * The element type: float32, or IEEE binary16 (`--weights-dtype f16`; its small tensors stay
+   * float32, see `tensors`), widened to float32 on load.
+   */
   readonly dtype: 'float32' | 'float16';
   readonly byteOrder: 'little-endian';
   /** Number of elements (weights). */
@@ -23,9 +26,17 @@ export interface WeightsManifest {
   /**
    * What the file holds: each load-time tensor the kernels read (checkpoint weights and constants
    * folded from them), by module value id, at `offset` elements, `size` elements long (the same
-   * offsets in either dtype).
+   * element offsets in either dtype). In a float16 file each tensor also says its own `dtype`
+   * (the small ones stay float32) and where its bytes start, `byteOffset`; its range runs to the
+   * next tensor's.
    */
-  readonly tensors: readonly { readonly id: number; readonly offset: number; readonly size: number }[];
+  readonly tensors: readonly {
+    readonly id: number;
+    readonly offset: number;
+    readonly size: number;
+    readonly dtype?: 'float32' | 'float16';
+    readonly byteOffset?: number;
+  }[];
 }
 
 /** npm package names: lower case, URL-safe, at most 214 characters, optionally scoped. */

@@ -31,6 +31,8 @@ export interface ApiInfo {
     readonly sha256: string;
     /** weights.bin's element type (float16 is widened to float32 on load). */
     readonly dtype: 'float32' | 'float16';
+    /** With float16: the element ranges [start, end) stored as float32 (the small tensors). */
+    readonly float32Runs: readonly (readonly [number, number])[];
     readonly synthetic: boolean;
   };
 }
@@ -121,11 +123,15 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
         'WEIGHTS',
         `{ file: ${JSON.stringify(w.file)}, floats: ${w.floats}, byteLength: ${w.byteLength}, sha256: ${JSON.stringify(
           w.sha256,
-        )}, dtype: ${JSON.stringify(w.dtype)}, synthetic: ${w.synthetic} } as const`,
+        )}, dtype: ${JSON.stringify(w.dtype)}, ${
+          w.dtype === 'float16' ? `float32: ${JSON.stringify(w.float32Runs)}, ` : ''
+        }synthetic: ${w.synthetic} } as const`,
         w.synthetic
           ? `The weights file (little-endian ${w.dtype}): DETERMINISTIC RANDOM weights (compiled without --weights), not a trained model.`
           : `The weights file (little-endian ${w.dtype}${
-              w.dtype === 'float16' ? ', widened to float32 on load' : ''
+              w.dtype === 'float16'
+                ? ' with its small tensors float32 (`float32`), widened to float32 on load'
+                : ''
             }), its length and SHA-256.`,
       ),
       {
