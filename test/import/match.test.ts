@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { matchCheckpoint, readCheckpoint, type StateDict } from '../../compiler/src/import/checkpoint.js';
+import {
+  MAX_KEY_NOTES,
+  matchCheckpoint,
+  readCheckpoint,
+  type StateDict,
+} from '../../compiler/src/import/checkpoint.js';
 import { diagnosticOf, golden } from './helpers.js';
 
 function sdOf(entries: [string, number[]][]): StateDict {
@@ -91,5 +96,16 @@ describe('matchCheckpoint', () => {
       expect(text).toContain(`missing net.${key}:`);
       expect(text).toContain(`unexpected ${key}:`);
     }
+  });
+
+  it('summarises the notes of a kind beyond MAX_KEY_NOTES (a hostile checkpoint can have thousands of keys)', () => {
+    const n = MAX_KEY_NOTES + 5;
+    const sd: StateDict = new Map(
+      Array.from({ length: n }, (_, i) => [`k${i}`, { dtype: 'f32', shape: [1], data: new Float32Array(1) }]),
+    );
+    const d = diagnosticOf(() => matchCheckpoint([], [], sd));
+    expect(d.message).toContain(`${n} keys unexpected`);
+    expect(d.notes).toHaveLength(MAX_KEY_NOTES + 1);
+    expect(d.notes.at(-1)!.message).toBe('... and 5 more unexpected keys');
   });
 });

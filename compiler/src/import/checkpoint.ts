@@ -165,7 +165,8 @@ function formatShape(shape: readonly number[]): string {
  * Pairs a checkpoint with the parameters a model expects. Every expected key must be present with
  * exactly the expected shape (a checkpoint scalar [] does not match [1]); checkpoint keys neither
  * expected nor in `ignorable` (e.g. BatchNorm's num_batches_tracked) are errors. All problems are
- * reported at once as a single E0607 whose notes name every offending key. `ignorable` only excuses
+ * reported at once as a single E0607 whose notes name the offending keys (up to MAX_KEY_NOTES of
+ * each kind, then a count). `ignorable` only excuses
  * extra checkpoint keys: an expected key is required even if also listed there.
  *
  * Keys and shapes are checked on the checkpoint's descriptions before any tensor data is read; then
@@ -210,13 +211,25 @@ export function matchCheckpoint(
         `checkpoint does not match the model: ${counts.join(', ')} (model has ${expected.length} ${expected.length === 1 ? 'tensor' : 'tensors'}, ` +
           `checkpoint ${ck.tensors.size} tensors)`,
         undefined,
-        [...missing, ...unexpected, ...mismatched].map((m) => note(m)),
+        [
+          ...capped(missing, 'missing'),
+          ...capped(unexpected, 'unexpected'),
+          ...capped(mismatched, 'mismatched'),
+        ].map((m) => note(m)),
       ),
     ]);
   }
   const keys = [...wanted];
   const data = ck.load(keys);
   return { weights: new Map(keys.map((k) => [k, data.get(k)!])) };
+}
+
+/** Notes of one kind beyond this many are summarised: a wrong checkpoint can have thousands of keys. */
+export const MAX_KEY_NOTES = 300;
+
+function capped(lines: readonly string[], what: string): string[] {
+  if (lines.length <= MAX_KEY_NOTES) return [...lines];
+  return [...lines.slice(0, MAX_KEY_NOTES), `... and ${lines.length - MAX_KEY_NOTES} more ${what} keys`];
 }
 
 /** A state dict already in memory, as a checkpoint (its arrays are returned as they are). */
