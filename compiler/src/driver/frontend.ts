@@ -1,5 +1,6 @@
 import { type Diagnostic, DiagnosticError, error, note } from '../diagnostics/diagnostic.js';
 import { type Elaborated, elaborate, type Settings } from '../frontend/elaborate.js';
+import { DEFAULT_LIMITS, type Limits } from '../frontend/limits.js';
 import { verifyModule } from '../ir/verify.js';
 import type { Decl } from '../syntax/ast.js';
 import { parse } from '../syntax/parse.js';
@@ -25,6 +26,7 @@ export function buildModel(
   host: SourceHost,
   settings: Settings = {},
   modelName?: string,
+  limits: Limits = DEFAULT_LIMITS,
 ): FrontendResult {
   const sources = new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
@@ -63,7 +65,7 @@ export function buildModel(
   if (diagnostics.length > 0) return { model: null, diagnostics: sortDiagnostics(diagnostics), sources };
 
   try {
-    const model = elaborate(decls, settings, modelName);
+    const model = elaborate(decls, settings, modelName, limits);
     const problems = verifyModule(model.module);
     if (problems.length > 0) {
       return {
