@@ -307,16 +307,23 @@ export class PolyParser extends CstParser {
     this.SUBRULE(this.body);
   });
 
+  /** `if c { } else if d { } ... else { }`: the else-if chain is a loop, so any length parses. */
   ifStmt = this.RULE('ifStmt', () => {
     this.CONSUME(If);
     this.SUBRULE(this.expr);
     this.SUBRULE(this.body);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType === If,
+      DEF: () => {
+        this.CONSUME(Else);
+        this.CONSUME2(If);
+        this.SUBRULE2(this.expr);
+        this.SUBRULE2(this.body);
+      },
+    });
     this.OPTION(() => {
-      this.CONSUME(Else);
-      this.OR([
-        { ALT: () => this.nest(() => this.SUBRULE(this.ifStmt)) },
-        { ALT: () => this.SUBRULE2(this.body) },
-      ]);
+      this.CONSUME2(Else);
+      this.SUBRULE3(this.body);
     });
   });
 

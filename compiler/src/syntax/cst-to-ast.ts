@@ -154,15 +154,22 @@ class Builder {
         };
       }
       case 'ifStmt': {
+        // `if a {} else if b {} else {}` is flat in the CST; the AST nests it from the last branch.
+        const conds = this.nodes(n, 'expr');
         const bodies = this.nodes(n, 'body');
-        const elseIf = this.maybeNode(n, 'ifStmt');
-        return {
-          kind: 'if',
-          cond: this.expr(this.node(n, 'expr')),
-          then: this.body(bodies[0]!),
-          else: elseIf ? [this.stmt(elseIf)] : bodies[1] ? this.body(bodies[1]) : null,
-          span,
-        };
+        const ifs = this.tokens(n, 'If');
+        let rest: Stmt[] | null = bodies.length > conds.length ? this.body(bodies[bodies.length - 1]!) : null;
+        for (let i = conds.length - 1; i >= 0; i--) {
+          const s: Stmt = {
+            kind: 'if',
+            cond: this.expr(conds[i]!),
+            then: this.body(bodies[i]!),
+            else: rest,
+            span: i === 0 ? span : this.spanOf(ifs[i]!),
+          };
+          rest = [s];
+        }
+        return rest![0]!;
       }
       case 'returnStmt':
         return { kind: 'return', values: this.nodes(n, 'expr').map((e) => this.expr(e)), span };
