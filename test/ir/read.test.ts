@@ -130,6 +130,9 @@ describe('readModule', () => {
     expect(readError(wrap('  %0 = input : f32[B] loc("f":1:2)')).message).toBe(`expected '+', found ')'`);
     expect(readError(wrap('  %0 = input : f32[B] "\\q"')).message).toBe('invalid escape sequence in string');
     expect(readError('').message).toBe(`expected 'module', found end of input`);
+    expect(readError(wrap('  %0 = input : f32[B,18446744073709551616]')).message).toBe(
+      '18446744073709551616 is beyond 2^53 - 1',
+    );
     expect(readError('module m batch B {\n  %0 = input : f32[B]\n  }').message).toBe(
       `expected an op, 'ignore' or 'return', found '}'`,
     );

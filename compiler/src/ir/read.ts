@@ -323,6 +323,8 @@ class Reader {
     if (t.kind !== 'number' || !Number.isInteger(t.value) || (t.value as number) < 0) {
       this.expected(what);
     }
+    // Beyond 2^53 the text no longer names one number: a dimension or id would be rounded.
+    if (!Number.isSafeInteger(t.value)) this.error(`${t.text} is beyond 2^53 - 1`, t);
     this.next();
     return t.value as number;
   }
