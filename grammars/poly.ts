@@ -151,11 +151,11 @@ export const polyLexer = new Lexer(allTokens, { positionTracking: 'full', ensure
 
 /**
  * How deeply brackets, calls, indexing, blocks, prefix operators, `^` and if-expressions may nest.
- * The parser is recursive descent and one bracket costs a dozen rule calls, so deeper input would
- * overflow the JavaScript stack (at about 115 nested `(` with Node's default stack): the limit
- * stops it well before that, with the token where the nesting went too deep.
+ * The parser is recursive descent and one bracket costs a dozen rule calls (about 10 KB of stack),
+ * so deeper input would overflow the JavaScript stack (at about 115 nested `(` with Node's default
+ * 984 KB): the limit stops it with a third of that stack, at the token where it went too deep.
  */
-export const MAX_NESTING = 64;
+export const MAX_NESTING = 32;
 
 /** Thrown out of the parser (not a recognition error: recovery does not catch it). */
 export class NestingTooDeep extends Error {

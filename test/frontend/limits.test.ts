@@ -68,8 +68,8 @@ describe('nesting in the source (no flag: deeper would overflow the parser)', ()
   });
 
   it('evaluation nesting across block calls is E0306, not a stack overflow', () => {
-    const open = '['.repeat(60);
-    const close = ']'.repeat(60);
+    const open = '['.repeat(30);
+    const close = ']'.repeat(30);
     const src = `block f(n: int) { if n > 0 { return ${open}f(n - 1)${close} } return 0 }\n${body('y = f(60)')}`;
     expect(codes(src)).toContain('E0306');
   });

@@ -33,7 +33,7 @@ const MAX_CALL_DEPTH = 64;
  * nesting within one expression or block body; block calls multiply it, and the evaluator's own
  * recursion would overflow the JavaScript stack at a few thousand levels.
  */
-const MAX_EVAL_DEPTH = 500;
+const MAX_EVAL_DEPTH = 250;
 
 /**
  * How deeply lists may nest in lists. A loop can nest them without bound (`l = [l]`), and
