@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../compiler/src/diagnostics/diagnostic.js';
 import { buildModel } from '../../compiler/src/driver/frontend.js';
+import { MAX_INTERPRETED_ELEMENTS, runModel } from '../../compiler/src/driver/run.js';
 import { DEFAULT_LIMITS, type Limits, parseLimits } from '../../compiler/src/frontend/limits.js';
 import { MAX_NESTING } from '../../grammars/poly.js';
 
@@ -196,5 +197,16 @@ describe('--limit', () => {
     for (const bad of ['steps=5', 'ops=0', 'ops=-1', 'ops=1.5', 'ops=', 'ops', 'ops=99999999999999999999']) {
       expect(() => parseLimits([bad]), bad).toThrow(/--limit/);
     }
+  });
+});
+
+describe('the interpreter', () => {
+  it('refuses a batch whose tensors would not fit (E0703), before allocating them', () => {
+    const src = 'model m(x: f32[B, 1, 1, 1]) {\n  return pwconv(self.c, x, out=8388608)\n}\n';
+    const r = buildModel('t.poly', { readFile: () => src });
+    // 2^23 elements per image: a batch of 128 is exactly the interpreter's 2^30, 129 are over.
+    expect(MAX_INTERPRETED_ELEMENTS).toBe(128 * 8388608);
+    const input = { shape: [129, 1, 1, 1], data: new Float32Array(129) };
+    expect(() => runModel(r.model!.module, input, new Map())).toThrow(/a batch of 129 needs a tensor/);
   });
 });
