@@ -95,6 +95,11 @@ describe('compile-time work', () => {
     );
   });
 
+  it('eval-steps: copying counts, so a list grown one item at a time in a long loop is stopped', () => {
+    expect(codes(body('l = []\n  for i in 0 .. 1000 { l = l + [i] }'))).toEqual([]);
+    expect(codes(body('l = []\n  for i in 0 .. 100000 { l = l + [i] }'))).toEqual(['E0309']);
+  });
+
   it('eval-steps: a program that fits builds; one step less is E0309', () => {
     const src = body('s = 0\n  for i in 0 .. 10 { s = s + i }');
     // The smallest limit it builds within, found by bisection: the limit counts exactly.

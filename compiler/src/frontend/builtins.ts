@@ -17,6 +17,8 @@ export interface BuiltinCtx {
   argSpan(name: string): Span;
   path(p: Extract<Value, { k: 'path' }>): string;
   readonly limits: Limits;
+  /** Charges the evaluation steps of making a list of `length` items. */
+  copying(length: number): void;
 }
 
 interface Builtin {
@@ -223,6 +225,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
             limitNote('list-length'),
           ]);
         }
+        ctx.copying(n);
         return { k: 'list', items: Array.from({ length: n }, (_, i) => int(i)) };
       },
     },

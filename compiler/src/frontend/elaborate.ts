@@ -209,8 +209,9 @@ class Evaluator {
    * Counts one step of evaluation at `span`: every expression, operator of a chain and statement
    * comes through here, so the limit bounds the total work, exponential recursion included.
    */
-  private step(span: Span): void {
-    if (++this.steps > this.limits['eval-steps']) {
+  private step(span: Span, cost = 1): void {
+    this.steps += cost;
+    if (this.steps > this.limits['eval-steps']) {
       const message = `compile-time evaluation takes more than ${this.limits['eval-steps']} steps`;
       throw new Abort(error('E0309', message, span, [...this.callNotes(), limitNote('eval-steps')]));
     }
@@ -333,6 +334,7 @@ class Evaluator {
           `for-loops run over a list or a range 'a .. b', got ${describeKind(from)}`,
           s.from.span,
         );
+      this.copying(from.items.length, s.from.span);
       return [...from.items];
     }
     const to = this.eval(s.to, env);
@@ -518,6 +520,7 @@ class Evaluator {
           const n = o.items.length;
           const s = it.start ? this.clampIndex(this.intOf(this.eval(it.start, env), it.span), n) : 0;
           const t = it.end ? this.clampIndex(this.intOf(this.eval(it.end, env), it.span), n) : n;
+          this.copying(t - s, e.span);
           return { k: 'list', items: o.items.slice(s, t) };
         }
       }
@@ -641,6 +644,7 @@ class Evaluator {
     }
     if (e.op === '+' && l.k === 'list' && r.k === 'list') {
       this.checkLength('list-length', l.items.length + r.items.length, e.span);
+      this.copying(l.items.length + r.items.length, e.span);
       return { k: 'list', items: [...l.items, ...r.items] };
     }
     if (e.op === '+' && l.k === 'str' && r.k === 'str') {
@@ -650,6 +654,7 @@ class Evaluator {
     if (e.op === '*' && l.k === 'list' && r.k === 'int') {
       const n = Math.max(0, r.v);
       this.checkLength('list-length', l.items.length * n, e.span);
+      this.copying(l.items.length * n, e.span);
       return { k: 'list', items: Array.from({ length: n }, () => l.items).flat() };
     }
     if ((l.k !== 'int' && l.k !== 'float') || (r.k !== 'int' && r.k !== 'float')) {
@@ -775,6 +780,7 @@ class Evaluator {
         e.span,
       path: (p) => p.key,
       limits: this.limits,
+      copying: (length) => this.copying(length, e.span),
     });
   }
 
@@ -902,6 +908,15 @@ class Evaluator {
   private subPath(key: string, part: string, span: Span): Value {
     this.checkLength('string-length', key.length + 1 + part.length, span);
     return { k: 'path', key: key === '' ? part : `${key}.${part}` };
+  }
+
+  /**
+   * Charges the steps of making a list of `length` items: a step per 16, so that `l = l + [i]` in
+   * a loop, quadratic in copies, is bounded by the step limit too. (Strings and checkpoint keys
+   * are not copied when they grow: V8 concatenates lazily.)
+   */
+  private copying(length: number, span: Span): void {
+    this.step(span, Math.floor(length / 16));
   }
 
   /** Refuses a list or string of `length` items before it is made. */

@@ -9,7 +9,10 @@ import { fail, type Note, note } from '../diagnostics/diagnostic.js';
  * to answer within seconds; `--limit name=value` raises one.
  */
 export interface Limits {
-  /** Expressions evaluated and statements run, over the whole compile-time evaluation. */
+  /**
+   * Expressions evaluated and statements run, over the whole compile-time evaluation, plus one
+   * per 16 list items made (copying is work too).
+   */
   readonly 'eval-steps': number;
   /** Iterations of one `for` loop. */
   readonly 'loop-iterations': number;
