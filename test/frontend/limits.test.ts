@@ -95,9 +95,10 @@ describe('compile-time work', () => {
     );
   });
 
-  it('eval-steps: copying counts, so a list grown one item at a time in a long loop is stopped', () => {
+  it('eval-steps: list work counts, so a list grown one item at a time or searched in a long loop is stopped', () => {
     expect(codes(body('l = []\n  for i in 0 .. 1000 { l = l + [i] }'))).toEqual([]);
     expect(codes(body('l = []\n  for i in 0 .. 100000 { l = l + [i] }'))).toEqual(['E0309']);
+    expect(codes(body('l = range(1000000)\n  for i in 0 .. 100000 { y = -1 in l }'))).toEqual(['E0309']);
   });
 
   it('eval-steps: a program that fits builds; one step less is E0309', () => {

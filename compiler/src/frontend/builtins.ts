@@ -18,7 +18,7 @@ export interface BuiltinCtx {
   path(p: Extract<Value, { k: 'path' }>): string;
   readonly limits: Limits;
   /** Charges the evaluation steps of making a list of `length` items. */
-  copying(length: number): void;
+  work(length: number): void;
 }
 
 interface Builtin {
@@ -225,7 +225,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
             limitNote('list-length'),
           ]);
         }
-        ctx.copying(n);
+        ctx.work(n);
         return { k: 'list', items: Array.from({ length: n }, (_, i) => int(i)) };
       },
     },

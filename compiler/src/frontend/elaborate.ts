@@ -334,7 +334,7 @@ class Evaluator {
           `for-loops run over a list or a range 'a .. b', got ${describeKind(from)}`,
           s.from.span,
         );
-      this.copying(from.items.length, s.from.span);
+      this.work(from.items.length, s.from.span);
       return [...from.items];
     }
     const to = this.eval(s.to, env);
@@ -520,7 +520,7 @@ class Evaluator {
           const n = o.items.length;
           const s = it.start ? this.clampIndex(this.intOf(this.eval(it.start, env), it.span), n) : 0;
           const t = it.end ? this.clampIndex(this.intOf(this.eval(it.end, env), it.span), n) : n;
-          this.copying(t - s, e.span);
+          this.work(t - s, e.span);
           return { k: 'list', items: o.items.slice(s, t) };
         }
       }
@@ -632,11 +632,15 @@ class Evaluator {
     if (l.k === 'tensor' || r.k === 'tensor') return this.tensorBinary(e, l, r);
     switch (e.op) {
       case '==':
-        return bool(equal(l, r));
       case '!=':
-        return bool(!equal(l, r));
+        // Lists compare item by item.
+        this.work((l.k === 'list' ? l.items.length : 0) + (r.k === 'list' ? r.items.length : 0), e.span);
+        return bool(equal(l, r) === (e.op === '=='));
       case 'in':
-        if (r.k === 'list') return bool(r.items.some((x) => equal(x, l)));
+        if (r.k === 'list') {
+          this.work(r.items.length, e.span);
+          return bool(r.items.some((x) => equal(x, l)));
+        }
         if (r.k === 'map') return bool(r.entries.has(mapKey(l)));
         return fail('E0301', `'in' needs a list or map on the right, got ${describeKind(r)}`, e.rhs.span);
       default:
@@ -644,7 +648,7 @@ class Evaluator {
     }
     if (e.op === '+' && l.k === 'list' && r.k === 'list') {
       this.checkLength('list-length', l.items.length + r.items.length, e.span);
-      this.copying(l.items.length + r.items.length, e.span);
+      this.work(l.items.length + r.items.length, e.span);
       return { k: 'list', items: [...l.items, ...r.items] };
     }
     if (e.op === '+' && l.k === 'str' && r.k === 'str') {
@@ -654,7 +658,7 @@ class Evaluator {
     if (e.op === '*' && l.k === 'list' && r.k === 'int') {
       const n = Math.max(0, r.v);
       this.checkLength('list-length', l.items.length * n, e.span);
-      this.copying(l.items.length * n, e.span);
+      this.work(l.items.length * n, e.span);
       return { k: 'list', items: Array.from({ length: n }, () => l.items).flat() };
     }
     if ((l.k !== 'int' && l.k !== 'float') || (r.k !== 'int' && r.k !== 'float')) {
@@ -780,7 +784,7 @@ class Evaluator {
         e.span,
       path: (p) => p.key,
       limits: this.limits,
-      copying: (length) => this.copying(length, e.span),
+      work: (length) => this.work(length, e.span),
     });
   }
 
@@ -911,11 +915,11 @@ class Evaluator {
   }
 
   /**
-   * Charges the steps of making a list of `length` items: a step per 16, so that `l = l + [i]` in
-   * a loop, quadratic in copies, is bounded by the step limit too. (Strings and checkpoint keys
-   * are not copied when they grow: V8 concatenates lazily.)
+   * Charges the steps of making or walking a list of `length` items: a step per 16, so that
+   * `l = l + [i]` or `i in l` in a loop, quadratic in items, is bounded by the step limit too.
+   * (Strings and checkpoint keys are not copied when they grow: V8 concatenates lazily.)
    */
-  private copying(length: number, span: Span): void {
+  private work(length: number, span: Span): void {
     this.step(span, Math.floor(length / 16));
   }
 

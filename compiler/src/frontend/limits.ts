@@ -11,7 +11,7 @@ import { fail, type Note, note } from '../diagnostics/diagnostic.js';
 export interface Limits {
   /**
    * Expressions evaluated and statements run, over the whole compile-time evaluation, plus one
-   * per 16 list items made (copying is work too).
+   * per 16 list items made or compared (copying is work too).
    */
   readonly 'eval-steps': number;
   /** Iterations of one `for` loop. */
