@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../compiler/src/diagnostics/diagnostic.js';
-import { buildModel } from '../../compiler/src/driver/frontend.js';
+import { buildModel, MAX_IMPORT_DEPTH } from '../../compiler/src/driver/frontend.js';
 import { MAX_INTERPRETED_ELEMENTS, runModel } from '../../compiler/src/driver/run.js';
 import { DEFAULT_LIMITS, type Limits, parseLimits } from '../../compiler/src/frontend/limits.js';
 import { MAX_NESTING } from '../../grammars/poly.js';
@@ -214,5 +214,21 @@ describe('the interpreter', () => {
     expect(MAX_INTERPRETED_ELEMENTS).toBe(128 * 8388608);
     const input = { shape: [129, 1, 1, 1], data: new Float32Array(129) };
     expect(() => runModel(r.model!.module, input, new Map())).toThrow(/a batch of 129 needs a tensor/);
+  });
+});
+
+describe('imports', () => {
+  /** f0.poly imports f1.poly ... imports f<n>.poly, which holds the model: n + 1 files. */
+  const chain = (n: number) => {
+    const files = new Map<string, string>();
+    for (let i = 0; i < n; i++) files.set(`f${i}.poly`, `import "f${i + 1}.poly"\n`);
+    files.set(`f${n}.poly`, body('y = 1'));
+    return buildModel('f0.poly', { readFile: (p) => files.get(p) ?? null }).diagnostics.map((d) => d.code);
+  };
+
+  it('a chain of imports: 64 files build, 65 are E0209, 5000 too', () => {
+    expect(chain(MAX_IMPORT_DEPTH - 1)).toEqual([]);
+    expect(chain(MAX_IMPORT_DEPTH)).toEqual(['E0209']);
+    expect(chain(5000)).toEqual(['E0209']);
   });
 });

@@ -19,6 +19,7 @@ export const CODES = {
   E0206: 'unknown setting',
   E0207: 'unknown function or block',
   E0208: 'unknown field',
+  E0209: 'imports nest too deep',
 
   E0301: 'wrong type for a compile-time value',
   E0302: 'wrong number or kind of arguments',

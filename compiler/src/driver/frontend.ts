@@ -5,6 +5,9 @@ import { verifyModule } from '../ir/verify.js';
 import type { Decl } from '../syntax/ast.js';
 import { parse } from '../syntax/parse.js';
 
+/** How deeply imports may chain (`a` imports `b` imports `c` ...): loading recurses along them. */
+export const MAX_IMPORT_DEPTH = 64;
+
 /** How the compiler reads source files; the CLI passes the file system, tests pass a map. */
 export interface SourceHost {
   readFile(path: string): string | null;
@@ -51,6 +54,8 @@ export function buildModel(
       const target = joinPath(dirname(file), d.path);
       if (chain.includes(target)) {
         diagnostics.push(error('E0204', `import cycle: ${[...chain, target].join(' -> ')}`, d.span));
+      } else if (chain.length >= MAX_IMPORT_DEPTH) {
+        diagnostics.push(error('E0209', `imports chain deeper than ${MAX_IMPORT_DEPTH} files here`, d.span));
       } else if (host.readFile(target) === null) {
         diagnostics.push(
           error('E0203', `cannot read imported file '${d.path}' (looked for ${target})`, d.span),
