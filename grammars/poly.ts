@@ -361,13 +361,24 @@ export class PolyParser extends CstParser {
     ]);
   });
 
+  /** `if c then a else if d then b else e`: the else-if chain is a loop, as in `ifStmt`. */
   ifExpr = this.RULE('ifExpr', () => {
     this.CONSUME(If);
     this.SUBRULE(this.expr);
     this.CONSUME(Then);
     this.SUBRULE2(this.expr);
-    this.CONSUME(Else);
-    this.SUBRULE3(this.expr);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType === If,
+      DEF: () => {
+        this.CONSUME(Else);
+        this.CONSUME2(If);
+        this.SUBRULE3(this.expr);
+        this.CONSUME2(Then);
+        this.SUBRULE4(this.expr);
+      },
+    });
+    this.CONSUME2(Else);
+    this.SUBRULE5(this.expr);
   });
 
   orExpr = this.RULE('orExpr', () => {

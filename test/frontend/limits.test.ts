@@ -38,7 +38,7 @@ describe('nesting in the source (no flag: deeper would overflow the parser)', ()
     'unary minus': (n) => body(`y = ${'- '.repeat(n)}1`),
     not: (n) => body(`y = ${'not '.repeat(n)}true`),
     '^ chains': (n) => body(`y = ${'1 ^ '.repeat(n)}1`),
-    'if-expressions': (n) => body(`y = ${'if true then 1 else '.repeat(n)}1`),
+    'if-expressions': (n) => body(`y = ${'if true then '.repeat(n)}1${' else 1'.repeat(n)}`),
     'if blocks': (n) => body(`${'if true { '.repeat(n)}y = 1${' }'.repeat(n)}`),
     'for blocks': (n) => body(`${'for i in 0 .. 1 { '.repeat(n)}y = 1${' }'.repeat(n)}`),
   };
@@ -61,6 +61,12 @@ describe('nesting in the source (no flag: deeper would overflow the parser)', ()
     expect(codes(body(`y = ${Array(5000).fill('true').join(' and ')}\n  assert y`))).toEqual([]);
     expect(codes(body(`p = self${'.a'.repeat(20000)}`))).toEqual([]);
     expect(codes(body(`y = x${'[:, :]'.repeat(3000)}`))).toEqual([]);
+  });
+
+  it('else-if chains of any length are one expression', () => {
+    const chain = Array.from({ length: 2000 }, (_, i) => `if y == ${i} then ${i}`).join(' else ');
+    expect(codes(body(`y = 1999\n  z = ${chain} else -1\n  assert z == 1999`))).toEqual([]);
+    expect(codes(body(`y = 5000\n  z = ${chain} else -1\n  assert z == -1`))).toEqual([]);
   });
 
   it('else-if chains of any length are one statement', () => {

@@ -401,8 +401,16 @@ class Evaluator {
         }
         return { k: 'map', entries };
       }
-      case 'if':
-        return this.truth(e.cond, env) ? this.eval(e.then, env) : this.eval(e.else, env);
+      case 'if': {
+        // An else-if chain is evaluated as a loop, like the statement's.
+        let cur: Extract<Expr, { kind: 'if' }> = e;
+        while (!this.truth(cur.cond, env)) {
+          if (cur.else.kind !== 'if') return this.eval(cur.else, env);
+          cur = cur.else;
+          this.step(cur.span);
+        }
+        return this.eval(cur.then, env);
+      }
       case 'unary': {
         const v = this.eval(e.operand, env);
         if (e.op === 'not') {

@@ -200,8 +200,16 @@ class Builder {
       case 'expr':
         return this.expr(this.nodes(n, 'ifExpr', 'orExpr')[0]!);
       case 'ifExpr': {
-        const [c, t, e] = this.nodes(n, 'expr').map((x) => this.expr(x));
-        return { kind: 'if', cond: c!, then: t!, else: e!, span };
+        // cond, then, cond, then, ..., else: flat in the CST, nested from the last in the AST.
+        const parts = this.nodes(n, 'expr');
+        const ifs = this.tokens(n, 'If');
+        let acc = this.expr(parts[parts.length - 1]!);
+        for (let i = parts.length - 3; i >= 0; i -= 2) {
+          const cond = this.expr(parts[i]!);
+          const then = this.expr(parts[i + 1]!);
+          acc = { kind: 'if', cond, then, else: acc, span: i === 0 ? span : this.spanOf(ifs[i / 2]!) };
+        }
+        return acc;
       }
       case 'orExpr':
         return this.chain(n, 'andExpr', ['Or']);
