@@ -79,6 +79,14 @@ describe('source', () => {
   });
 });
 
+describe('IR text', () => {
+  it('5000-deep attribute lists are E0803 from polyc opt, not a stack overflow', async () => {
+    const deep = `${'['.repeat(5000)}1${']'.repeat(5000)}`;
+    const ir = `module m batch B {\n  %0 = input {name="x", deep=${deep}} : f32[B,4]\n  return %0\n}\n`;
+    expectUserError(await cli('opt', file('deep.ir', ir)), 'E0803');
+  });
+});
+
 describe('--limit', () => {
   const loop = () => file('loop.poly', model('  for i in 0 .. 150000 { }'));
 
