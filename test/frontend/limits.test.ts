@@ -190,6 +190,12 @@ describe('model size', () => {
     expect(ds[0]!.span).toMatchObject({ line: 2, col: 5 });
   });
 
+  it('tensor powers: x ^ 1024 builds, x ^ 1025 and x ^ 4294967296 are E0502 (kernels write them out)', () => {
+    expect(codes(body('y = x ^ 1024'))).toEqual([]);
+    expect(codes(body('y = x ^ 1025'))).toEqual(['E0502']);
+    expect(codes(body('y = x ^ 4294967296'))).toEqual(['E0502']);
+  });
+
   it('tensor dimensions must be positive (E0406 at the shape, not a verifier error)', () => {
     for (const shape of ['[0]', '[-1]', '[4, 0]']) {
       const ds = diagnostics(body(`w = param(self.w, ${shape})`));

@@ -36,6 +36,12 @@ const MAX_CALL_DEPTH = 64;
 const MAX_EVAL_DEPTH = 250;
 
 /**
+ * The largest exponent of `x ^ e` on a tensor. Kernels write powers out as products (WGSL by
+ * repeated squaring, with the squared text repeated), so the exponent sizes generated code.
+ */
+const MAX_TENSOR_POWER = 1024;
+
+/**
  * How deeply lists may nest in lists. A loop can nest them without bound (`l = [l]`), and
  * printing, comparing and map keys recurse into them.
  */
@@ -748,6 +754,13 @@ class Evaluator {
         }
         if (r.k !== 'int' || r.v < 1) {
           fail('E0502', `a tensor power needs a positive integer exponent, got ${show(r)}`, e.rhs.span);
+        }
+        if (r.v > MAX_TENSOR_POWER) {
+          fail(
+            'E0502',
+            `a tensor power's exponent may be at most ${MAX_TENSOR_POWER}, got ${r.v}`,
+            e.rhs.span,
+          );
         }
         return this.b.emit('pow', [l], { exponent: r.v }, e.span, "'^'");
       }
