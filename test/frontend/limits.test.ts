@@ -81,6 +81,17 @@ describe('nesting in the source (no flag: deeper would overflow the parser)', ()
     expect(codes(src)).toContain('E0306');
   });
 
+  it('a list doubled into itself counts everything it holds: refused before printing or comparing it', () => {
+    // 2^20 items in all after 19 doublings, though only 2 at the top.
+    const doubled = body('l = [1]\n  for i in 0 .. 40 { l = [l, l] }\n  y = l == l');
+    expect(codes(doubled)).toEqual(['E0309']);
+    expect(codes(body('m = {1: 1}\n  for i in 0 .. 40 { m = {1: m, 2: m} }\n  assert m == m'))).toEqual([
+      'E0309',
+    ]);
+    expect(codes(body('l = [range(999999)] * 1000000'))).toEqual(['E0309']);
+    expect(codes(body('l = [range(999999)]\n  assert len(l) == 1'))).toEqual([]);
+  });
+
   it('lists nested by a loop stop at 100 levels (printing and comparing them recurse)', () => {
     const nest = (n: number) => body(`l = 1\n  for i in 0 .. ${n} { l = [l] + [] }\n  assert l == l`);
     expect(codes(nest(100))).toEqual([]);

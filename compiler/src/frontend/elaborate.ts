@@ -42,8 +42,8 @@ const MAX_EVAL_DEPTH = 250;
 const MAX_TENSOR_POWER = 1024;
 
 /**
- * How deeply lists may nest in lists. A loop can nest them without bound (`l = [l]`), and
- * printing, comparing and map keys recurse into them.
+ * How deeply lists and maps may nest in one another. A loop can nest them without bound
+ * (`l = [l]`), and printing, comparing and map keys recurse into them.
  */
 const MAX_LIST_NESTING = 100;
 
@@ -59,6 +59,11 @@ export function elaborate(
   limits: Limits = DEFAULT_LIMITS,
 ): Elaborated {
   return new Evaluator(decls, limits).run(settings, modelName);
+}
+
+interface Measure {
+  readonly depth: number;
+  readonly size: number;
 }
 
 class Return {
@@ -92,8 +97,8 @@ class Evaluator {
   private path = '';
   private steps = 0;
   private depth = 0;
-  /** How deeply each list seen by `nesting` nests: every list literal is measured when made. */
-  private readonly listDepth = new WeakMap<Value, number>();
+  /** What `measure` found for each list and map it has seen. */
+  private readonly measured = new WeakMap<Value, Measure>();
 
   constructor(
     decls: readonly Decl[],
@@ -393,19 +398,15 @@ class Evaluator {
       case 'name':
         return this.lookup(e.name, e.span, env);
       case 'tuple':
-      case 'list': {
-        const list: Value = { k: 'list', items: e.items.map((i) => this.eval(i, env)) };
-        if (this.nesting(list) > MAX_LIST_NESTING)
-          fail('E0309', `lists nest deeper than ${MAX_LIST_NESTING} levels`, e.span);
-        return list;
-      }
+      case 'list':
+        return this.checkContainer({ k: 'list', items: e.items.map((i) => this.eval(i, env)) }, e.span);
       case 'map': {
         const entries = new Map<string, readonly [Value, Value]>();
         for (const { key, value } of e.entries) {
           const k = this.eval(key, env);
           entries.set(mapKey(k), [k, this.eval(value, env)]);
         }
-        return { k: 'map', entries };
+        return this.checkContainer({ k: 'map', entries }, e.span);
       }
       case 'if': {
         // An else-if chain is evaluated as a loop, like the statement's.
@@ -437,15 +438,39 @@ class Evaluator {
     }
   }
 
-  /** 1 for a list of non-lists; lists made by `+`, `*` or slicing are measured on demand, once. */
-  private nesting(v: Value): number {
-    if (v.k !== 'list') return 0;
-    const known = this.listDepth.get(v);
+  /**
+   * How deeply a value nests lists and maps, and how much it holds in all: its items, entries and
+   * characters, nested containers included. Printing, comparing and map keys walk all of it, so a
+   * list of itself doubled in a loop (`l = [l, l]`) must be bounded by its size, not its length.
+   * Each container is measured once: every literal when it is made, others on demand.
+   */
+  private measure(v: Value): Measure {
+    if (v.k !== 'list' && v.k !== 'map') return { depth: 0, size: 0 };
+    const known = this.measured.get(v);
     if (known !== undefined) return known;
-    let depth = 1;
-    for (const i of v.items) if (i.k === 'list') depth = Math.max(depth, 1 + this.nesting(i));
-    this.listDepth.set(v, depth);
-    return depth;
+    let depth = 0;
+    let size = 0;
+    // An item counts 1, a string its characters, a container 1 and what it holds.
+    const add = (x: Value): void => {
+      const m = this.measure(x);
+      depth = Math.max(depth, m.depth);
+      size +=
+        x.k === 'str' ? Math.max(1, x.v.length) : x.k === 'path' ? Math.max(1, x.key.length) : 1 + m.size;
+    };
+    if (v.k === 'list') for (const x of v.items) add(x);
+    else for (const [key, x] of v.entries.values()) add(key), add(x);
+    const m = { depth: depth + 1, size };
+    this.measured.set(v, m);
+    return m;
+  }
+
+  /** A list or map literal, refused when it nests too deeply or holds too much in all. */
+  private checkContainer(v: Value, span: Span): Value {
+    const m = this.measure(v);
+    if (m.depth > MAX_LIST_NESTING)
+      fail('E0309', `lists and maps nest deeper than ${MAX_LIST_NESTING} levels`, span);
+    this.checkLength('list-length', m.size, span);
+    return v;
   }
 
   private lookup(name: string, span: Span, env: Map<string, Value>): Value {
@@ -648,11 +673,11 @@ class Evaluator {
       case '==':
       case '!=':
         // Lists compare item by item.
-        this.work((l.k === 'list' ? l.items.length : 0) + (r.k === 'list' ? r.items.length : 0), e.span);
+        this.work(this.measure(l).size + this.measure(r).size, e.span);
         return bool(equal(l, r) === (e.op === '=='));
       case 'in':
         if (r.k === 'list') {
-          this.work(r.items.length, e.span);
+          this.work(this.measure(r).size + r.items.length * this.measure(l).size, e.span);
           return bool(r.items.some((x) => equal(x, l)));
         }
         if (r.k === 'map') return bool(r.entries.has(mapKey(l)));
@@ -661,7 +686,7 @@ class Evaluator {
         break;
     }
     if (e.op === '+' && l.k === 'list' && r.k === 'list') {
-      this.checkLength('list-length', l.items.length + r.items.length, e.span);
+      this.checkLength('list-length', this.measure(l).size + this.measure(r).size, e.span);
       this.work(l.items.length + r.items.length, e.span);
       return { k: 'list', items: [...l.items, ...r.items] };
     }
@@ -671,7 +696,7 @@ class Evaluator {
     }
     if (e.op === '*' && l.k === 'list' && r.k === 'int') {
       const n = Math.max(0, r.v);
-      this.checkLength('list-length', l.items.length * n, e.span);
+      this.checkLength('list-length', this.measure(l).size * n, e.span);
       this.work(l.items.length * n, e.span);
       return { k: 'list', items: Array.from({ length: n }, () => l.items).flat() };
     }
@@ -947,10 +972,13 @@ class Evaluator {
   /** Refuses a list or string of `length` items before it is made. */
   private checkLength(limit: 'list-length' | 'string-length', length: number, span: Span): void {
     const max = this.limits[limit];
-    const what = limit === 'list-length' ? 'a list of' : 'a string of';
-    const unit = limit === 'list-length' ? 'items' : 'characters';
-    if (length > max)
-      fail('E0309', `${what} ${length} ${unit} is longer than ${max}`, span, [limitNote(limit)]);
+    if (length <= max) return;
+    if (limit === 'string-length')
+      fail('E0309', `a string of ${length} characters is longer than ${max}`, span, [limitNote(limit)]);
+    fail('E0309', `a list of ${length} items is longer than ${max}`, span, [
+      note('the items of nested lists and maps count, and the characters of strings'),
+      limitNote(limit),
+    ]);
   }
 
   private intOf(v: Value, span: Span): number {

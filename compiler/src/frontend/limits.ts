@@ -16,7 +16,10 @@ export interface Limits {
   readonly 'eval-steps': number;
   /** Iterations of one `for` loop. */
   readonly 'loop-iterations': number;
-  /** Items of one compile-time list (`range(n)`, `[x] * n`, `a + b`). */
+  /**
+   * Items of one compile-time list or map (`range(n)`, `[x] * n`, `a + b`, literals), counting
+   * what nested lists and maps hold and the characters of strings.
+   */
   readonly 'list-length': number;
   /** Characters of one compile-time string. */
   readonly 'string-length': number;
