@@ -458,7 +458,11 @@ class Evaluator {
         x.k === 'str' ? Math.max(1, x.v.length) : x.k === 'path' ? Math.max(1, x.key.length) : 1 + m.size;
     };
     if (v.k === 'list') for (const x of v.items) add(x);
-    else for (const [key, x] of v.entries.values()) add(key), add(x);
+    else
+      for (const [key, x] of v.entries.values()) {
+        add(key);
+        add(x);
+      }
     const m = { depth: depth + 1, size };
     this.measured.set(v, m);
     return m;
