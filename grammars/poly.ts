@@ -3,7 +3,7 @@
  * reports every syntax error. The CST is turned into the typed AST by
  * `compiler/src/syntax/cst-to-ast.ts`; nothing here knows about the compiler.
  */
-import { CstParser, createToken, Lexer, type TokenType } from 'chevrotain';
+import { CstParser, createToken, type IToken, Lexer, type TokenType } from 'chevrotain';
 
 /** Any word, keywords included: what may follow a `.` (`self.block` is a fine module name). */
 export const AnyName = createToken({ name: 'AnyName', pattern: Lexer.NA, label: 'a name' });
@@ -149,13 +149,46 @@ export const allTokens: TokenType[] = [
 
 export const polyLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });
 
+/**
+ * How deeply brackets, calls, indexing, blocks, prefix operators, `^` and if-expressions may nest.
+ * The parser is recursive descent and one bracket costs a dozen rule calls (about 10 KB of stack),
+ * so deeper input would overflow the JavaScript stack (at about 115 nested `(` with Node's default
+ * 984 KB): the limit stops it with a third of that stack, at the token where it went too deep.
+ */
+export const MAX_NESTING = 32;
+
+/** Thrown out of the parser (not a recognition error: recovery does not catch it). */
+export class NestingTooDeep extends Error {
+  constructor(readonly token: IToken) {
+    super(`nesting deeper than ${MAX_NESTING} levels`);
+  }
+}
+
 export class PolyParser extends CstParser {
+  private depth = 0;
+
   constructor() {
     super(allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'full' });
     this.performSelfAnalysis();
   }
 
+  /** Parses `f` one nesting level deeper; every recursive path of the grammar goes through here. */
+  private nest(f: () => void): void {
+    this.ACTION(() => {
+      if (++this.depth > MAX_NESTING) throw new NestingTooDeep(this.LA(1));
+    });
+    try {
+      f();
+    } finally {
+      this.ACTION(() => this.depth--);
+    }
+  }
+
   program = this.RULE('program', () => {
+    // A parse that threw NestingTooDeep left its count behind.
+    this.ACTION(() => {
+      this.depth = 0;
+    });
     this.MANY(() =>
       this.OR([
         { ALT: () => this.SUBRULE(this.importDecl) },
@@ -251,8 +284,8 @@ export class PolyParser extends CstParser {
 
   stmt = this.RULE('stmt', () => {
     this.OR([
-      { ALT: () => this.SUBRULE(this.forStmt) },
-      { ALT: () => this.SUBRULE(this.ifStmt) },
+      { ALT: () => this.nest(() => this.SUBRULE(this.forStmt)) },
+      { ALT: () => this.nest(() => this.SUBRULE(this.ifStmt)) },
       { ALT: () => this.SUBRULE(this.returnStmt) },
       { ALT: () => this.SUBRULE(this.assertStmt) },
       { ALT: () => this.SUBRULE(this.ignoreStmt) },
@@ -274,13 +307,23 @@ export class PolyParser extends CstParser {
     this.SUBRULE(this.body);
   });
 
+  /** `if c { } else if d { } ... else { }`: the else-if chain is a loop, so any length parses. */
   ifStmt = this.RULE('ifStmt', () => {
     this.CONSUME(If);
     this.SUBRULE(this.expr);
     this.SUBRULE(this.body);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType === If,
+      DEF: () => {
+        this.CONSUME(Else);
+        this.CONSUME2(If);
+        this.SUBRULE2(this.expr);
+        this.SUBRULE2(this.body);
+      },
+    });
     this.OPTION(() => {
-      this.CONSUME(Else);
-      this.OR([{ ALT: () => this.SUBRULE(this.ifStmt) }, { ALT: () => this.SUBRULE2(this.body) }]);
+      this.CONSUME2(Else);
+      this.SUBRULE3(this.body);
     });
   });
 
@@ -312,16 +355,30 @@ export class PolyParser extends CstParser {
   });
 
   expr = this.RULE('expr', () => {
-    this.OR([{ ALT: () => this.SUBRULE(this.ifExpr) }, { ALT: () => this.SUBRULE(this.orExpr) }]);
+    this.OR([
+      { ALT: () => this.nest(() => this.SUBRULE(this.ifExpr)) },
+      { ALT: () => this.SUBRULE(this.orExpr) },
+    ]);
   });
 
+  /** `if c then a else if d then b else e`: the else-if chain is a loop, as in `ifStmt`. */
   ifExpr = this.RULE('ifExpr', () => {
     this.CONSUME(If);
     this.SUBRULE(this.expr);
     this.CONSUME(Then);
     this.SUBRULE2(this.expr);
-    this.CONSUME(Else);
-    this.SUBRULE3(this.expr);
+    this.MANY({
+      GATE: () => this.LA(2).tokenType === If,
+      DEF: () => {
+        this.CONSUME(Else);
+        this.CONSUME2(If);
+        this.SUBRULE3(this.expr);
+        this.CONSUME2(Then);
+        this.SUBRULE4(this.expr);
+      },
+    });
+    this.CONSUME2(Else);
+    this.SUBRULE5(this.expr);
   });
 
   orExpr = this.RULE('orExpr', () => {
@@ -343,10 +400,11 @@ export class PolyParser extends CstParser {
   notExpr = this.RULE('notExpr', () => {
     this.OR([
       {
-        ALT: () => {
-          this.CONSUME(Not);
-          this.SUBRULE(this.notExpr);
-        },
+        ALT: () =>
+          this.nest(() => {
+            this.CONSUME(Not);
+            this.SUBRULE(this.notExpr);
+          }),
       },
       { ALT: () => this.SUBRULE(this.cmpExpr) },
     ]);
@@ -379,10 +437,11 @@ export class PolyParser extends CstParser {
   unaryExpr = this.RULE('unaryExpr', () => {
     this.OR([
       {
-        ALT: () => {
-          this.CONSUME(Minus);
-          this.SUBRULE(this.unaryExpr);
-        },
+        ALT: () =>
+          this.nest(() => {
+            this.CONSUME(Minus);
+            this.SUBRULE(this.unaryExpr);
+          }),
       },
       { ALT: () => this.SUBRULE(this.powExpr) },
     ]);
@@ -391,19 +450,21 @@ export class PolyParser extends CstParser {
   /** `x ^ n`: right-associative and tighter than unary minus (`-x^2` is `-(x^2)`). */
   powExpr = this.RULE('powExpr', () => {
     this.SUBRULE(this.postfixExpr);
-    this.OPTION(() => {
-      this.CONSUME(Caret);
-      this.SUBRULE(this.unaryExpr);
-    });
+    this.OPTION(() =>
+      this.nest(() => {
+        this.CONSUME(Caret);
+        this.SUBRULE(this.unaryExpr);
+      }),
+    );
   });
 
   postfixExpr = this.RULE('postfixExpr', () => {
     this.SUBRULE(this.primary);
     this.MANY(() =>
       this.OR([
-        { ALT: () => this.SUBRULE(this.callSuffix) },
+        { ALT: () => this.nest(() => this.SUBRULE(this.callSuffix)) },
         { ALT: () => this.SUBRULE(this.memberSuffix) },
-        { ALT: () => this.SUBRULE(this.indexSuffix) },
+        { ALT: () => this.nest(() => this.SUBRULE(this.indexSuffix)) },
       ]),
     );
   });
@@ -462,9 +523,9 @@ export class PolyParser extends CstParser {
       { ALT: () => this.CONSUME(True) },
       { ALT: () => this.CONSUME(False) },
       { ALT: () => this.CONSUME(Identifier) },
-      { ALT: () => this.SUBRULE(this.parenExpr) },
-      { ALT: () => this.SUBRULE(this.listExpr) },
-      { ALT: () => this.SUBRULE(this.mapExpr) },
+      { ALT: () => this.nest(() => this.SUBRULE(this.parenExpr)) },
+      { ALT: () => this.nest(() => this.SUBRULE(this.listExpr)) },
+      { ALT: () => this.nest(() => this.SUBRULE(this.mapExpr)) },
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DiagnosticError } from '../../compiler/src/diagnostics/diagnostic.js';
-import { readModule } from '../../compiler/src/ir/read.js';
+import { MAX_IR_NESTING, readModule } from '../../compiler/src/ir/read.js';
 import { verifyModule } from '../../compiler/src/ir/verify.js';
 
 /** Reads `text`, expecting E0801; returns the diagnostic. */
@@ -130,8 +130,46 @@ describe('readModule', () => {
     expect(readError(wrap('  %0 = input : f32[B] loc("f":1:2)')).message).toBe(`expected '+', found ')'`);
     expect(readError(wrap('  %0 = input : f32[B] "\\q"')).message).toBe('invalid escape sequence in string');
     expect(readError('').message).toBe(`expected 'module', found end of input`);
+    expect(readError(wrap('  %0 = input : f32[B,18446744073709551616]')).message).toBe(
+      '18446744073709551616 is beyond 2^53 - 1',
+    );
     expect(readError('module m batch B {\n  %0 = input : f32[B]\n  }').message).toBe(
       `expected an op, 'ignore' or 'return', found '}'`,
     );
+  });
+
+  describe('nesting is bounded before the reader recurses', () => {
+    const codeOf = (text: string): string | undefined => {
+      try {
+        readModule(text, 'deep.ir');
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof DiagnosticError)) throw e;
+        return e.diagnostics[0]!.code;
+      }
+    };
+    const list = (n: number) =>
+      wrap(`  %0 = input {name="x", deep=${'['.repeat(n)}1${']'.repeat(n)}} : f32[B]`);
+    /** n fused ops, each inside the region of the one before (the verifier refuses it; reading must not crash). */
+    const regions = (n: number) => {
+      const open = Array.from(
+        { length: n },
+        () => '%1 = fused(%0) {kind="elementwise"} : f32[B] {\n%0 = arg {index=0} : f32[B]\n',
+      );
+      const close = Array.from({ length: n }, () => 'yield %0\n}\n').join('');
+      return `module m batch B {\n%0 = input {name="x"} : f32[B]\n${open.join('')}${close}return %1\n}`;
+    };
+
+    it('attribute lists: at the limit read, one deeper E0803, 5000 deep E0803', () => {
+      expect(codeOf(list(MAX_IR_NESTING))).toBeUndefined();
+      expect(codeOf(list(MAX_IR_NESTING + 1))).toBe('E0803');
+      expect(codeOf(list(5000))).toBe('E0803');
+    });
+
+    it('regions: at the limit read, one deeper E0803, 5000 deep E0803', () => {
+      expect(codeOf(regions(MAX_IR_NESTING))).toBeUndefined();
+      expect(codeOf(regions(MAX_IR_NESTING + 1))).toBe('E0803');
+      expect(codeOf(regions(5000))).toBe('E0803');
+    });
   });
 });

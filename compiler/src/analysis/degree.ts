@@ -105,16 +105,28 @@ function analyseOps(
   const facts = new Map<ValueId, ValueFacts>();
   const all: ValueFacts[] = [];
   const uses = useCounts(ops, outputs);
-  const defs = new Map(ops.map((op) => [op.id, op]));
   const of = (id: ValueId): ValueFacts => facts.get(id)!;
   const isData = (id: ValueId): boolean => of(id).segment >= 0;
 
-  /** Leaf depths of the maximal data x data `mul` tree rooted at `op` (single-use inner nodes). */
-  const leafDepths = (op: Op): number[] =>
-    op.operands.flatMap((x) => {
-      const d = defs.get(x)!;
-      return isDataProduct(d, isData) && uses.get(x) === 1 ? leafDepths(d) : [of(x).depthBalanced];
-    });
+  /**
+   * Kraft sums (sum of 2^depth over the leaves) of the maximal data x data `mul` trees rooted at
+   * each product seen so far whose inner nodes are single-use: memoised, so that a chain of n
+   * products costs O(n) additions instead of collecting O(n) leaves at each of its n nodes.
+   */
+  const kraft = new Map<ValueId, bigint>();
+  const leafSum = (op: Op): bigint => {
+    let sum = 0n;
+    for (const x of op.operands) {
+      const inner = kraft.get(x);
+      sum += inner !== undefined && uses.get(x) === 1 ? inner : 1n << BigInt(of(x).depthBalanced);
+    }
+    return sum;
+  };
+  const balanced = (op: Op): number => {
+    const sum = leafSum(op);
+    kraft.set(op.id, sum);
+    return ceilLog2(sum);
+  };
 
   for (const op of ops) {
     let f: ValueFacts;
@@ -132,7 +144,7 @@ function analyseOps(
       const segment = onBarrier(op, fused, joinFacts(op.operands.filter(isData).map(of)));
       f = { degree: 1n, depthAsWritten: 0, depthBalanced: 0, segment };
     } else {
-      f = polynomialFacts(op, op.operands.map(of), isData, leafDepths);
+      f = polynomialFacts(op, op.operands.map(of), isData, balanced);
     }
     facts.set(op.id, f);
     all.push(f);
@@ -157,7 +169,7 @@ function polynomialFacts(
   op: Op,
   operands: readonly ValueFacts[],
   isData: (id: ValueId) => boolean,
-  leafDepths: (op: Op) => number[],
+  balanced: (op: Op) => number,
 ): ValueFacts {
   const joined = joinFacts(operands);
   if (op.op === 'pow') {
@@ -178,7 +190,7 @@ function polynomialFacts(
     segment: joined.segment,
     degree,
     depthAsWritten: joined.depthAsWritten + 1,
-    depthBalanced: op.op === 'mul' ? balancedDepth(leafDepths(op)) : joined.depthBalanced + 1,
+    depthBalanced: isDataProduct(op, isData) ? balanced(op) : joined.depthBalanced + 1,
   };
 }
 
@@ -199,17 +211,22 @@ function joinFacts(fs: readonly ValueFacts[]): ValueFacts {
 const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
 /**
- * Depth of the best product tree over leaves of the given depths: Huffman's rule, combining the two
- * shallowest leaves into one of depth max + 1 until one is left.
+ * Depth of the best product tree over leaves of the given depths (a node is one deeper than its
+ * deeper child). Huffman's rule, combining the two shallowest leaves first, reaches
+ * ceil(log2(sum 2^depth)): no tree does better (Kraft's inequality), and that sum is additive
+ * over subtrees, which lets the analysis compute it once per product.
  */
 export function balancedDepth(leaves: readonly number[]): number {
-  const pending = [...leaves];
-  while (pending.length > 1) {
-    pending.sort((a, b) => a - b);
-    const [a, b] = pending.splice(0, 2) as [number, number];
-    pending.push(Math.max(a, b) + 1);
-  }
-  return pending[0] ?? 0;
+  if (leaves.length === 0) return 0;
+  const low = leaves.reduce((a, b) => Math.min(a, b));
+  let sum = 0n;
+  for (const d of leaves) sum += 1n << BigInt(d - low);
+  return low + ceilLog2(sum);
+}
+
+/** ceil(log2(x)) of a positive bigint: the bit length of x - 1. */
+function ceilLog2(x: bigint): number {
+  return x <= 1n ? 0 : (x - 1n).toString(2).length;
 }
 
 function useCounts(ops: readonly Op[], outputs: readonly ValueId[]): Map<ValueId, number> {

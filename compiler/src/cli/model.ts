@@ -3,6 +3,7 @@ import { renderDiagnostics } from '../diagnostics/render.js';
 import { type PrepareRequest, prepareModel } from '../driver/prepare.js';
 import { parseTuneCache, type TunedChoices, tunedChoices } from '../driver/tune-cache.js';
 import type { Elaborated } from '../frontend/elaborate.js';
+import { parseLimits } from '../frontend/limits.js';
 import { formatTiming, type PassRecord, type RunOptions } from '../passes/manager.js';
 import { EXIT_USER, flag, type Invocation, list, onlyOperand, str, usageError } from './command.js';
 import { fileHost, readTextOrFail } from './files.js';
@@ -51,6 +52,7 @@ export function modelRequest(inv: Invocation, defaultPasses: string): PrepareReq
   return {
     entry,
     settings,
+    limits: parseLimits(list(inv, 'limit')),
     ...(modelName === undefined ? {} : { modelName }),
     ...pipelineOptions(inv, defaultPasses),
   };

@@ -65,6 +65,12 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
     multiple: true,
   }),
   stringOption('model', '<name>', 'the model to build when the file declares several'),
+  stringOption(
+    'limit',
+    '<name=value>',
+    'raise a compile-time limit, e.g. --limit eval-steps=50000000 (docs/language.md#limits)',
+    { multiple: true },
+  ),
   ...PIPELINE_OPTIONS,
 ];
 

@@ -9,6 +9,7 @@ export const CODES = {
   E0102: 'syntax error',
   E0103: 'unterminated string',
   E0104: 'invalid escape in a string literal',
+  E0105: 'nesting too deep',
 
   E0201: 'unknown name',
   E0202: 'name defined twice',
@@ -18,6 +19,7 @@ export const CODES = {
   E0206: 'unknown setting',
   E0207: 'unknown function or block',
   E0208: 'unknown field',
+  E0209: 'imports nest too deep',
 
   E0301: 'wrong type for a compile-time value',
   E0302: 'wrong number or kind of arguments',
@@ -27,12 +29,16 @@ export const CODES = {
   E0306: 'recursion too deep',
   E0307: 'index out of range',
   E0308: 'invalid setting value',
+  E0309: 'compile-time evaluation limit exceeded',
+  E0310: 'integer beyond 2^53',
 
   E0401: 'incompatible tensor shapes',
   E0402: 'invalid slice or reshape',
   E0403: 'invalid convolution',
   E0404: 'parameter declared twice with different shapes',
   E0405: 'invalid tensor rank',
+  E0406: 'invalid tensor dimension',
+  E0407: 'model size limit exceeded',
 
   E0501: 'non-polynomial function applied to data',
   E0502: 'non-integer or negative power',
@@ -57,6 +63,7 @@ export const CODES = {
 
   E0801: 'malformed IR text',
   E0802: 'IR verification failed',
+  E0803: 'IR text nested too deeply',
 
   E0901: 'unsupported ONNX opset',
   E0902: 'op has no ONNX form',

@@ -1,8 +1,12 @@
 import { type Diagnostic, DiagnosticError, error, note } from '../diagnostics/diagnostic.js';
 import { type Elaborated, elaborate, type Settings } from '../frontend/elaborate.js';
+import { DEFAULT_LIMITS, type Limits } from '../frontend/limits.js';
 import { verifyModule } from '../ir/verify.js';
 import type { Decl } from '../syntax/ast.js';
 import { parse } from '../syntax/parse.js';
+
+/** How deeply imports may chain (`a` imports `b` imports `c` ...): loading recurses along them. */
+export const MAX_IMPORT_DEPTH = 64;
 
 /** How the compiler reads source files; the CLI passes the file system, tests pass a map. */
 export interface SourceHost {
@@ -25,6 +29,7 @@ export function buildModel(
   host: SourceHost,
   settings: Settings = {},
   modelName?: string,
+  limits: Limits = DEFAULT_LIMITS,
 ): FrontendResult {
   const sources = new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
@@ -49,6 +54,8 @@ export function buildModel(
       const target = joinPath(dirname(file), d.path);
       if (chain.includes(target)) {
         diagnostics.push(error('E0204', `import cycle: ${[...chain, target].join(' -> ')}`, d.span));
+      } else if (chain.length >= MAX_IMPORT_DEPTH) {
+        diagnostics.push(error('E0209', `imports chain deeper than ${MAX_IMPORT_DEPTH} files here`, d.span));
       } else if (host.readFile(target) === null) {
         diagnostics.push(
           error('E0203', `cannot read imported file '${d.path}' (looked for ${target})`, d.span),
@@ -63,7 +70,7 @@ export function buildModel(
   if (diagnostics.length > 0) return { model: null, diagnostics: sortDiagnostics(diagnostics), sources };
 
   try {
-    const model = elaborate(decls, settings, modelName);
+    const model = elaborate(decls, settings, modelName, limits);
     const problems = verifyModule(model.module);
     if (problems.length > 0) {
       return {

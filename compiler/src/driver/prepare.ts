@@ -1,6 +1,7 @@
 import { AnalysisContext } from '../analysis/context.js';
 import { type Diagnostic, DiagnosticError } from '../diagnostics/diagnostic.js';
 import type { Elaborated, Settings } from '../frontend/elaborate.js';
+import type { Limits } from '../frontend/limits.js';
 import { type PassRecord, type RunOptions, runPasses } from '../passes/manager.js';
 import type { Pass } from '../passes/pass.js';
 import { parsePipeline } from '../passes/pipeline.js';
@@ -18,6 +19,8 @@ export interface PrepareRequest extends RunOptions {
   readonly modelName?: string;
   /** A textual pipeline (`fold-batchnorm,dce`, `default`, `none`). */
   readonly passes: string;
+  /** `--limit` overrides applied to the defaults (frontend/limits.ts). */
+  readonly limits?: Limits;
 }
 
 export interface Prepared {
@@ -47,7 +50,7 @@ export function prepareModel(request: PrepareRequest, host: SourceHost): Prepare
     if (!(e instanceof DiagnosticError)) throw e;
     return { model: null, diagnostics: e.diagnostics, sources: new Map(), records: [], context };
   }
-  const built = buildModel(request.entry, host, request.settings, request.modelName);
+  const built = buildModel(request.entry, host, request.settings, request.modelName, request.limits);
   if (!built.model) return { ...built, records: [], context };
   const { module, records } = runPasses(built.model.module, passes, { ...request, context });
   return { model: { ...built.model, module }, diagnostics: [], sources: built.sources, records, context };

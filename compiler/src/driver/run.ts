@@ -77,7 +77,27 @@ export function loadInput(
   return t;
 }
 
+/**
+ * The most elements one tensor of the interpreter may hold (4 GiB of float32): its tensors hold
+ * the whole batch, so the batch of the input, not the model, decides whether one fits.
+ */
+export const MAX_INTERPRETED_ELEMENTS = 2 ** 30;
+
 export function runModel(m: Module, input: Tensor, weights: ReadonlyMap<string, Float32Array>): Tensor[] {
+  const batch = input.shape[0] ?? 1;
+  const largest = m.ops.reduce(
+    (best, op) => {
+      const n = op.type.shape.reduce<number>((a, d) => a * (typeof d === 'number' ? d : batch), 1);
+      return n > best.n ? { n, op } : best;
+    },
+    { n: 0, op: m.ops[0] },
+  );
+  if (largest.n > MAX_INTERPRETED_ELEMENTS) {
+    fail(
+      'E0703',
+      `a batch of ${batch} needs a tensor of ${largest.n} elements (%${largest.op?.id}), more than the interpreter's ${MAX_INTERPRETED_ELEMENTS}: run fewer images at a time`,
+    );
+  }
   return interpret(m, [input], weights);
 }
 

@@ -3,6 +3,7 @@ import { fail, type Note, note, type Span } from '../diagnostics/diagnostic.js';
 import { normaliseAxes } from '../ir/ops.js';
 import { formatType, inferType } from '../ir/shapes.js';
 import type { Dim, Module, Op, OpAttrs, OpKind, TensorType } from '../ir/types.js';
+import { DEFAULT_LIMITS, type Limits, limitNote } from './limits.js';
 import type { Value } from './values.js';
 
 export type TensorValue = Extract<Value, { k: 'tensor' }>;
@@ -24,8 +25,12 @@ export class IrBuilder {
   private readonly ignored = new Set<string>();
   /** Provenance of ops emitted now: `<module path>:<block>`. */
   scope = ':model';
+  private paramBytes = 0;
 
-  constructor(readonly batch: string) {}
+  constructor(
+    readonly batch: string,
+    private readonly limits: Limits = DEFAULT_LIMITS,
+  ) {}
 
   emit<K extends OpKind>(
     kind: K,
@@ -81,6 +86,19 @@ export class IrBuilder {
       return prev.value;
     }
     if (this.ignored.has(key)) fail('E0404', `parameter '${key}' was declared ignorable`, span);
+    this.checkElements({ dtype: 'f32', shape }, span);
+    // float32 storage; checked before the op exists, so nothing downstream sizes a buffer for it.
+    const bytes = 4 * elements(shape);
+    const max = this.limits['param-bytes'];
+    if (this.paramBytes + bytes > max) {
+      fail(
+        'E0407',
+        `parameter '${key}' [${shape.join(', ')}] brings the parameters to ${this.paramBytes + bytes} bytes, more than ${max}`,
+        span,
+        [limitNote('param-bytes')],
+      );
+    }
+    this.paramBytes += bytes;
     const value = this.push('param', [], { key, role }, { dtype: 'f32', shape }, span, true);
     this.params.set(key, { value, span });
     return value;
@@ -102,6 +120,16 @@ export class IrBuilder {
     };
   }
 
+  private checkElements(type: TensorType, span: Span): void {
+    const n = elements(type.shape);
+    const max = this.limits['tensor-elements'];
+    if (n > max) {
+      fail('E0407', `${formatType(type)} has ${n} elements per image, more than ${max}`, span, [
+        limitNote('tensor-elements'),
+      ]);
+    }
+  }
+
   private push<K extends OpKind>(
     kind: K,
     operands: readonly TensorValue[],
@@ -111,6 +139,10 @@ export class IrBuilder {
     constant: boolean,
   ): TensorValue {
     const id = this.ops.length;
+    if (id >= this.limits.ops) {
+      fail('E0407', `the model has more than ${this.limits.ops} ops`, span, [limitNote('ops')]);
+    }
+    this.checkElements(type, span);
     const op = {
       id,
       op: kind,
@@ -123,4 +155,11 @@ export class IrBuilder {
     this.ops.push(op);
     return { k: 'tensor', id, type, constant, origin: span };
   }
+}
+
+/** Elements of one image of a tensor: the batch dimension counts as 1. */
+function elements(shape: readonly Dim[]): number {
+  let n = 1;
+  for (const d of shape) if (typeof d === 'number') n *= d;
+  return n;
 }

@@ -2,7 +2,8 @@ import { fail, note, type Span } from '../diagnostics/diagnostic.js';
 import { normAxis } from '../ir/ops.js';
 import type { Dim } from '../ir/types.js';
 import type { IrBuilder, TensorValue } from './builder.js';
-import { bool, describeKind, float, int, show, type Value } from './values.js';
+import { type Limits, limitNote } from './limits.js';
+import { bool, describeKind, float, int, safeInt, show, type Value } from './values.js';
 
 /**
  * The builtin functions of the `.poly` language: compile-time helpers (`int`, `ceil`, `max`, …) and
@@ -15,6 +16,9 @@ export interface BuiltinCtx {
   readonly span: Span;
   argSpan(name: string): Span;
   path(p: Extract<Value, { k: 'path' }>): string;
+  readonly limits: Limits;
+  /** Charges the evaluation steps of making a list of `length` items. */
+  work(length: number): void;
 }
 
 interface Builtin {
@@ -82,13 +86,30 @@ function intList(args: Map<string, Value>, name: string, ctx: BuiltinCtx): numbe
   return v.items.map((i) => (i as { v: number }).v);
 }
 
+/** A tensor shape as the user wrote it: every dimension at least 1, refused where it is written. */
+function dims(args: Map<string, Value>, name: string, ctx: BuiltinCtx): number[] {
+  const shape = intList(args, name, ctx);
+  const bad = shape.find((d) => d < 1);
+  if (bad !== undefined) {
+    fail(
+      'E0406',
+      `tensor dimensions must be positive, got ${bad} in [${shape.join(', ')}]`,
+      ctx.argSpan(name),
+    );
+  }
+  return shape;
+}
+
 /** A shape list: ints, or the batch dimension (from `x.shape[0]`). */
 function shapeList(args: Map<string, Value>, name: string, ctx: BuiltinCtx): Dim[] {
   const v = get(args, name);
   if (v.k !== 'list')
     fail('E0301', `'${name}' must be a list of dimensions, got ${show(v)}`, ctx.argSpan(name));
   return v.items.map((i) => {
-    if (i.k === 'int') return i.v;
+    if (i.k === 'int') {
+      if (i.v < 1) fail('E0406', `tensor dimensions must be positive, got ${i.v}`, ctx.argSpan(name));
+      return i.v;
+    }
     if (i.k === 'dim') return i.name;
     return fail('E0301', `dimensions must be ints or the batch dimension, got ${show(i)}`, ctx.argSpan(name));
   });
@@ -143,7 +164,7 @@ function compileTimeNumber(name: string, f: (x: number) => number, toInt: boolea
     summary: `${name}(x): compile-time ${name}`,
     run: (a, ctx) => {
       const v = number(a, 'x', ctx);
-      return toInt ? int(f(v)) : float(f(v));
+      return toInt ? safeInt(f(v), ctx.argSpan('x')) : float(f(v));
     },
   };
 }
@@ -170,7 +191,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
     {
       params: [p('x')],
       summary: 'int(x): truncate a number toward zero, as Python does',
-      run: (a, ctx) => int(Math.trunc(number(a, 'x', ctx))),
+      run: (a, ctx) => safeInt(Math.trunc(number(a, 'x', ctx)), ctx.argSpan('x')),
     },
   ],
   ['float', compileTimeNumber('float', (x) => x, false)],
@@ -196,10 +217,17 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
     {
       params: [p('n')],
       summary: 'range(n): the list [0, 1, …, n-1]',
-      run: (a, ctx) => ({
-        k: 'list',
-        items: Array.from({ length: integer(a, 'n', ctx, 0) }, (_, i) => int(i)),
-      }),
+      run: (a, ctx) => {
+        const n = integer(a, 'n', ctx, 0);
+        const max = ctx.limits['list-length'];
+        if (n > max) {
+          fail('E0309', `range(${n}) would make a list longer than ${max}`, ctx.argSpan('n'), [
+            limitNote('list-length'),
+          ]);
+        }
+        ctx.work(n);
+        return { k: 'list', items: Array.from({ length: n }, (_, i) => int(i)) };
+      },
     },
   ],
 
@@ -209,7 +237,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
     {
       params: [p('key'), p('shape')],
       summary: 'param(path, shape): a trainable checkpoint tensor',
-      run: (a, ctx) => ctx.b.param(path(a, 'key', ctx), intList(a, 'shape', ctx), 'param', ctx.span),
+      run: (a, ctx) => ctx.b.param(path(a, 'key', ctx), dims(a, 'shape', ctx), 'param', ctx.span),
     },
   ],
   [
@@ -217,7 +245,7 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
     {
       params: [p('key'), p('shape')],
       summary: 'buffer(path, shape): a non-trainable checkpoint tensor (running statistics)',
-      run: (a, ctx) => ctx.b.param(path(a, 'key', ctx), intList(a, 'shape', ctx), 'buffer', ctx.span),
+      run: (a, ctx) => ctx.b.param(path(a, 'key', ctx), dims(a, 'shape', ctx), 'buffer', ctx.span),
     },
   ],
 

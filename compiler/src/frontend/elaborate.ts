@@ -1,11 +1,21 @@
-import { type Diagnostic, DiagnosticError, fail, note, type Span } from '../diagnostics/diagnostic.js';
+import {
+  type Diagnostic,
+  DiagnosticError,
+  error,
+  fail,
+  type Note,
+  note,
+  type Span,
+} from '../diagnostics/diagnostic.js';
 import { didYouMean } from '../diagnostics/suggest.js';
 import { formatType } from '../ir/shapes.js';
 import type { Dim, Module } from '../ir/types.js';
 import type { Arg, BlockDecl, Decl, Expr, ModelDecl, Param, Stmt } from '../syntax/ast.js';
+import { joinSpans } from '../syntax/cst-to-ast.js';
 import { IrBuilder, type TensorValue } from './builder.js';
 import { BUILTINS, NON_POLYNOMIAL } from './builtins.js';
-import { bool, describeKind, equal, float, int, mapKey, show, type Value } from './values.js';
+import { DEFAULT_LIMITS, type Limits, limitNote } from './limits.js';
+import { bool, describeKind, equal, float, int, mapKey, safeInt, show, type Value } from './values.js';
 
 /** A setting as given on the command line (`--set name=value`): always text, typed by the model. */
 export type Settings = Readonly<Record<string, string>>;
@@ -19,12 +29,41 @@ export interface Elaborated {
 const MAX_CALL_DEPTH = 64;
 
 /**
+ * How deeply evaluation may nest: expressions and statements, across block calls. The parser bounds
+ * nesting within one expression or block body; block calls multiply it, and the evaluator's own
+ * recursion would overflow the JavaScript stack at a few thousand levels.
+ */
+const MAX_EVAL_DEPTH = 250;
+
+/**
+ * The largest exponent of `x ^ e` on a tensor. Kernels write powers out as products (WGSL by
+ * repeated squaring, with the squared text repeated), so the exponent sizes generated code.
+ */
+const MAX_TENSOR_POWER = 1024;
+
+/**
+ * How deeply lists and maps may nest in one another. A loop can nest them without bound
+ * (`l = [l]`), and printing, comparing and map keys recurse into them.
+ */
+const MAX_LIST_NESTING = 100;
+
+/**
  * Evaluates a program (the declarations of a file and its imports) for one model: runs all
  * compile-time code (config, loops, conditionals, block calls) and records the tensor ops in an IR
  * module. Throws `DiagnosticError` for user errors.
  */
-export function elaborate(decls: readonly Decl[], settings: Settings, modelName?: string): Elaborated {
-  return new Evaluator(decls).run(settings, modelName);
+export function elaborate(
+  decls: readonly Decl[],
+  settings: Settings,
+  modelName?: string,
+  limits: Limits = DEFAULT_LIMITS,
+): Elaborated {
+  return new Evaluator(decls, limits).run(settings, modelName);
+}
+
+interface Measure {
+  readonly depth: number;
+  readonly size: number;
 }
 
 class Return {
@@ -33,6 +72,11 @@ class Return {
 
 /** Unwinds the current statement when it reads a value whose computation already failed. */
 class Poisoned {}
+
+/** Stops the whole evaluation: going on after the step limit would redo the work it bounds. */
+class Abort {
+  constructor(readonly diagnostic: Diagnostic) {}
+}
 
 const POISON: Value = { k: 'poison' };
 const MAX_ERRORS = 20;
@@ -49,10 +93,18 @@ class Evaluator {
   private readonly stack: Frame[] = [];
   private readonly errors: Diagnostic[] = [];
   private readonly reported = new Set<string>();
-  private b = new IrBuilder('B');
-  private path: readonly string[] = [];
+  private b: IrBuilder;
+  private path = '';
+  private steps = 0;
+  private depth = 0;
+  /** What `measure` found for each list and map it has seen. */
+  private readonly measured = new WeakMap<Value, Measure>();
 
-  constructor(decls: readonly Decl[]) {
+  constructor(
+    decls: readonly Decl[],
+    private readonly limits: Limits,
+  ) {
+    this.b = new IrBuilder('B', limits);
     const seen = new Map<string, Span>();
     for (const d of decls) {
       if (d.kind === 'import') continue;
@@ -66,6 +118,15 @@ class Evaluator {
   }
 
   run(given: Settings, modelName?: string): Elaborated {
+    try {
+      return this.runModel(given, modelName);
+    } catch (e) {
+      if (e instanceof Abort) throw new DiagnosticError([...this.errors, e.diagnostic]);
+      throw e;
+    }
+  }
+
+  private runModel(given: Settings, modelName?: string): Elaborated {
     const models = [...this.globals.values()].filter((d): d is ModelDecl => d.kind === 'model');
     const model = modelName ? models.find((m) => m.name.name === modelName) : models[models.length - 1];
     if (!model) {
@@ -80,7 +141,7 @@ class Evaluator {
       );
     }
     // `self` in a model is the root of the checkpoint's key space.
-    const env = new Map<string, Value>([['self', { k: 'path', parts: [] }]]);
+    const env = new Map<string, Value>([['self', { k: 'path', key: '' }]]);
     const settings: Record<string, number | boolean | string> = {};
     const inputs = model.params.filter((p) => p.type?.dims);
     const knobs = model.params.filter((p) => !p.type?.dims);
@@ -106,7 +167,7 @@ class Evaluator {
     }
     if (inputs.length === 0) fail('E0205', `model '${model.name.name}' has no tensor input`, model.name.span);
     const batchName = this.batchName(inputs, env);
-    this.b = new IrBuilder(batchName);
+    this.b = new IrBuilder(batchName, this.limits);
     for (const p of inputs) {
       const dims: Dim[] = p.type!.dims!.map((e, i) => {
         if (e.kind === 'name' && e.name === batchName && i === 0) return batchName;
@@ -156,15 +217,41 @@ class Evaluator {
   }
 
   /**
+   * Counts one step of evaluation at `span`: every expression, operator of a chain and statement
+   * comes through here, so the limit bounds the total work, exponential recursion included.
+   */
+  private step(span: Span, cost = 1): void {
+    this.steps += cost;
+    if (this.steps > this.limits['eval-steps']) {
+      const message = `compile-time evaluation takes more than ${this.limits['eval-steps']} steps`;
+      throw new Abort(error('E0309', message, span, [...this.callNotes(), limitNote('eval-steps')]));
+    }
+  }
+
+  /** A step one level deeper (the caller decrements `depth` when it returns). */
+  private enter(span: Span): void {
+    this.step(span);
+    if (this.depth >= MAX_EVAL_DEPTH) {
+      fail('E0306', `evaluation nests deeper than ${MAX_EVAL_DEPTH} levels (recursion?)`, span);
+    }
+    this.depth++;
+  }
+
+  /**
    * Runs one statement. A user error is recorded and the statement's results are poisoned, so that
    * evaluation goes on and one run reports every independent error; anything computed from a
    * poisoned value is skipped silently (its cause is already reported).
    */
   private stmt(s: Stmt, env: Map<string, Value>): void {
     try {
-      this.stmtInner(s, env);
+      this.enter(s.span);
+      try {
+        this.stmtInner(s, env);
+      } finally {
+        this.depth--;
+      }
     } catch (e) {
-      if (e instanceof Return) throw e;
+      if (e instanceof Return || e instanceof Abort) throw e;
       if (e instanceof DiagnosticError) this.report(e.diagnostics);
       else if (!(e instanceof Poisoned)) throw e;
       if (s.kind === 'assign') for (const t of s.targets) env.set(t.name, POISON);
@@ -172,11 +259,15 @@ class Evaluator {
     }
   }
 
-  private report(ds: readonly Diagnostic[]): void {
-    const notes = this.stack
+  private callNotes(): Note[] {
+    return this.stack
       .slice(-3)
       .reverse()
       .map((f) => note(`in block '${f.block}', called here`, f.call));
+  }
+
+  private report(ds: readonly Diagnostic[]): void {
+    const notes = this.callNotes();
     for (const d of ds) {
       const key = `${d.code}|${d.span?.file}:${d.span?.line}:${d.span?.col}|${d.message}`;
       if (this.reported.has(key)) continue;
@@ -214,10 +305,20 @@ class Evaluator {
         }
         return;
       }
-      case 'if':
-        if (this.truth(s.cond, env)) this.exec(s.then, env);
-        else if (s.else) this.exec(s.else, env);
+      case 'if': {
+        // An else-if chain runs as a loop, not as nested statements.
+        let cur: Extract<Stmt, { kind: 'if' }> = s;
+        while (!this.truth(cur.cond, env)) {
+          const next = cur.else?.length === 1 ? cur.else[0]! : null;
+          if (next?.kind !== 'if') {
+            if (cur.else) this.exec(cur.else, env);
+            return;
+          }
+          cur = next;
+        }
+        this.exec(cur.then, env);
         return;
+      }
       case 'return': {
         const vals = s.values.map((e) => this.eval(e, env));
         throw new Return(vals.length === 1 ? vals[0]! : { k: 'list', items: vals });
@@ -229,7 +330,7 @@ class Evaluator {
         const p = this.eval(s.target, env);
         if (p.k !== 'path')
           fail('E0301', `ignore takes a checkpoint key path, got ${describeKind(p)}`, s.target.span);
-        this.b.ignore(p.parts.join('.'), s.span);
+        this.b.ignore(p.key, s.span);
         return;
       }
     }
@@ -244,25 +345,44 @@ class Evaluator {
           `for-loops run over a list or a range 'a .. b', got ${describeKind(from)}`,
           s.from.span,
         );
+      this.work(from.items.length, s.from.span);
       return [...from.items];
     }
     const to = this.eval(s.to, env);
     const lo = this.intOf(from, s.from.span);
     const hi = this.intOf(to, s.to.span);
+    const max = this.limits['loop-iterations'];
+    if (hi - lo > max) {
+      fail(
+        'E0309',
+        `the loop would run ${hi - lo} times, more than ${max}`,
+        joinSpans(s.from.span, s.to.span),
+        [limitNote('loop-iterations')],
+      );
+    }
     return Array.from({ length: Math.max(0, hi - lo) }, (_, i) => int(lo + i));
   }
 
   private truth(e: Expr, env: Map<string, Value>): boolean {
-    const v = this.eval(e, env);
+    return this.truthOf(this.eval(e, env), e.span);
+  }
+
+  private truthOf(v: Value, span: Span): boolean {
     if (v.k !== 'bool')
-      fail('E0301', `a condition must be a bool, got ${describeKind(v)} (${show(v)})`, e.span);
+      fail('E0301', `a condition must be a bool, got ${describeKind(v)} (${show(v)})`, span);
     return v.v;
   }
 
   // ---- expressions ----
 
   eval(e: Expr, env: Map<string, Value>): Value {
-    const v = this.evalInner(e, env);
+    this.enter(e.span);
+    let v: Value;
+    try {
+      v = this.evalInner(e, env);
+    } finally {
+      this.depth--;
+    }
     if (v.k === 'poison') throw new Poisoned();
     return v;
   }
@@ -270,7 +390,7 @@ class Evaluator {
   private evalInner(e: Expr, env: Map<string, Value>): Value {
     switch (e.kind) {
       case 'num':
-        return e.isInt ? int(e.value) : float(e.value);
+        return e.isInt ? safeInt(e.value, e.span) : float(e.value);
       case 'str':
         return { k: 'str', v: e.value };
       case 'bool':
@@ -279,17 +399,25 @@ class Evaluator {
         return this.lookup(e.name, e.span, env);
       case 'tuple':
       case 'list':
-        return { k: 'list', items: e.items.map((i) => this.eval(i, env)) };
+        return this.checkContainer({ k: 'list', items: e.items.map((i) => this.eval(i, env)) }, e.span);
       case 'map': {
         const entries = new Map<string, readonly [Value, Value]>();
         for (const { key, value } of e.entries) {
           const k = this.eval(key, env);
           entries.set(mapKey(k), [k, this.eval(value, env)]);
         }
-        return { k: 'map', entries };
+        return this.checkContainer({ k: 'map', entries }, e.span);
       }
-      case 'if':
-        return this.truth(e.cond, env) ? this.eval(e.then, env) : this.eval(e.else, env);
+      case 'if': {
+        // An else-if chain is evaluated as a loop, like the statement's.
+        let cur: Extract<Expr, { kind: 'if' }> = e;
+        while (!this.truth(cur.cond, env)) {
+          if (cur.else.kind !== 'if') return this.eval(cur.else, env);
+          cur = cur.else;
+          this.step(cur.span);
+        }
+        return this.eval(cur.then, env);
+      }
       case 'unary': {
         const v = this.eval(e.operand, env);
         if (e.op === 'not') {
@@ -303,12 +431,50 @@ class Evaluator {
       case 'binary':
         return this.binary(e, env);
       case 'member':
-        return this.member(e, env);
       case 'index':
-        return this.index(e, env);
+        return this.postfix(e, env);
       case 'call':
         return this.call(e, env);
     }
+  }
+
+  /**
+   * How deeply a value nests lists and maps, and how much it holds in all: its items, entries and
+   * characters, nested containers included. Printing, comparing and map keys walk all of it, so a
+   * list of itself doubled in a loop (`l = [l, l]`) must be bounded by its size, not its length.
+   * Each container is measured once: every literal when it is made, others on demand.
+   */
+  private measure(v: Value): Measure {
+    if (v.k !== 'list' && v.k !== 'map') return { depth: 0, size: 0 };
+    const known = this.measured.get(v);
+    if (known !== undefined) return known;
+    let depth = 0;
+    let size = 0;
+    // An item counts 1, a string its characters, a container 1 and what it holds.
+    const add = (x: Value): void => {
+      const m = this.measure(x);
+      depth = Math.max(depth, m.depth);
+      size +=
+        x.k === 'str' ? Math.max(1, x.v.length) : x.k === 'path' ? Math.max(1, x.key.length) : 1 + m.size;
+    };
+    if (v.k === 'list') for (const x of v.items) add(x);
+    else
+      for (const [key, x] of v.entries.values()) {
+        add(key);
+        add(x);
+      }
+    const m = { depth: depth + 1, size };
+    this.measured.set(v, m);
+    return m;
+  }
+
+  /** A list or map literal, refused when it nests too deeply or holds too much in all. */
+  private checkContainer(v: Value, span: Span): Value {
+    const m = this.measure(v);
+    if (m.depth > MAX_LIST_NESTING)
+      fail('E0309', `lists and maps nest deeper than ${MAX_LIST_NESTING} levels`, span);
+    this.checkLength('list-length', m.size, span);
+    return v;
   }
 
   private lookup(name: string, span: Span, env: Map<string, Value>): Value {
@@ -349,9 +515,26 @@ class Evaluator {
     return fail('E0201', `unknown name '${name}'${didYouMean(name, candidates)}`, span);
   }
 
-  private member(e: Extract<Expr, { kind: 'member' }>, env: Map<string, Value>): Value {
-    const o = this.eval(e.object, env);
-    if (o.k === 'path') return { k: 'path', parts: [...o.parts, e.name] };
+  /** `self.cells[3].ops[0]`: a chain of fields and indices, walked as a loop like `binary`. */
+  private postfix(e: Extract<Expr, { kind: 'member' | 'index' }>, env: Map<string, Value>): Value {
+    const chain: Extract<Expr, { kind: 'member' | 'index' }>[] = [e];
+    let base = e.object;
+    while (base.kind === 'member' || base.kind === 'index') {
+      chain.push(base);
+      base = base.object;
+    }
+    let acc = this.eval(base, env);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const link = chain[i]!;
+      this.step(link.span);
+      acc = link.kind === 'member' ? this.member(link, acc) : this.index(link, acc, env);
+      if (acc.k === 'poison') throw new Poisoned();
+    }
+    return acc;
+  }
+
+  private member(e: Extract<Expr, { kind: 'member' }>, o: Value): Value {
+    if (o.k === 'path') return this.subPath(o.key, e.name, e.span);
     if (o.k === 'record') {
       const f = o.fields.get(e.name);
       if (!f)
@@ -371,8 +554,7 @@ class Evaluator {
     return fail('E0208', `${describeKind(o)} has no field '${e.name}'`, e.span);
   }
 
-  private index(e: Extract<Expr, { kind: 'index' }>, env: Map<string, Value>): Value {
-    const o = this.eval(e.object, env);
+  private index(e: Extract<Expr, { kind: 'index' }>, o: Value, env: Map<string, Value>): Value {
     if (o.k === 'tensor') return this.sliceTensor(o, e, env);
     if (e.items.length !== 1 || e.items[0]!.kind !== 'at') {
       if (o.k === 'list' && e.items.length === 1) {
@@ -381,6 +563,7 @@ class Evaluator {
           const n = o.items.length;
           const s = it.start ? this.clampIndex(this.intOf(this.eval(it.start, env), it.span), n) : 0;
           const t = it.end ? this.clampIndex(this.intOf(this.eval(it.end, env), it.span), n) : n;
+          this.work(t - s, e.span);
           return { k: 'list', items: o.items.slice(s, t) };
         }
       }
@@ -394,7 +577,7 @@ class Evaluator {
         fail('E0301', `a path index must be an int or string, got ${describeKind(idx)}`, e.span);
       if (idx.k === 'int' && idx.v < 0)
         fail('E0307', `a checkpoint path index must be non-negative, got ${idx.v}`, e.span);
-      return { k: 'path', parts: [...o.parts, String(idx.v)] };
+      return this.subPath(o.key, String(idx.v), e.span);
     }
     if (o.k === 'list') {
       const i = this.intOf(idx, only.span);
@@ -411,7 +594,7 @@ class Evaluator {
     }
     if (o.k === 'record') {
       if (idx.k !== 'str') fail('E0301', 'a config is indexed by a field name string', e.span);
-      return this.member({ kind: 'member', object: e.object, name: idx.v, span: e.span }, env);
+      return this.member({ kind: 'member', object: e.object, name: idx.v, span: e.span }, o);
     }
     return fail('E0301', `cannot index ${describeKind(o)}`, e.span);
   }
@@ -460,32 +643,66 @@ class Evaluator {
     return this.b.emit('reshape', [cur], { shape }, e.span);
   }
 
+  /**
+   * `a + b + c` nests to the left as long as the source is: the chain is walked as a loop (left
+   * operand first, as recursion would), so its length is not bounded by the stack.
+   */
   private binary(e: Extract<Expr, { kind: 'binary' }>, env: Map<string, Value>): Value {
+    const chain: Extract<Expr, { kind: 'binary' }>[] = [e];
+    let first = e.lhs;
+    while (first.kind === 'binary') {
+      chain.push(first);
+      first = first.lhs;
+    }
+    let acc = this.eval(first, env);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const link = chain[i]!;
+      this.step(link.span);
+      acc = this.applyBinary(link, acc, env);
+      if (acc.k === 'poison') throw new Poisoned();
+    }
+    return acc;
+  }
+
+  /** `e` with its left operand already evaluated to `l`. */
+  private applyBinary(e: Extract<Expr, { kind: 'binary' }>, l: Value, env: Map<string, Value>): Value {
     if (e.op === 'and' || e.op === 'or') {
-      const l = this.truth(e.lhs, env);
-      if (e.op === 'and' ? !l : l) return bool(l);
+      const lv = this.truthOf(l, e.lhs.span);
+      if (e.op === 'and' ? !lv : lv) return bool(lv);
       return bool(this.truth(e.rhs, env));
     }
-    const l = this.eval(e.lhs, env);
     const r = this.eval(e.rhs, env);
     if (l.k === 'tensor' || r.k === 'tensor') return this.tensorBinary(e, l, r);
     switch (e.op) {
       case '==':
-        return bool(equal(l, r));
       case '!=':
-        return bool(!equal(l, r));
+        // Lists compare item by item.
+        this.work(this.measure(l).size + this.measure(r).size, e.span);
+        return bool(equal(l, r) === (e.op === '=='));
       case 'in':
-        if (r.k === 'list') return bool(r.items.some((x) => equal(x, l)));
+        if (r.k === 'list') {
+          this.work(this.measure(r).size + r.items.length * this.measure(l).size, e.span);
+          return bool(r.items.some((x) => equal(x, l)));
+        }
         if (r.k === 'map') return bool(r.entries.has(mapKey(l)));
         return fail('E0301', `'in' needs a list or map on the right, got ${describeKind(r)}`, e.rhs.span);
       default:
         break;
     }
-    if (e.op === '+' && l.k === 'list' && r.k === 'list')
+    if (e.op === '+' && l.k === 'list' && r.k === 'list') {
+      this.checkLength('list-length', this.measure(l).size + this.measure(r).size, e.span);
+      this.work(l.items.length + r.items.length, e.span);
       return { k: 'list', items: [...l.items, ...r.items] };
-    if (e.op === '+' && l.k === 'str' && r.k === 'str') return { k: 'str', v: l.v + r.v };
+    }
+    if (e.op === '+' && l.k === 'str' && r.k === 'str') {
+      this.checkLength('string-length', l.v.length + r.v.length, e.span);
+      return { k: 'str', v: l.v + r.v };
+    }
     if (e.op === '*' && l.k === 'list' && r.k === 'int') {
-      return { k: 'list', items: Array.from({ length: Math.max(0, r.v) }, () => l.items).flat() };
+      const n = Math.max(0, r.v);
+      this.checkLength('list-length', this.measure(l).size * n, e.span);
+      this.work(l.items.length * n, e.span);
+      return { k: 'list', items: Array.from({ length: n }, () => l.items).flat() };
     }
     if ((l.k !== 'int' && l.k !== 'float') || (r.k !== 'int' && r.k !== 'float')) {
       return fail('E0301', `cannot apply '${e.op}' to ${describeKind(l)} and ${describeKind(r)}`, e.span);
@@ -493,7 +710,7 @@ class Evaluator {
     const ints = l.k === 'int' && r.k === 'int';
     const a = l.v;
     const b = r.v;
-    const num = (v: number, isInt: boolean): Value => (isInt ? int(v) : float(v));
+    const num = (v: number, isInt: boolean): Value => (isInt ? safeInt(v, e.span) : float(v));
     switch (e.op) {
       case '+':
         return num(a + b, ints);
@@ -567,6 +784,13 @@ class Evaluator {
         if (r.k !== 'int' || r.v < 1) {
           fail('E0502', `a tensor power needs a positive integer exponent, got ${show(r)}`, e.rhs.span);
         }
+        if (r.v > MAX_TENSOR_POWER) {
+          fail(
+            'E0502',
+            `a tensor power's exponent may be at most ${MAX_TENSOR_POWER}, got ${r.v}`,
+            e.rhs.span,
+          );
+        }
         return this.b.emit('pow', [l], { exponent: r.v }, e.span, "'^'");
       }
       default:
@@ -608,7 +832,9 @@ class Evaluator {
       argSpan: (n) =>
         e.args.find((a, i) => a.name === n || (a.name === null && builtin.params[i]?.name === n))?.span ??
         e.span,
-      path: (p) => p.parts.join('.'),
+      path: (p) => p.key,
+      limits: this.limits,
+      work: (length) => this.work(length, e.span),
     });
   }
 
@@ -697,8 +923,8 @@ class Evaluator {
         inner.set(p.name.name, v);
       }
       const self = inner.get('self');
-      if (self?.k === 'path') this.path = self.parts;
-      this.b.scope = `${this.path.join('.')}:${decl.name.name}`;
+      if (self?.k === 'path') this.path = self.key;
+      this.b.scope = `${this.path}:${decl.name.name}`;
       return this.callBody(decl.name.name, decl.body, inner, decl.name.span);
     } finally {
       this.stack.pop();
@@ -732,6 +958,33 @@ class Evaluator {
     }
   }
 
+  /** `key.part`: a checkpoint key is a string, bounded like one. */
+  private subPath(key: string, part: string, span: Span): Value {
+    this.checkLength('string-length', key.length + 1 + part.length, span);
+    return { k: 'path', key: key === '' ? part : `${key}.${part}` };
+  }
+
+  /**
+   * Charges the steps of making or walking a list of `length` items: a step per 16, so that
+   * `l = l + [i]` or `i in l` in a loop, quadratic in items, is bounded by the step limit too.
+   * (Strings and checkpoint keys are not copied when they grow: V8 concatenates lazily.)
+   */
+  private work(length: number, span: Span): void {
+    this.step(span, Math.floor(length / 16));
+  }
+
+  /** Refuses a list or string of `length` items before it is made. */
+  private checkLength(limit: 'list-length' | 'string-length', length: number, span: Span): void {
+    const max = this.limits[limit];
+    if (length <= max) return;
+    if (limit === 'string-length')
+      fail('E0309', `a string of ${length} characters is longer than ${max}`, span, [limitNote(limit)]);
+    fail('E0309', `a list of ${length} items is longer than ${max}`, span, [
+      note('the items of nested lists and maps count, and the characters of strings'),
+      limitNote(limit),
+    ]);
+  }
+
   private intOf(v: Value, span: Span): number {
     if (v.k !== 'int') fail('E0301', `expected an int, got ${describeKind(v)} (${show(v)})`, span);
     return v.v;
@@ -751,7 +1004,9 @@ function parseSetting(p: Param, text: string, dflt: Value): Value {
       : dflt.k;
   switch (kind) {
     case 'int':
-      return /^-?\d+$/.test(text) ? int(Number(text)) : bad('an integer');
+      if (!/^-?\d+$/.test(text)) return bad('an integer');
+      // Beyond 2^53 a number no longer holds every integer: 99999999999999999999 would round.
+      return Number.isSafeInteger(Number(text)) ? int(Number(text)) : bad('an integer of at most 2^53 - 1');
     case 'float':
       return Number.isFinite(Number(text)) && text.trim() !== '' ? float(Number(text)) : bad('a number');
     case 'bool':

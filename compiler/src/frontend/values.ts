@@ -1,4 +1,4 @@
-import type { Span } from '../diagnostics/diagnostic.js';
+import { fail, type Span } from '../diagnostics/diagnostic.js';
 import type { TensorType, ValueId } from '../ir/types.js';
 import type { BlockDecl } from '../syntax/ast.js';
 
@@ -15,8 +15,11 @@ export type Value =
   | { readonly k: 'list'; readonly items: readonly Value[] }
   | { readonly k: 'map'; readonly entries: ReadonlyMap<string, readonly [Value, Value]> }
   | { readonly k: 'record'; readonly name: string; readonly fields: ReadonlyMap<string, Value> }
-  /** A checkpoint key prefix such as `cells.3.ops`; the root path has no parts. */
-  | { readonly k: 'path'; readonly parts: readonly string[] }
+  /**
+   * A checkpoint key prefix such as `cells.3.ops`; the root path's is empty. One string, not a
+   * list of parts: appending a part is then not a copy of the path (V8 concatenates lazily).
+   */
+  | { readonly k: 'path'; readonly key: string }
   /** The symbolic batch dimension. */
   | { readonly k: 'dim'; readonly name: string }
   | {
@@ -35,6 +38,21 @@ export type Value =
 export type Kind = Value['k'];
 
 export const int = (v: number): Value => ({ k: 'int', v });
+
+/**
+ * An int that `.poly` arithmetic produced or a literal gave: refused beyond 2^53, where doubles no
+ * longer hold every integer and a size or index would be silently rounded.
+ */
+export function safeInt(v: number, span: Span): Value {
+  if (!Number.isSafeInteger(v)) {
+    fail(
+      'E0310',
+      `an integer beyond 2^53 - 1 (${v.toExponential(3)}): sizes and indices must be exact`,
+      span,
+    );
+  }
+  return int(v);
+}
 export const float = (v: number): Value => ({ k: 'float', v });
 export const bool = (v: boolean): Value => ({ k: 'bool', v });
 
@@ -75,7 +93,7 @@ export function show(v: Value): string {
     case 'record':
       return v.name;
     case 'path':
-      return v.parts.length ? v.parts.join('.') : '<root>';
+      return v.key || '<root>';
     case 'dim':
       return v.name;
     case 'tensor':

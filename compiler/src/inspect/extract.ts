@@ -34,7 +34,7 @@ import { diffStages } from './diff.js';
  */
 export type InspectRequest = Pick<
   PrepareRequest,
-  'entry' | 'settings' | 'modelName' | 'passes' | 'verifyEach' | 'printIrAfter' | 'dump'
+  'entry' | 'settings' | 'modelName' | 'limits' | 'passes' | 'verifyEach' | 'printIrAfter' | 'dump'
 >;
 
 export function inspectModel(request: InspectRequest, host: SourceHost): InspectorData {
@@ -51,7 +51,7 @@ export function inspectModel(request: InspectRequest, host: SourceHost): Inspect
     problems = e.diagnostics;
   }
   if (problems.length === 0) {
-    const result = buildModel(request.entry, host, request.settings, request.modelName);
+    const result = buildModel(request.entry, host, request.settings, request.modelName, request.limits);
     ({ diagnostics: problems, sources, model: built } = result);
   }
   const files = [...sources.keys()];

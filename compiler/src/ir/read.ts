@@ -113,8 +113,15 @@ const WORDS = new Map<string, AttrValue>([
   ['Infinity', Number.POSITIVE_INFINITY],
 ]);
 
+/**
+ * How deeply attribute lists and fused regions may nest. Printed IR nests lists two deep and
+ * regions one; the reader recurses on both, and at some thousands of levels would overflow the stack.
+ */
+export const MAX_IR_NESTING = 64;
+
 class Reader {
   private pos = 0;
+  private depth = 0;
 
   constructor(
     private readonly tokens: readonly Token[],
@@ -211,16 +218,33 @@ class Reader {
 
   /** `{ ops... yield %r }` after a fused op. */
   private region(): Region {
+    const open = this.peek();
     this.punct('{');
-    const ops: Op[] = [];
-    while (!this.isKeyword('yield')) {
-      if (this.peek().kind === 'id') ops.push(this.op());
-      else this.expected(`an op or 'yield'`);
+    return this.nested(open, () => {
+      const ops: Op[] = [];
+      while (!this.isKeyword('yield')) {
+        if (this.peek().kind === 'id') ops.push(this.op());
+        else this.expected(`an op or 'yield'`);
+      }
+      this.next();
+      const result = this.id();
+      this.punct('}');
+      return { ops, result };
+    });
+  }
+
+  /** Runs `f` one level deeper, refusing (E0803, at `at`) beyond MAX_IR_NESTING. */
+  private nested<T>(at: Token, f: () => T): T {
+    if (this.depth >= MAX_IR_NESTING) {
+      const span: Span = { file: this.file, line: at.line, col: at.col, length: Math.max(1, at.text.length) };
+      fail('E0803', `attribute lists and regions nest deeper than ${MAX_IR_NESTING} levels here`, span);
     }
-    this.next();
-    const result = this.id();
-    this.punct('}');
-    return { ops, result };
+    this.depth++;
+    try {
+      return f();
+    } finally {
+      this.depth--;
+    }
   }
 
   private type(): TensorType {
@@ -259,13 +283,15 @@ class Reader {
       }
     }
     if (this.eat('[')) {
-      const items: AttrValue[] = [];
-      if (!this.eat(']')) {
-        do items.push(this.value());
-        while (this.eat(','));
-        this.punct(']');
-      }
-      return items;
+      return this.nested(t, () => {
+        const items: AttrValue[] = [];
+        if (!this.eat(']')) {
+          do items.push(this.value());
+          while (this.eat(','));
+          this.punct(']');
+        }
+        return items;
+      });
     }
     return this.expected('an attribute value (number, string, true, false or [...])');
   }
@@ -297,6 +323,8 @@ class Reader {
     if (t.kind !== 'number' || !Number.isInteger(t.value) || (t.value as number) < 0) {
       this.expected(what);
     }
+    // Beyond 2^53 the text no longer names one number: a dimension or id would be rounded.
+    if (!Number.isSafeInteger(t.value)) this.error(`${t.text} is beyond 2^53 - 1`, t);
     this.next();
     return t.value as number;
   }

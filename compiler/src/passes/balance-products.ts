@@ -35,29 +35,39 @@ export const balanceProducts: Pass = {
       return user !== undefined && isProduct(user) && isProduct(uses.def.get(id)!);
     };
 
-    const leaves = (op: Op): ValueId[] =>
-      op.operands.flatMap((x) => (isInner(x) ? leaves(uses.def.get(x)!) : [x]));
     // Depths use the leaves' balanced depth: leaves that are trees themselves get rebuilt too.
     const leafDepth = (x: ValueId): number => facts.get(x)!.depthBalanced;
-    const writtenDepth = (op: Op): number =>
-      1 + Math.max(...op.operands.map((x) => (isInner(x) ? writtenDepth(uses.def.get(x)!) : leafDepth(x))));
+    // The depth of each product's tree as written, in one forward sweep (operands come first).
+    const written = new Map<ValueId, number>();
+    for (const op of m.ops) {
+      if (!isProduct(op)) continue;
+      let d = 0;
+      for (const x of op.operands) d = Math.max(d, isInner(x) ? written.get(x)! : leafDepth(x));
+      written.set(op.id, d + 1);
+    }
 
     /** Roots to rebuild, with their leaves, and the inner nodes that disappear with them. */
     const roots = new Map<ValueId, ValueId[]>();
     const absorbed = new Set<ValueId>();
     for (const op of m.ops) {
       if (!isProduct(op) || isInner(op.id)) continue;
-      const ls = leaves(op);
-      if (balancedDepth(ls.map(leafDepth)) >= writtenDepth(op)) continue;
-      roots.set(op.id, ls);
-      const markInner = (o: Op): void => {
-        for (const x of o.operands) {
-          if (!isInner(x)) continue;
-          absorbed.add(x);
-          markInner(uses.def.get(x)!);
+      // The leaves left to right and the inner nodes, walked with a stack: a chain of 10^4
+      // products is one tree 10^4 deep.
+      const ls: ValueId[] = [];
+      const inner: ValueId[] = [];
+      const todo = [...op.operands].reverse();
+      while (todo.length > 0) {
+        const x = todo.pop()!;
+        if (!isInner(x)) {
+          ls.push(x);
+          continue;
         }
-      };
-      markInner(op);
+        inner.push(x);
+        todo.push(...[...uses.def.get(x)!.operands].reverse());
+      }
+      if (balancedDepth(ls.map(leafDepth)) >= written.get(op.id)!) continue;
+      roots.set(op.id, ls);
+      for (const x of inner) absorbed.add(x);
     }
     if (roots.size === 0) return m;
 
@@ -66,16 +76,39 @@ export const balanceProducts: Pass = {
       const ls = roots.get(op.id);
       if (!ls) return false;
       const origin = { loc: op.loc, scope: op.scope };
-      // Ties go to the earlier item, so the output is deterministic and close to source order.
-      let order = 0;
-      const pending = ls.map((x) => ({ id: rw.get(x), depth: leafDepth(x), order: order++ }));
-      while (pending.length > 1) {
-        pending.sort((a, b) => a.depth - b.depth || a.order - b.order);
-        const [a, b] = pending.splice(0, 2) as [(typeof pending)[number], (typeof pending)[number]];
+      // Huffman's rule with two queues: the leaves sorted by depth, and the products made, whose
+      // depths never decrease. Each step takes the shallowest front (ties to the earlier item, so
+      // the output is deterministic and close to source order): O(n log n) for the sort, not a
+      // sort per step.
+      type Item = { id: ValueId; depth: number; order: number };
+      const before = (a: Item, b: Item): boolean =>
+        a.depth < b.depth || (a.depth === b.depth && a.order < b.order);
+      const leavesQ: Item[] = ls
+        .map((x, order) => ({ id: rw.get(x), depth: leafDepth(x), order }))
+        .sort((a, b) => a.depth - b.depth || a.order - b.order);
+      const made: Item[] = [];
+      let li = 0;
+      let mi = 0;
+      let order = ls.length;
+      const take = (): Item => {
+        const l = leavesQ[li];
+        const p = made[mi];
+        if (l !== undefined && (p === undefined || before(l, p))) {
+          li++;
+          return l;
+        }
+        mi++;
+        return p!;
+      };
+      const pending = (): number => leavesQ.length - li + made.length - mi;
+      while (pending() > 1) {
+        const a = take();
+        const b = take();
         const id = rw.emit('mul', [a.id, b.id], {}, origin);
-        pending.push({ id, depth: Math.max(a.depth, b.depth) + 1, order: order++ });
+        made.push({ id, depth: Math.max(a.depth, b.depth) + 1, order: order++ });
       }
-      rw.bind(op.id, pending[0]!.id);
+      const last = take();
+      rw.bind(op.id, last.id);
       return true;
     });
   },

@@ -154,15 +154,22 @@ class Builder {
         };
       }
       case 'ifStmt': {
+        // `if a {} else if b {} else {}` is flat in the CST; the AST nests it from the last branch.
+        const conds = this.nodes(n, 'expr');
         const bodies = this.nodes(n, 'body');
-        const elseIf = this.maybeNode(n, 'ifStmt');
-        return {
-          kind: 'if',
-          cond: this.expr(this.node(n, 'expr')),
-          then: this.body(bodies[0]!),
-          else: elseIf ? [this.stmt(elseIf)] : bodies[1] ? this.body(bodies[1]) : null,
-          span,
-        };
+        const ifs = this.tokens(n, 'If');
+        let rest: Stmt[] | null = bodies.length > conds.length ? this.body(bodies[bodies.length - 1]!) : null;
+        for (let i = conds.length - 1; i >= 0; i--) {
+          const s: Stmt = {
+            kind: 'if',
+            cond: this.expr(conds[i]!),
+            then: this.body(bodies[i]!),
+            else: rest,
+            span: i === 0 ? span : this.spanOf(ifs[i]!),
+          };
+          rest = [s];
+        }
+        return rest![0]!;
       }
       case 'returnStmt':
         return { kind: 'return', values: this.nodes(n, 'expr').map((e) => this.expr(e)), span };
@@ -193,8 +200,16 @@ class Builder {
       case 'expr':
         return this.expr(this.nodes(n, 'ifExpr', 'orExpr')[0]!);
       case 'ifExpr': {
-        const [c, t, e] = this.nodes(n, 'expr').map((x) => this.expr(x));
-        return { kind: 'if', cond: c!, then: t!, else: e!, span };
+        // cond, then, cond, then, ..., else: flat in the CST, nested from the last in the AST.
+        const parts = this.nodes(n, 'expr');
+        const ifs = this.tokens(n, 'If');
+        let acc = this.expr(parts[parts.length - 1]!);
+        for (let i = parts.length - 3; i >= 0; i -= 2) {
+          const cond = this.expr(parts[i]!);
+          const then = this.expr(parts[i + 1]!);
+          acc = { kind: 'if', cond, then, else: acc, span: i === 0 ? span : this.spanOf(ifs[i / 2]!) };
+        }
+        return acc;
       }
       case 'orExpr':
         return this.chain(n, 'andExpr', ['Or']);

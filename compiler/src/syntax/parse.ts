@@ -1,5 +1,5 @@
-import type { IRecognitionException, IToken } from 'chevrotain';
-import { polyLexer, polyParser } from '../../../grammars/poly.js';
+import type { CstNode, IRecognitionException, IToken } from 'chevrotain';
+import { MAX_NESTING, NestingTooDeep, polyLexer, polyParser } from '../../../grammars/poly.js';
 import { type Diagnostic, error } from '../diagnostics/diagnostic.js';
 import type { SourceFile } from './ast.js';
 import { cstToAst } from './cst-to-ast.js';
@@ -40,7 +40,22 @@ export function parse(text: string, file: string): ParseResult {
     }
   }
   polyParser.input = lexed.tokens;
-  const cst = polyParser.program();
+  let cst: CstNode;
+  try {
+    cst = polyParser.program();
+  } catch (e) {
+    if (!(e instanceof NestingTooDeep)) throw e;
+    // The parse stopped there: later syntax errors are unknown, the nesting is the one to fix.
+    const t = e.token;
+    const span = {
+      file,
+      line: t.startLine ?? 1,
+      col: t.startColumn ?? 1,
+      length: Math.max(1, t.image.length),
+    };
+    const message = `brackets, blocks and operators nest deeper than ${MAX_NESTING} levels here`;
+    return { ast: null, diagnostics: [...diagnostics, error('E0105', message, span)] };
+  }
   // After recovery, one mistake often yields more errors later on its line: report the first only.
   const lines = new Set(diagnostics.map((d) => d.span!.line));
   for (const e of polyParser.errors) {

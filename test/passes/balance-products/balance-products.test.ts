@@ -79,6 +79,16 @@ describe('balance-products keeps results and lowers depth', () => {
     expect(depths(balanceProducts.run(before, new AnalysisContext()))).toEqual({ written: 3, balanced: 3 });
   });
 
+  it('a chain of 10000 products (one tree 10000 deep) becomes depth 14, without recursion', () => {
+    const lines = ['module chain batch B {', '  %0 = input {name="x"} : f32[B,4]'];
+    for (let i = 1; i < 10000; i++) lines.push(`  %${i} = mul(%${i - 1}, %0) : f32[B,4]`);
+    lines.push('  return %9999', '}');
+    const before = readModule(lines.join('\n'));
+    const after = balanceProducts.run(before, new AnalysisContext());
+    expect(depths(after)).toEqual({ written: 14, balanced: 14 });
+    expect(after.ops.filter((o) => o.op === 'mul')).toHaveLength(9999);
+  });
+
   it('leaves the PolyNeXt examples as they are: their products are already pairs', () => {
     const m = buildExample('examples/apolynext_t_bn.poly', { layers: '5', image_size: '64' });
     expect(balanceProducts.run(m, new AnalysisContext())).toBe(m);

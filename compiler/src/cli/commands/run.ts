@@ -142,5 +142,5 @@ export const run: Command = {
 
 function parseShape(text: string): number[] | undefined {
   const dims = text.split(/[,x]/).map((s) => Number(s.trim()));
-  return dims.length > 0 && dims.every((d) => Number.isInteger(d) && d > 0) ? dims : undefined;
+  return dims.length > 0 && dims.every((d) => Number.isSafeInteger(d) && d > 0) ? dims : undefined;
 }

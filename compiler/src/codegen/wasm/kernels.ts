@@ -143,7 +143,9 @@ export function wasmKernel(
       ],
     };
   }
-  if (groups === cin && groups === cout && cinG === 1 && stride[1]! <= 2) {
+  // The depthwise kernel unrolls its taps; binaryen recursed past the stack at 63x63 (k = 31 is
+  // fine), so larger kernels keep the TypeScript loop.
+  if (groups === cin && groups === cout && cinG === 1 && stride[1]! <= 2 && kh * kw <= MAX_UNROLLED_TAPS) {
     const geo = { h, w, oh, ow, kh, kw, stride, pad, dilation };
     return {
       key: `dw ${cout} ${JSON.stringify(geo)}`,
@@ -382,6 +384,9 @@ function im2col(
     ]),
   ];
 }
+
+/** The most taps (kh x kw) a depthwise kernel unrolls. */
+const MAX_UNROLLED_TAPS = 1024;
 
 interface Geometry {
   readonly h: number;
