@@ -6,7 +6,13 @@ import { type Diagnostic, DiagnosticError } from '../../compiler/src/diagnostics
 import { buildModel } from '../../compiler/src/driver/frontend.js';
 import { optimizeText } from '../../compiler/src/driver/opt.js';
 import { randomInput } from '../../compiler/src/driver/random-weights.js';
-import { expectedParams, loadInput, loadWeights, runModel, syntheticWeights } from '../../compiler/src/driver/run.js';
+import {
+  expectedParams,
+  loadInput,
+  loadWeights,
+  runModel,
+  syntheticWeights,
+} from '../../compiler/src/driver/run.js';
 import { interpret } from '../../compiler/src/ir/interpret.js';
 import { printModule } from '../../compiler/src/ir/print.js';
 import { readModule } from '../../compiler/src/ir/read.js';
@@ -50,7 +56,8 @@ function hostFor(text: string): { readFile(p: string): string | null } {
 }
 
 function diagnostics(ds: readonly Diagnostic[]): Outcome {
-  if (ds.length === 0) return { kind: 'failure', reason: 'no-diagnostic', message: 'failed without a diagnostic' };
+  if (ds.length === 0)
+    return { kind: 'failure', reason: 'no-diagnostic', message: 'failed without a diagnostic' };
   return { kind: 'diagnostic', codes: [...new Set(ds.map((d) => d.code))].sort(), message: ds[0]!.message };
 }
 
@@ -61,8 +68,14 @@ function guarded(fn: () => Outcome): Outcome {
   } catch (e) {
     if (e instanceof DiagnosticError) return diagnostics(e.diagnostics);
     const err = e instanceof Error ? e : new Error(String(e));
-    const where = err.stack?.split('\n').find((l) => l.includes('/compiler/src/') || l.includes('/runtime/src/'));
-    return { kind: 'failure', reason: `internal: ${err.name}`, message: `${err.message}${where ? `\n${where.trim()}` : ''}` };
+    const where = err.stack
+      ?.split('\n')
+      .find((l) => l.includes('/compiler/src/') || l.includes('/runtime/src/'));
+    return {
+      kind: 'failure',
+      reason: `internal: ${err.name}`,
+      message: `${err.message}${where ? `\n${where.trim()}` : ''}`,
+    };
   }
 }
 
@@ -105,13 +118,20 @@ export function runPoly(c: PolyCase): Outcome {
     if (cost.params + cost.buffers <= INTERPRET_PARAMS && cost.flops <= INTERPRET_FLOPS) {
       const weights = syntheticWeights(m);
       const input = m.ops.find((o) => o.op === 'input')!;
-      const x = randomInput(input.type.shape.map((d) => (typeof d === 'number' ? d : 2)), 7);
+      const x = randomInput(
+        input.type.shape.map((d) => (typeof d === 'number' ? d : 2)),
+        7,
+      );
       const before = interpret(m, [x], weights);
       const after = interpret(optimised, [x], weights);
       for (let i = 0; i < before.length; i++) {
         const err = relError(after[i]!.data, before[i]!.data);
         if (err !== null && err > 1e-4) {
-          return { kind: 'failure', reason: 'passes change results', message: `output ${i}: relative error ${err}` };
+          return {
+            kind: 'failure',
+            reason: 'passes change results',
+            message: `output ${i}: relative error ${err}`,
+          };
         }
       }
     }
@@ -125,7 +145,11 @@ function roundTripProblem(m: Module): Outcome | null {
   if (again === text) return null;
   const lines = text.split('\n');
   const i = again.split('\n').findIndex((l, j) => l !== lines[j]);
-  return { kind: 'failure', reason: 'print/read round trip differs', message: `first difference at line ${i + 1}: ${lines[i]}` };
+  return {
+    kind: 'failure',
+    reason: 'print/read round trip differs',
+    message: `first difference at line ${i + 1}: ${lines[i]}`,
+  };
 }
 
 /** An IR text: read (E0801), verify (E0802), the default pipeline with verify-each, printed back. */
@@ -155,6 +179,10 @@ function tinyModel(): { module: Module; weights: Map<string, Float32Array> } {
   if (!built.model) throw new Error(`the tiny model does not build: ${JSON.stringify(built.diagnostics)}`);
   tiny = { module: built.model.module, weights: syntheticWeights(built.model.module) };
   return tiny;
+}
+
+export function tinyModule(): Module {
+  return tinyModel().module;
 }
 
 /** The tiny model's input shape without the batch: [3, 4, 4]. */

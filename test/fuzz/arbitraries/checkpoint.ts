@@ -1,5 +1,5 @@
-import { deflateSync } from 'fflate';
 import fc from 'fast-check';
+import { deflateSync } from 'fflate';
 import { applyByteEdits, byteEdits } from './mutate.js';
 
 /**
@@ -95,7 +95,11 @@ export function stateDictPickle(tensors: readonly StoredTensor[], wrap?: string)
   for (const t of tensors) {
     w.str(t.key);
     w.global('torch._utils', '_rebuild_tensor_v2').op(0x28);
-    w.op(0x28).str('storage').global('torch', t.dtype ?? 'FloatStorage').str(t.storage).str('cpu');
+    w.op(0x28)
+      .str('storage')
+      .global('torch', t.dtype ?? 'FloatStorage')
+      .str(t.storage)
+      .str('cpu');
     w.int(t.storageNumel).op(0x74, 0x51); // TUPLE, BINPERSID
     w.int(t.offset).tuple(t.shape).tuple(t.stride).op(0x89);
     w.global('collections', 'OrderedDict').op(0x29, 0x52, 0x74, 0x52);
@@ -208,7 +212,10 @@ export function tensorValues(spec: TensorSpec, salt: number): Float32Array {
 }
 
 /** An honest torch.save zip of `tensors` (one contiguous float32 storage each). */
-export function torchZip(tensors: readonly TensorSpec[], options: { deflate?: boolean; wrap?: string; archive?: string } = {}): Uint8Array {
+export function torchZip(
+  tensors: readonly TensorSpec[],
+  options: { deflate?: boolean; wrap?: string; archive?: string } = {},
+): Uint8Array {
   const archive = options.archive ?? 'archive';
   const stored: StoredTensor[] = tensors.map((t, i) => ({
     ...t,
@@ -237,7 +244,11 @@ export function safetensors(tensors: readonly TensorSpec[]): Uint8Array {
     header[t.key] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + n] };
     offset += n;
   }
-  return safetensorsWith(header, tensors.map((t, i) => tensorValues(t, i)), offset);
+  return safetensorsWith(
+    header,
+    tensors.map((t, i) => tensorValues(t, i)),
+    offset,
+  );
 }
 
 function safetensorsWith(header: unknown, data: readonly Float32Array[], dataBytes: number): Uint8Array {
@@ -257,7 +268,11 @@ function safetensorsWith(header: unknown, data: readonly Float32Array[], dataByt
 export function validCheckpoint(tensors: readonly TensorSpec[]): fc.Arbitrary<CheckpointCase> {
   return fc.oneof(
     fc
-      .record({ deflate: fc.boolean(), wrap: fc.constantFrom(undefined, 'state_dict', 'model_ema'), prefix: fc.boolean() })
+      .record({
+        deflate: fc.boolean(),
+        wrap: fc.constantFrom(undefined, 'state_dict', 'model_ema'),
+        prefix: fc.boolean(),
+      })
       .map(({ deflate, wrap, prefix }) => ({
         bytes: torchZip(
           tensors.map((t) => ({ ...t, key: prefix ? `module.${t.key}` : t.key })),
@@ -273,7 +288,10 @@ export function validCheckpoint(tensors: readonly TensorSpec[]): fc.Arbitrary<Ch
 /** Valid checkpoints cut off, bit-flipped, with a length overwritten; or with a tensor's shape changed. */
 export function mutatedCheckpoint(tensors: readonly TensorSpec[]): fc.Arbitrary<CheckpointCase> {
   const reshaped = fc
-    .tuple(fc.nat({ max: tensors.length - 1 }), fc.constantFrom([0], [7, 5], [1, 1, 1, 1, 1, 1], [], [3, 0, 7]))
+    .tuple(
+      fc.nat({ max: tensors.length - 1 }),
+      fc.constantFrom([0], [7, 5], [1, 1, 1, 1, 1, 1], [], [3, 0, 7]),
+    )
     .map(([i, shape]) => tensors.map((t, j) => (i === j ? { ...t, shape } : t)));
   return fc.oneof(
     fc.tuple(validCheckpoint(tensors), byteEdits()).map(([c, edits]) => ({
@@ -323,7 +341,11 @@ function payload(kind: string, module: string, name: string): PickleWriter {
     case 'stack_global': {
       const m = enc.encode(module);
       const n = enc.encode(name);
-      return w.op(0x8c, m.length, ...m, 0x8c, n.length, ...n, 0x93).op(0x28).str('echo pwned').op(0x74, 0x52);
+      return w
+        .op(0x8c, m.length, ...m, 0x8c, n.length, ...n, 0x93)
+        .op(0x28)
+        .str('echo pwned')
+        .op(0x74, 0x52);
     }
     case 'build':
       // BUILD on a dict with a __setstate__-like state, then REDUCE through the memo.
@@ -347,7 +369,12 @@ export const hostileCheckpoint: fc.Arbitrary<CheckpointCase> = fc
     if (where === 'value') w.op(0x7d).str('stem.weight');
     const body = Uint8Array.from([...w.bytes(), ...p, ...(where === 'value' ? [0x73] : []), 0x2e]);
     return {
-      bytes: inZip ? writeZip([entry('archive/data.pkl', body, false), entry('archive/version', enc.encode('3\n'), false)]) : body,
+      bytes: inZip
+        ? writeZip([
+            entry('archive/data.pkl', body, false),
+            entry('archive/version', enc.encode('3\n'), false),
+          ])
+        : body,
       name: inZip ? 'weights.pt' : 'weights.pkl',
       family: 'hostile' as const,
     };
@@ -373,18 +400,33 @@ function zerosDeflated(size: number): Uint8Array {
  * Amplifiers for a model with `tensors`; `scale` (0..1) sizes them, 1 asking for about
  * AMPLIFIED_BYTES, so CI can run small ones and the campaign full ones.
  */
-export function amplifyingCheckpoint(tensors: readonly TensorSpec[], maxScale: number): fc.Arbitrary<CheckpointCase> {
+export function amplifyingCheckpoint(
+  tensors: readonly TensorSpec[],
+  maxScale: number,
+): fc.Arbitrary<CheckpointCase> {
   const first = tensors[0]!;
   return fc
     .record({
-      kind: fc.constantFrom('expand-unexpected', 'expand-expected', 'alias', 'overlap', 'shared-deflate', 'bomb', 'lying-size'),
+      kind: fc.constantFrom(
+        'expand-unexpected',
+        'expand-expected',
+        'alias',
+        'overlap',
+        'shared-deflate',
+        'bomb',
+        'lying-size',
+      ),
       scale: fc.double({ min: 1 / 1024, max: maxScale, noNaN: true }),
       copies: fc.integer({ min: 1, max: 64 }),
     })
     .map(({ kind, scale, copies }): CheckpointCase => {
       const budget = Math.max(1024, Math.floor((AMPLIFIED_BYTES * scale) / 4)); // float32 elements
       const per = Math.max(1, Math.floor(budget / copies));
-      const done = (bytes: Uint8Array, name = 'weights.pt'): CheckpointCase => ({ bytes, name, family: 'amplifier' });
+      const done = (bytes: Uint8Array, name = 'weights.pt'): CheckpointCase => ({
+        bytes,
+        name,
+        family: 'amplifier',
+      });
       const one = new Uint8Array(new Float32Array([0.5]).buffer);
       switch (kind) {
         case 'expand-unexpected':
@@ -410,13 +452,28 @@ export function amplifyingCheckpoint(tensors: readonly TensorSpec[], maxScale: n
           // The expected tensors, plus `copies` views of one real storage of `per` elements.
           const storage = new Uint8Array(per * 4);
           const stored: StoredTensor[] = [
-            ...tensors.map((t, i) => ({ ...t, storage: `t${i}`, storageNumel: numel(t.shape), offset: 0, stride: contiguous(t.shape) })),
-            ...Array.from({ length: copies }, (_, i) => ({ key: `alias.${i}`, shape: [per], storage: 'big', storageNumel: per, offset: 0, stride: [1] })),
+            ...tensors.map((t, i) => ({
+              ...t,
+              storage: `t${i}`,
+              storageNumel: numel(t.shape),
+              offset: 0,
+              stride: contiguous(t.shape),
+            })),
+            ...Array.from({ length: copies }, (_, i) => ({
+              key: `alias.${i}`,
+              shape: [per],
+              storage: 'big',
+              storageNumel: per,
+              offset: 0,
+              stride: [1],
+            })),
           ];
           return done(
             writeZip([
               entry('archive/data.pkl', stateDictPickle(stored), false),
-              ...tensors.map((t, i) => entry(`archive/data/t${i}`, new Uint8Array(tensorValues(t, i).buffer), false)),
+              ...tensors.map((t, i) =>
+                entry(`archive/data/t${i}`, new Uint8Array(tensorValues(t, i).buffer), false),
+              ),
               entry('archive/data/big', storage, true),
             ]),
           );
@@ -426,7 +483,8 @@ export function amplifyingCheckpoint(tensors: readonly TensorSpec[], maxScale: n
           const n = Math.min(per, 1 << 22);
           const count = Math.max(1, Math.floor(budget / n));
           const header: Record<string, unknown> = {};
-          for (let i = 0; i < count; i++) header[`overlap.${i}`] = { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] };
+          for (let i = 0; i < count; i++)
+            header[`overlap.${i}`] = { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] };
           return done(safetensorsWith(header, [new Float32Array(n)], n * 4), 'weights.safetensors');
         }
         case 'shared-deflate': {
@@ -461,23 +519,50 @@ export function amplifyingCheckpoint(tensors: readonly TensorSpec[], maxScale: n
           // One entry expanding to `size` bytes while its header claims one tensor's worth.
           const size = Math.min(per * 4, 256 << 20);
           const claim = numel(first.shape) * 4;
-          const stored: StoredTensor[] = tensors.map((t, i) => ({ ...t, storage: String(i), storageNumel: numel(t.shape), offset: 0, stride: contiguous(t.shape) }));
+          const stored: StoredTensor[] = tensors.map((t, i) => ({
+            ...t,
+            storage: String(i),
+            storageNumel: numel(t.shape),
+            offset: 0,
+            stride: contiguous(t.shape),
+          }));
           return done(
             writeZip([
               entry('archive/data.pkl', stateDictPickle(stored), false),
-              { name: 'archive/data/0', data: zerosDeflated(size), deflated: true, originalSize: claim, crc: 0 },
-              ...tensors.slice(1).map((t, i) => entry(`archive/data/${i + 1}`, new Uint8Array(tensorValues(t, i + 1).buffer), false)),
+              {
+                name: 'archive/data/0',
+                data: zerosDeflated(size),
+                deflated: true,
+                originalSize: claim,
+                crc: 0,
+              },
+              ...tensors
+                .slice(1)
+                .map((t, i) =>
+                  entry(`archive/data/${i + 1}`, new Uint8Array(tensorValues(t, i + 1).buffer), false),
+                ),
             ]),
           );
         }
         default: {
           // Headers that lie: a storage claiming `per` elements backed by four bytes, and a
           // safetensors shape far larger than its range.
-          const stored: StoredTensor[] = [{ key: first.key, shape: [per], storage: '0', storageNumel: per, offset: 0, stride: [1] }];
+          const stored: StoredTensor[] = [
+            { key: first.key, shape: [per], storage: '0', storageNumel: per, offset: 0, stride: [1] },
+          ];
           return copies % 2 === 0
-            ? done(writeZip([entry('archive/data.pkl', stateDictPickle(stored), false), { ...entry('archive/data/0', one, false), originalSize: per * 4 }]))
+            ? done(
+                writeZip([
+                  entry('archive/data.pkl', stateDictPickle(stored), false),
+                  { ...entry('archive/data/0', one, false), originalSize: per * 4 },
+                ]),
+              )
             : done(
-                safetensorsWith({ [first.key]: { dtype: 'F32', shape: [per, copies], data_offsets: [0, 4] } }, [new Float32Array(1)], 4),
+                safetensorsWith(
+                  { [first.key]: { dtype: 'F32', shape: [per, copies], data_offsets: [0, 4] } },
+                  [new Float32Array(1)],
+                  4,
+                ),
                 'weights.safetensors',
               );
         }
@@ -485,7 +570,10 @@ export function amplifyingCheckpoint(tensors: readonly TensorSpec[], maxScale: n
     });
 }
 
-export function anyCheckpoint(tensors: readonly TensorSpec[], maxScale: number): fc.Arbitrary<CheckpointCase> {
+export function anyCheckpoint(
+  tensors: readonly TensorSpec[],
+  maxScale: number,
+): fc.Arbitrary<CheckpointCase> {
   return fc.oneof(
     { arbitrary: validCheckpoint(tensors), weight: 1 },
     { arbitrary: mutatedCheckpoint(tensors), weight: 6 },

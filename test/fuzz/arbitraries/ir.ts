@@ -49,7 +49,9 @@ export function irSources(): readonly string[] {
 
 const VOCABULARY = [
   ...EXTREME_INTEGERS,
-  ...'%0 %1 %7 %99999 = ( ) { } [ ] , : . " f32 B yield return fused ignore arg input param const add mul conv2d reshape slice layernorm2d matmul loc scope'.split(' '),
+  ...'%0 %1 %7 %99999 = ( ) { } [ ] , : . " f32 B yield return fused ignore arg input param const add mul conv2d reshape slice layernorm2d matmul loc scope'.split(
+    ' ',
+  ),
   'f32[B,3,8,8]',
   'f32[]',
   'f32[0]',
@@ -68,7 +70,11 @@ type LineEdit =
 const lineEdits = fc.array(
   fc.oneof(
     fc.record({ kind: fc.constantFrom('drop' as const, 'dup' as const), at: fc.nat({ max: 10_000 }) }),
-    fc.record({ kind: fc.constant('swap' as const), at: fc.nat({ max: 10_000 }), with: fc.nat({ max: 10_000 }) }),
+    fc.record({
+      kind: fc.constant('swap' as const),
+      at: fc.nat({ max: 10_000 }),
+      with: fc.nat({ max: 10_000 }),
+    }),
   ),
   { minLength: 1, maxLength: 3 },
 );
@@ -79,7 +85,7 @@ function applyLineEdits(text: string, edits: readonly LineEdit[]): string {
     const i = e.at % lines.length;
     if (e.kind === 'drop') lines.splice(i, 1);
     else if (e.kind === 'dup') lines.splice(i, 0, lines[i]!);
-    else {
+    else if (e.kind === 'swap') {
       const j = e.with % lines.length;
       [lines[i], lines[j]] = [lines[j]!, lines[i]!];
     }
@@ -93,17 +99,26 @@ const source = fc.nat({ max: EXAMPLES.length * 2 - 1 }).map((i) => irSources()[i
 export const validIr: fc.Arbitrary<IrCase> = source.map((text) => ({ text }));
 
 export const mutatedIr: fc.Arbitrary<IrCase> = fc.oneof(
-  fc.tuple(source, tokenEdits(VOCABULARY)).map(([text, edits]) => ({ text: applyTokenEdits(tokenize(text), edits).join('') })),
+  fc
+    .tuple(source, tokenEdits(VOCABULARY))
+    .map(([text, edits]) => ({ text: applyTokenEdits(tokenize(text), edits).join('') })),
   fc.tuple(source, lineEdits).map(([text, edits]) => ({ text: applyLineEdits(text, edits) })),
 );
 
 /** Attributes and regions nested `depth` deep (the reader must refuse, not overflow its stack). */
 export const deepIr: fc.Arbitrary<IrCase> = fc
-  .tuple(fc.constantFrom('attr', 'region', 'type'), fc.oneof(fc.integer({ min: 1, max: 200 }), fc.constantFrom(1000, 5000, 20_000)))
+  .tuple(
+    fc.constantFrom('attr', 'region', 'type'),
+    fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 20_000 })),
+  )
   .map(([kind, d]) => {
     const head = 'module m batch B {\n  %0 = input {name="x"} : f32[B,2]\n';
-    if (kind === 'attr') return { text: `${head}  %1 = reshape(%0) {shape=${'['.repeat(d)}2${']'.repeat(d)}} : f32[B,2]\n  return %1\n}\n` };
-    if (kind === 'type') return { text: `${head}  %1 = neg(%0) : f32[B,${'['.repeat(d)}2${']'.repeat(d)}]\n  return %1\n}\n` };
+    if (kind === 'attr')
+      return {
+        text: `${head}  %1 = reshape(%0) {shape=${'['.repeat(d)}2${']'.repeat(d)}} : f32[B,2]\n  return %1\n}\n`,
+      };
+    if (kind === 'type')
+      return { text: `${head}  %1 = neg(%0) : f32[B,${'['.repeat(d)}2${']'.repeat(d)}]\n  return %1\n}\n` };
     const open = '  %1 = fused(%0) {kind="norm"} : f32[B,2] {\n    %0 = arg {index=0} : f32[B,2]\n';
     return { text: `${head}${open.repeat(d)}${'    yield %0\n  }\n'.repeat(d)}  return %1\n}\n` };
   });

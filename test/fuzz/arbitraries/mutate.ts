@@ -36,7 +36,11 @@ export const HUGE_INTEGERS = ['1000000', '1000000000', '2147483647', '2147483648
 
 /** Splits source text into tokens and the whitespace between them (joining gives the text back). */
 export function tokenize(text: string): string[] {
-  return text.match(/\s+|#[^\n]*|"(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:e-?\d+)?|\.\.|\/\/|[=!<>]=|./g) ?? [];
+  return (
+    text.match(
+      /\s+|#[^\n]*|"(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:e-?\d+)?|\.\.|\/\/|[=!<>]=|./g,
+    ) ?? []
+  );
 }
 
 export type TokenEdit =

@@ -29,7 +29,9 @@ const intExpr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom('C', '1', '2', '3', '7', 'K0'),
     fc.tuple(tie('e'), fc.constantFrom('+', '-', '*'), tie('e')).map(([a, op, b]) => `(${a} ${op} ${b})`),
-    fc.tuple(tie('e'), fc.constantFrom('//', '%'), fc.integer({ min: 1, max: 9 })).map(([a, op, b]) => `(${a} ${op} ${b})`),
+    fc
+      .tuple(tie('e'), fc.constantFrom('//', '%'), fc.integer({ min: 1, max: 9 }))
+      .map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(fc.constantFrom('max', 'min'), tie('e'), tie('e')).map(([f, a, b]) => `${f}(${a}, ${b})`),
     tie('e').map((a) => `int(${a} * 0.5)`),
     tie('e').map((a) => `len(range(min(max(${a}, 0), 4)))`),
@@ -38,7 +40,9 @@ const intExpr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
 })).e;
 
 const condition: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(intExpr, fc.constantFrom('==', '!=', '<', '<=', '>', '>='), intExpr).map(([a, op, b]) => `${a} ${op} ${b}`),
+  fc
+    .tuple(intExpr, fc.constantFrom('==', '!=', '<', '<=', '>', '>='), intExpr)
+    .map(([a, op, b]) => `${a} ${op} ${b}`),
   fc.tuple(intExpr, fc.constantFrom('and', 'or'), intExpr).map(([a, op, b]) => `${a} > 2 ${op} ${b} < 5`),
   intExpr.map((a) => `not ${a} in [1, 2, 4]`),
 );
@@ -62,11 +66,22 @@ const stmt: fc.Arbitrary<Stmt> = fc.letrec<{ s: Stmt; body: Stmt[] }>((tie) => (
       k: fc.constantFrom(1 as const, 3 as const, 5 as const),
       dilation: fc.constantFrom(1 as const, 2 as const),
     }),
-    fc.record({ kind: fc.constant('conv' as const), k: fc.constantFrom(1 as const, 3 as const), groups: fc.constantFrom(1 as const, 2 as const) }),
+    fc.record({
+      kind: fc.constant('conv' as const),
+      k: fc.constantFrom(1 as const, 3 as const),
+      groups: fc.constantFrom(1 as const, 2 as const),
+    }),
     fc.record({ kind: fc.constant('pow' as const), p: fc.constantFrom(1 as const, 2 as const, 3 as const) }),
     intExpr.map((e): Stmt => ({ kind: 'assert', cond: `${e} == ${e}` })),
     fc.record({ kind: fc.constant('if' as const), cond: condition, then: tie('body'), else: tie('body') }),
-    fc.record({ kind: fc.constant('for' as const), n: fc.oneof(fc.constantFrom('0', '1', '2'), intExpr.map((e) => `min(${e}, 2)`)), body: tie('body') }),
+    fc.record({
+      kind: fc.constant('for' as const),
+      n: fc.oneof(
+        fc.constantFrom('0', '1', '2'),
+        intExpr.map((e) => `min(${e}, 2)`),
+      ),
+      body: tie('body'),
+    }),
   ),
   body: fc.array(tie('s'), { maxLength: 3 }),
 })).s;
@@ -188,7 +203,11 @@ export function renderProgram(p: ProgramShape): string {
 
 /** Valid settings for a generated program (the defaults apart from an even width, a size, a depth). */
 const validSettings = fc.record(
-  { width: fc.constantFrom('2', '4', '8'), depth: fc.constantFrom('0', '1', '2'), size: fc.constantFrom('4', '8') },
+  {
+    width: fc.constantFrom('2', '4', '8'),
+    depth: fc.constantFrom('0', '1', '2'),
+    size: fc.constantFrom('4', '8'),
+  },
   { requiredKeys: [] },
 );
 
@@ -199,7 +218,9 @@ export const validProgram: fc.Arbitrary<PolyCase> = fc
 
 const VOCABULARY = [
   ...EXTREME_INTEGERS,
-  ...'( ) [ ] { } , : . .. = == + - * / // % ^ @ < > not and or in if then else for return assert ignore block model config const import'.split(' '),
+  ...'( ) [ ] { } , : . .. = == + - * / // % ^ @ < > not and or in if then else for return assert ignore block model config const import'.split(
+    ' ',
+  ),
   'self',
   'x',
   'C',
@@ -221,7 +242,10 @@ const badSettings = fc.dictionary(
 /** Valid programs after a few token edits, with possibly bad settings. */
 export const mutatedProgram: fc.Arbitrary<PolyCase> = fc
   .tuple(programShape, tokenEdits(VOCABULARY), fc.oneof(validSettings, badSettings))
-  .map(([p, edits, settings]) => ({ text: applyTokenEdits(tokenize(renderProgram(p)), edits).join(''), settings }));
+  .map(([p, edits, settings]) => ({
+    text: applyTokenEdits(tokenize(renderProgram(p)), edits).join(''),
+    settings,
+  }));
 
 /** One construct nested `depth` times; `inner` is where the nesting closes. */
 const NESTINGS: Record<string, (d: number) => string> = {
@@ -250,7 +274,10 @@ function withModel(decls: string): string {
 
 /** Deep nesting of every recursive construct, at depths from harmless to 10,000. */
 export const deepProgram: fc.Arbitrary<PolyCase> = fc
-  .tuple(fc.constantFrom(...Object.keys(NESTINGS)), fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(500, 1000, 2000, 5000, 10_000)))
+  .tuple(
+    fc.constantFrom(...Object.keys(NESTINGS)),
+    fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 10_000 })),
+  )
   .map(([kind, depth]) => ({ text: withModel(NESTINGS[kind]!(depth)), settings: {} }));
 
 /**
