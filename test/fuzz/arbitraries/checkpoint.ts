@@ -385,26 +385,33 @@ export const hostileCheckpoint: fc.Arbitrary<CheckpointCase> = fc
 /** Memory each amplifier asks for at most, so that an unbounded reader is caught, not the machine. */
 export const AMPLIFIED_BYTES = 1.5 * 2 ** 30;
 
-const shared = new Map<number, Uint8Array>();
-/** A deflate stream of `size` zero bytes (made once per size: it takes a moment). */
-function zerosDeflated(size: number): Uint8Array {
-  let d = shared.get(size);
-  if (d === undefined) {
-    d = deflateSync(new Uint8Array(size), { level: 1 });
-    shared.set(size, d);
+const zeroStreams = new Map<number, { data: Uint8Array; crc: number }>();
+/** A deflate stream of `size` zero bytes and their CRC (made once per size: it takes a moment). */
+function zeros(size: number): { data: Uint8Array; crc: number } {
+  let z = zeroStreams.get(size);
+  if (z === undefined) {
+    const raw = new Uint8Array(size);
+    z = { data: deflateSync(raw, { level: 1 }), crc: crc32(raw) };
+    zeroStreams.set(size, z);
   }
-  return d;
+  return z;
 }
+const zerosDeflated = (size: number): Uint8Array => zeros(size).data;
+const crc32Zeros = (size: number): number => zeros(size).crc;
 
 /**
- * Amplifiers for a model with `tensors`; `scale` (0..1) sizes them, 1 asking for about
- * AMPLIFIED_BYTES, so CI can run small ones and the campaign full ones.
+ * Amplifiers for a model with `tensors`; `maxScale` (0..1] sizes them, 1 asking for about
+ * AMPLIFIED_BYTES, so CI can run small ones and the campaign full ones. Making them is cheap (a
+ * few real bytes, zero streams cached per power-of-two size); only a reader that materialises
+ * what they describe pays.
  */
 export function amplifyingCheckpoint(
   tensors: readonly TensorSpec[],
   maxScale: number,
 ): fc.Arbitrary<CheckpointCase> {
   const first = tensors[0]!;
+  const maxElements = Math.floor((AMPLIFIED_BYTES * maxScale) / 4);
+  const maxLog = Math.max(10, Math.floor(Math.log2(maxElements)));
   return fc
     .record({
       kind: fc.constantFrom(
@@ -416,42 +423,58 @@ export function amplifyingCheckpoint(
         'bomb',
         'lying-size',
       ),
-      scale: fc.double({ min: 1 / 1024, max: maxScale, noNaN: true }),
-      copies: fc.integer({ min: 1, max: 64 }),
+      // Elements per tensor (a power of two) and how many tensors: together at most maxElements.
+      log: fc.integer({ min: 4, max: maxLog }),
+      copies: fc.integer({ min: 1, max: 2048 }),
     })
-    .map(({ kind, scale, copies }): CheckpointCase => {
-      const budget = Math.max(1024, Math.floor((AMPLIFIED_BYTES * scale) / 4)); // float32 elements
-      const per = Math.max(1, Math.floor(budget / copies));
+    .map(({ kind, log, copies: wanted }): CheckpointCase => {
+      const per = 2 ** log;
+      const copies = Math.max(1, Math.min(wanted, Math.floor(maxElements / per)));
       const done = (bytes: Uint8Array, name = 'weights.pt'): CheckpointCase => ({
         bytes,
         name,
         family: 'amplifier',
       });
       const one = new Uint8Array(new Float32Array([0.5]).buffer);
+      const stored = (
+        key: (i: number) => string,
+        count: number,
+        storage: (i: number) => string,
+        storageNumel: number,
+        n: number,
+      ): StoredTensor[] =>
+        Array.from({ length: count }, (_, i) => ({
+          key: key(i),
+          shape: [n],
+          storage: storage(i),
+          storageNumel,
+          offset: 0,
+          stride: [storageNumel === 1 ? 0 : 1],
+        }));
       switch (kind) {
         case 'expand-unexpected':
         case 'expand-expected': {
-          // torch.zeros(1).expand(n): one element, stride 0; `copies` keys share the storage.
+          // torch.zeros(1).expand(n): one element, stride 0, `copies` keys sharing the storage.
           const expected = kind === 'expand-expected';
-          const stored: StoredTensor[] = Array.from({ length: copies }, (_, i) => ({
-            key: expected && i === 0 ? first.key : `extra.${i}`,
-            shape: [per],
-            storage: '0',
-            storageNumel: 1,
-            offset: 0,
-            stride: [0],
-          }));
+          const ts = stored(
+            (i) => (expected && i === 0 ? first.key : `extra.${i}`),
+            copies,
+            () => '0',
+            1,
+            per,
+          );
           return done(
             writeZip([
-              entry('archive/data.pkl', stateDictPickle(stored), false),
+              entry('archive/data.pkl', stateDictPickle(ts), false),
               entry('archive/data/0', one, false),
             ]),
           );
         }
         case 'alias': {
-          // The expected tensors, plus `copies` views of one real storage of `per` elements.
-          const storage = new Uint8Array(per * 4);
-          const stored: StoredTensor[] = [
+          // The expected tensors, plus `copies` views of one real storage of at most 2^20 elements.
+          const n = Math.min(per, 2 ** 20);
+          const count = Math.max(1, Math.floor((copies * per) / n));
+          const ts: StoredTensor[] = [
             ...tensors.map((t, i) => ({
               ...t,
               storage: `t${i}`,
@@ -459,29 +482,34 @@ export function amplifyingCheckpoint(
               offset: 0,
               stride: contiguous(t.shape),
             })),
-            ...Array.from({ length: copies }, (_, i) => ({
-              key: `alias.${i}`,
-              shape: [per],
-              storage: 'big',
-              storageNumel: per,
-              offset: 0,
-              stride: [1],
-            })),
+            ...stored(
+              (i) => `alias.${i}`,
+              count,
+              () => 'big',
+              n,
+              n,
+            ),
           ];
           return done(
             writeZip([
-              entry('archive/data.pkl', stateDictPickle(stored), false),
+              entry('archive/data.pkl', stateDictPickle(ts), false),
               ...tensors.map((t, i) =>
                 entry(`archive/data/t${i}`, new Uint8Array(tensorValues(t, i).buffer), false),
               ),
-              entry('archive/data/big', storage, true),
+              {
+                name: 'archive/data/big',
+                data: zerosDeflated(n * 4),
+                deflated: true,
+                originalSize: n * 4,
+                crc: crc32Zeros(n * 4),
+              },
             ]),
           );
         }
         case 'overlap': {
-          // Many safetensors entries over one byte range.
-          const n = Math.min(per, 1 << 22);
-          const count = Math.max(1, Math.floor(budget / n));
+          // Many safetensors entries over one byte range of at most 2^20 elements.
+          const n = Math.min(per, 2 ** 20);
+          const count = Math.max(1, Math.floor((copies * per) / n));
           const header: Record<string, unknown> = {};
           for (let i = 0; i < count; i++)
             header[`overlap.${i}`] = { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] };
@@ -489,27 +517,25 @@ export function amplifyingCheckpoint(
         }
         case 'shared-deflate': {
           // Entries whose directory records all point at one deflate stream of zeros.
-          const size = Math.min(per * 4, 64 << 20);
-          const count = Math.max(1, Math.min(64, Math.floor((budget * 4) / size)));
+          const size = Math.min(per * 4, 2 ** 26);
+          const count = Math.max(1, Math.min(64, Math.floor((copies * per * 4) / size)));
           const data = zerosDeflated(size);
-          const crc = crc32(new Uint8Array(0)); // wrong on purpose: readers must not trust it either
-          const stored: StoredTensor[] = Array.from({ length: count }, (_, i) => ({
-            key: i === 0 ? first.key : `shared.${i}`,
-            shape: [size / 4],
-            storage: String(i),
-            storageNumel: size / 4,
-            offset: 0,
-            stride: [1],
-          }));
+          const ts = stored(
+            (i) => (i === 0 ? first.key : `shared.${i}`),
+            count,
+            (i) => String(i),
+            size / 4,
+            size / 4,
+          );
           return done(
             writeZip([
-              entry('archive/data.pkl', stateDictPickle(stored), false),
-              ...stored.map((_, i) => ({
+              entry('archive/data.pkl', stateDictPickle(ts), false),
+              ...ts.map((_, i) => ({
                 name: `archive/data/${i}`,
                 data,
                 deflated: true,
                 originalSize: size,
-                crc,
+                crc: crc32Zeros(size),
                 ...(i === 0 ? {} : { sharesDataOf: 1 }),
               })),
             ]),
@@ -517,9 +543,8 @@ export function amplifyingCheckpoint(
         }
         case 'bomb': {
           // One entry expanding to `size` bytes while its header claims one tensor's worth.
-          const size = Math.min(per * 4, 256 << 20);
-          const claim = numel(first.shape) * 4;
-          const stored: StoredTensor[] = tensors.map((t, i) => ({
+          const size = Math.min(per * 4, 2 ** 26);
+          const ts: StoredTensor[] = tensors.map((t, i) => ({
             ...t,
             storage: String(i),
             storageNumel: numel(t.shape),
@@ -528,12 +553,12 @@ export function amplifyingCheckpoint(
           }));
           return done(
             writeZip([
-              entry('archive/data.pkl', stateDictPickle(stored), false),
+              entry('archive/data.pkl', stateDictPickle(ts), false),
               {
                 name: 'archive/data/0',
                 data: zerosDeflated(size),
                 deflated: true,
-                originalSize: claim,
+                originalSize: numel(first.shape) * 4,
                 crc: 0,
               },
               ...tensors
@@ -545,15 +570,19 @@ export function amplifyingCheckpoint(
           );
         }
         default: {
-          // Headers that lie: a storage claiming `per` elements backed by four bytes, and a
-          // safetensors shape far larger than its range.
-          const stored: StoredTensor[] = [
-            { key: first.key, shape: [per], storage: '0', storageNumel: per, offset: 0, stride: [1] },
-          ];
+          // Headers that lie: a storage claiming `per` elements backed by four bytes, or a
+          // safetensors shape far larger than its byte range.
+          const ts = stored(
+            () => first.key,
+            1,
+            () => '0',
+            per,
+            per,
+          );
           return copies % 2 === 0
             ? done(
                 writeZip([
-                  entry('archive/data.pkl', stateDictPickle(stored), false),
+                  entry('archive/data.pkl', stateDictPickle(ts), false),
                   { ...entry('archive/data/0', one, false), originalSize: per * 4 },
                 ]),
               )
