@@ -10,9 +10,16 @@ export type ModelErrorCode =
   /** The weights could not be loaded, or their length or SHA-256 checksum is wrong. */
   | 'bad-weights'
   /** `Model.create` got an unknown option value (e.g. `backend: 'tpu'`). */
-  | 'bad-options';
+  | 'bad-options'
+  /** Loading the weights was aborted through `Model.create`'s `signal` (e.g. a time-out). */
+  | 'aborted'
+  /** `run` on a model after its `destroy()`. */
+  | 'destroyed';
 
-/** A bad input to run/preprocess, bad weights (length, checksum, unreadable) or a bad option. */
+/**
+ * A bad input to run/preprocess, bad weights (length, checksum, unreadable), a bad option, an
+ * aborted load, or a run after destroy().
+ */
 export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
 }

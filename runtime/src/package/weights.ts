@@ -58,6 +58,7 @@ async function readFile(
   what: string,
   spec: WeightsSpec,
   onProgress: ProgressCallback | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
   const handle = await openNodeFile(path);
   try {
@@ -67,6 +68,7 @@ async function readFile(
     let at = 0;
     onProgress?.(0, size);
     while (at < size) {
+      signal?.throwIfAborted();
       const { bytesRead } = await handle.read(out, at, Math.min(CHUNK, size - at), at);
       if (bytesRead === 0) throw sizeError(what, at, spec);
       at += bytesRead;
@@ -83,8 +85,10 @@ async function fetchBytes(
   what: string,
   spec: WeightsSpec,
   onProgress: ProgressCallback | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
-  const response = await fetch(url);
+  // The signal also aborts reading the body: a server that stalls mid-file is given up on too.
+  const response = await fetch(url, signal === undefined ? undefined : { signal });
   if (!response.ok) {
     throw new ModelError(
       'bad-weights',
@@ -124,13 +128,15 @@ const HAS_SCHEME = /^[a-z][a-z0-9+.-]+:/i;
 
 /**
  * Loads and checks the weights. `source` may be a path or URL string, a URL, or the bytes; without
- * it, `defaultUrl` (the package's own weights.bin). Throws `ModelError('bad-weights')`.
+ * it, `defaultUrl` (the package's own weights.bin). Throws `ModelError('bad-weights')`, or
+ * `ModelError('aborted')` when `signal` aborts the load (nothing else ends a server that stalls).
  */
 export async function loadWeights(
   spec: WeightsSpec,
   source: WeightsSource | undefined,
   defaultUrl: URL,
   onProgress?: ProgressCallback,
+  signal?: AbortSignal,
 ): Promise<Float32Array> {
   const from = source ?? defaultUrl;
   const what =
@@ -139,6 +145,7 @@ export async function loadWeights(
       : 'the weights buffer passed to Model.create';
   let bytes: Uint8Array;
   try {
+    signal?.throwIfAborted();
     if (from instanceof ArrayBuffer) {
       bytes = new Uint8Array(from);
       onProgress?.(bytes.byteLength, spec.byteLength);
@@ -148,9 +155,9 @@ export async function loadWeights(
     } else if (typeof from === 'string' || from instanceof URL) {
       const url = from instanceof URL ? from : HAS_SCHEME.test(from) ? new URL(from) : undefined;
       if (isNode() && (url === undefined || url.protocol === 'file:')) {
-        bytes = await readFile(url ?? from, what, spec, onProgress);
+        bytes = await readFile(url ?? from, what, spec, onProgress, signal);
       } else {
-        bytes = await fetchBytes(url ?? from, what, spec, onProgress);
+        bytes = await fetchBytes(url ?? from, what, spec, onProgress, signal);
       }
     } else {
       throw new ModelError(
@@ -160,6 +167,9 @@ export async function loadWeights(
     }
   } catch (e) {
     if (e instanceof ModelError) throw e;
+    if (signal?.aborted) {
+      throw new ModelError('aborted', `loading ${what} was aborted: ${message(signal.reason)}`, { cause: e });
+    }
     throw new ModelError('bad-weights', `cannot load ${what}: ${message(e)}`, { cause: e });
   }
   if (bytes.byteLength !== spec.byteLength) throw sizeError(what, bytes.byteLength, spec);
