@@ -196,7 +196,8 @@ export function writeZip(entries: readonly ZipEntry[]): Uint8Array {
   return out;
 }
 
-function entry(name: string, data: Uint8Array, deflate: boolean): ZipEntry {
+/** A zip entry with true sizes and CRC, stored or deflated. */
+export function entry(name: string, data: Uint8Array, deflate: boolean): ZipEntry {
   return {
     name,
     data: deflate ? deflateSync(data) : data,

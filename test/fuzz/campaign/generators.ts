@@ -3,6 +3,7 @@ import { amplifyingCheckpoint, anyCheckpoint, type CheckpointCase } from '../arb
 import { anyIr, type IrCase } from '../arbitraries/ir.js';
 import { anyInput, type InputCase } from '../arbitraries/npy.js';
 import { anyProgram, type PolyCase, workProgram } from '../arbitraries/poly.js';
+import { SLOW_POLY, slowCheckpoints } from '../known.js';
 import {
   type Outcome,
   runCheckpoint,
@@ -33,6 +34,8 @@ export interface Generator<C> {
   readonly repro: (c: C, stem: string) => { files: ReproFile[]; command: string };
   /** A one-line summary for the report's tables. */
   readonly describe: (c: C) => string;
+  /** Fixed cases instead of generated ones: case `index` is `pick(index)` (no shrinking). */
+  readonly pick?: (index: number) => C;
 }
 
 const clip = (s: string, n = 80): string => {
@@ -71,6 +74,11 @@ const ckpt = (arbitrary: () => fc.Arbitrary<CheckpointCase>): Generator<Checkpoi
   describe: (c) => `${c.family} ${c.name}, ${c.bytes.length} bytes`,
 });
 
+const listed = <C>(g: Generator<C>, cases: () => readonly C[]): Generator<C> => {
+  let list: readonly C[] | undefined;
+  return { ...g, pick: (index) => (list ??= cases())[index % list.length]! };
+};
+
 export const GENERATORS = {
   poly: poly(() => anyProgram(true)),
   ir: {
@@ -97,6 +105,15 @@ export const GENERATORS = {
   ckpt: ckpt(() => anyCheckpoint(tinyTensors(), 1)),
   work: poly(() => workProgram(true)),
   amplifier: ckpt(() => amplifyingCheckpoint(tinyTensors(), 1)),
+  // The known slow reproducers (test/fuzz/known.ts), each case in turn.
+  'slow-poly': listed(
+    poly(() => workProgram(true)),
+    () => SLOW_POLY,
+  ),
+  'slow-ckpt': listed(
+    ckpt(() => amplifyingCheckpoint(tinyTensors(), 1)),
+    () => slowCheckpoints(),
+  ),
 } as const;
 
 export type GeneratorName = keyof typeof GENERATORS;

@@ -65,8 +65,9 @@ export function caseSeed(seed: number, generatorName: string, index: number): nu
 }
 
 /** The case a seed makes (the worker's fc.check sees the same first value). */
-export function regenerate(name: GeneratorName, seed: number): unknown {
-  return fc.sample(generator(name).arbitrary(), { seed, numRuns: 1 })[0];
+export function regenerate(name: GeneratorName, seed: number, index: number): unknown {
+  const g = generator(name);
+  return g.pick ? g.pick(index) : fc.sample(g.arbitrary(), { seed, numRuns: 1 })[0];
 }
 
 const BOOT = new URL('./boot.mjs', import.meta.url);
@@ -198,7 +199,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         seed: job.seed,
         verdict: { kind: 'hang', ms: options.timeoutMs },
         ms: options.timeoutMs,
-        input: regenerate(job.generator, job.seed),
+        input: regenerate(job.generator, job.seed, job.index),
       });
       replace(slot);
     };
@@ -217,7 +218,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           seed: job.seed,
           verdict: { kind: 'memory', message },
           ms: performance.now() - slot.job!.started,
-          input: regenerate(job.generator, job.seed),
+          input: regenerate(job.generator, job.seed, job.index),
         });
       }
       replace(slot);
@@ -261,7 +262,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
             seed: job.seed,
             verdict: { kind: 'memory', message: `resident memory passed ${rssCap / 2 ** 20} MiB` },
             ms: performance.now() - started,
-            input: regenerate(job.generator, job.seed),
+            input: regenerate(job.generator, job.seed, job.index),
           });
         } else suspects.push(job);
         pending.delete(job.index);

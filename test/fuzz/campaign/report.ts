@@ -132,7 +132,7 @@ export function renderReport(
   const slow = [...records].sort((a, b) => b.ms - a.ms).slice(0, 10);
   for (const r of slow) {
     // Inputs are kept for problem cases only; the others are made again from their seed.
-    const input = r.input ?? regenerate(r.generator, r.seed);
+    const input = r.input ?? regenerate(r.generator, r.seed, r.index);
     const cell = (s: string): string => s.replace(/\|/g, '\\|');
     L(
       `| ${r.generator} | ${r.index} | ${r.ms.toFixed(0)} | ${cell(headline(r))} | ${cell(generator(r.generator).describe(input))} |`,

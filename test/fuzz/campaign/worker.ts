@@ -38,6 +38,24 @@ const post = (m: WorkerMessage): void => port.postMessage(m);
 
 port.on('message', (job: Job) => {
   const g = generator(job.generator);
+  if (g.pick) {
+    const input = g.pick(job.index);
+    const t0 = performance.now();
+    const outcome = g.run(input);
+    const mem = process.memoryUsage();
+    const ms = performance.now() - t0;
+    post({
+      type: 'result',
+      index: job.index,
+      outcome,
+      ms,
+      heapUsed: mem.heapUsed,
+      arrayBuffers: mem.arrayBuffers,
+      ...(outcome.kind === 'failure' ? { input } : {}),
+    });
+    post({ type: 'ready' });
+    return;
+  }
   const arbitrary = g.arbitrary();
   let first = true;
   let shrunk: { input: unknown; outcome: Outcome } | undefined;
