@@ -62,7 +62,6 @@ export const KNOWN_POLY: readonly (PolyCase & { readonly found: string })[] = [
   },
   { found: 'Invalid array length: list repetition', text: model('r = len([0] * 4294967296)'), settings: {} },
   { found: 'Invalid array length: range', text: model('r = len(range(4294967296))'), settings: {} },
-  },
   {
     found: 'Invalid string length: string doubling',
     text: model('s = "ab"\n  for i in 0 .. 64 { s = s + s }'),
@@ -75,6 +74,12 @@ export const SLOW_POLY: readonly (PolyCase & { readonly found: string })[] = [
   {
     found: 'exponential recursion within the nesting limit',
     text: `block f(n: int) {\n  if n > 0 {\n    a = f(n - 1)\n    b = f(n - 1)\n  }\n  return 0\n}\n${model('r = f(40)')}`,
+    settings: {},
+  },
+  // Aborts the whole process (V8 out of memory) instead of throwing: only a worker survives it.
+  {
+    found: 'list doubling exhausts the heap',
+    text: model('l = [1]\n  for i in 0 .. 64 { l = l + l }'),
     settings: {},
   },
   {
