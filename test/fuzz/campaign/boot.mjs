@@ -1,7 +1,6 @@
-// A worker thread's entry: registers tsx's loader so that the worker can import the TypeScript
-// sources (workers do not inherit the parent's loader), then loads the real worker.
-import { workerData } from 'node:worker_threads';
+// A campaign worker's entry (a child process): registers tsx's loader so that it can import the
+// TypeScript sources, then loads the worker named by the pool.
 import { register } from 'tsx/esm/api';
 
 register();
-await import(workerData.entry);
+await import(process.env.POLYC_FUZZ_WORKER);

@@ -1,16 +1,23 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Outcome } from '../targets.js';
 import { type GeneratorName, generator } from './generators.js';
 import type { Job, WorkerMessage } from './worker.js';
 
 /**
- * The campaign's worker pool: one worker thread per core, each with a V8 heap limit, running one
- * case at a time under a time-out. A worker past the time-out is terminated, its case recorded as
- * a hang and the worker replaced. Memory outside the V8 heap (typed arrays: what checkpoint and
- * input readers allocate) is watched through the process's resident size: past the cap, the busy
- * workers are terminated and their cases run again alone, where the cap names the culprit.
+ * The campaign's worker pool: one worker per core, each a child process with a V8 heap limit,
+ * running one case at a time under a time-out. A worker past the time-out is killed, its case
+ * recorded as a hang and the worker replaced. Each worker's resident memory (V8 heap and typed
+ * arrays, which checkpoint and input readers allocate outside it) is sampled every 20 ms: past the
+ * cap, the worker is killed and its case recorded as a memory verdict.
+ *
+ * Why processes and not worker threads: a worker thread's `resourceLimits` stop a heap that grows
+ * gradually, but a single allocation past the limit (a list doubled in a compile-time loop) is a
+ * fatal V8 out-of-memory error that aborts the whole process, campaign included. A child process
+ * dies alone, and its resident size is its own.
  */
 
 export interface CampaignOptions {
@@ -21,7 +28,7 @@ export interface CampaignOptions {
   readonly workers?: number;
   /** V8 old-generation limit per worker (MiB). */
   readonly heapMb?: number;
-  /** Resident memory cap of the whole process (MiB). */
+  /** Resident memory cap per worker (MiB). */
   readonly rssMb?: number;
   /** Progress callback, every few seconds. */
   readonly progress?: (done: number, total: number) => void;
@@ -49,7 +56,9 @@ export interface CampaignResult {
   readonly wallMs: number;
   /** Every case's verdict and time; inputs only where something went wrong. */
   readonly records: readonly CaseRecord[];
-  readonly peakRss: number;
+  /** The highest resident size of one worker (sampled every 20 ms), and of the pool's own process. */
+  readonly peakWorkerRss: number;
+  readonly peakMainRss: number;
   /** The highest heap and array-buffer use a worker reported after a case. */
   readonly peakWorkerHeap: number;
   readonly peakWorkerArrayBuffers: number;
@@ -70,13 +79,23 @@ export function regenerate(name: GeneratorName, seed: number, index: number): un
   return g.pick ? g.pick(index) : fc.sample(g.arbitrary(), { seed, numRuns: 1 })[0];
 }
 
-const BOOT = new URL('./boot.mjs', import.meta.url);
+const BOOT = fileURLToPath(new URL('./boot.mjs', import.meta.url));
 const ENTRY = new URL('./worker.ts', import.meta.url).href;
+const PAGE = 4096;
+
+/** A process's resident size from /proc (Linux); 0 where that is not available. */
+function residentBytes(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE;
+  } catch {
+    return 0;
+  }
+}
 
 interface Slot {
-  worker: Worker;
-  ready: Promise<void>;
-  job?: { job: Job; started: number; timer: NodeJS.Timeout; isolated: boolean } | undefined;
+  child: ChildProcess;
+  job?: { job: Job; started: number; timer: NodeJS.Timeout } | undefined;
 }
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
@@ -86,7 +105,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const started = performance.now();
   const records: CaseRecord[] = [];
   const busyMs = new Map<GeneratorName, number>();
-  let peakRss = process.memoryUsage.rss();
+  let peakMainRss = process.memoryUsage.rss();
+  let peakWorkerRss = 0;
   let peakWorkerHeap = 0;
   let peakWorkerArrayBuffers = 0;
 
@@ -101,10 +121,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       shrinkMs: 20_000,
     });
   }
-  /** Cases interrupted by the memory cap, to run again one at a time. */
-  const suspects: Job[] = [];
   let next = 0;
   let done = 0;
+  /** A case's result while its worker may still be shrinking it. */
   const pending = new Map<number, CaseRecord>();
 
   const finish = (rec: CaseRecord): void => {
@@ -115,37 +134,30 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   return new Promise<CampaignResult>((resolve) => {
     const slots: Slot[] = [];
-    let isolating = false;
 
     const spawn = (): Slot => {
-      const worker = new Worker(BOOT, {
-        workerData: { entry: ENTRY },
-        resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 64 },
-        stdout: true,
-        stderr: true,
+      const child = fork(BOOT, [], {
+        execArgv: [`--max-old-space-size=${heapMb}`],
+        env: { ...process.env, POLYC_FUZZ_WORKER: ENTRY },
+        serialization: 'advanced', // Uint8Array inputs travel as they are
+        stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
       });
-      // The compiler prints nothing; whatever a worker writes is drained, not buffered.
-      worker.stdout.resume();
-      worker.stderr.resume();
-      let markReady: () => void = () => {};
-      const slot: Slot = { worker, ready: new Promise((r) => (markReady = r)) };
-      worker.on('message', (m: WorkerMessage) => onMessage(slot, m, markReady));
-      worker.on('error', (e) => onDeath(slot, `worker died: ${e.message}`));
-      worker.on('exit', () => {
-        if (slot.job) onDeath(slot, 'worker exited during the case');
+      const slot: Slot = { child };
+      child.on('message', (m: WorkerMessage) => onMessage(slot, m));
+      child.on('exit', (code, signal) => {
+        if (slot.job) onDeath(slot, `worker exited (${signal ?? `code ${code}`}) during the case`);
       });
       return slot;
     };
 
-    const onMessage = (slot: Slot, m: WorkerMessage, markReady: () => void): void => {
+    const onMessage = (slot: Slot, m: WorkerMessage): void => {
       if (m.type === 'ready') {
-        markReady();
         if (slot.job) {
           clearTimeout(slot.job.timer);
           const rec = pending.get(slot.job.job.index);
-          if (rec) finish(rec);
           pending.delete(slot.job.job.index);
           slot.job = undefined;
+          if (rec) finish(rec);
         }
         dispatch(slot);
       } else if (m.type === 'result' && slot.job) {
@@ -163,7 +175,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         // A failure is being shrunk: give the shrinking its own time.
         if (m.outcome.kind === 'failure') {
           clearTimeout(slot.job.timer);
-          slot.job.timer = setTimeout(() => onShrinkTimeout(slot), job.shrinkMs + options.timeoutMs);
+          slot.job.timer = setTimeout(() => endCase(slot, null), job.shrinkMs + options.timeoutMs);
         }
       } else if (m.type === 'shrunk' && slot.job) {
         const rec = pending.get(slot.job.job.index);
@@ -171,102 +183,62 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       }
     };
 
-    const replace = (slot: Slot): void => {
+    /**
+     * Ends the slot's case: with `verdict` (a hang or memory), unless the worker already reported
+     * a result (then that result stands: it died shrinking); then kills and replaces the worker.
+     */
+    const endCase = (slot: Slot, verdict: Verdict | null): void => {
+      const current = slot.job;
+      if (!current) return;
+      clearTimeout(current.timer);
       slot.job = undefined;
-      void slot.worker.terminate();
-      const i = slots.indexOf(slot);
-      if (i < 0) return;
-      const fresh = spawn();
-      slots[i] = fresh;
-      void fresh.ready.then(() => dispatch(fresh));
-    };
-
-    const onShrinkTimeout = (slot: Slot): void => {
-      const job = slot.job?.job;
-      if (!job) return;
-      const rec = pending.get(job.index);
-      if (rec) finish(rec);
-      pending.delete(job.index);
-      replace(slot);
-    };
-
-    const onTimeout = (slot: Slot): void => {
-      const job = slot.job?.job;
-      if (!job) return;
-      finish({
-        generator: job.generator,
-        index: job.index,
-        seed: job.seed,
-        verdict: { kind: 'hang', ms: options.timeoutMs },
-        ms: options.timeoutMs,
-        input: regenerate(job.generator, job.seed, job.index),
-      });
-      replace(slot);
-    };
-
-    const onDeath = (slot: Slot, message: string): void => {
-      const job = slot.job?.job;
-      if (!job) return;
-      clearTimeout(slot.job!.timer);
+      const { job, started: t0 } = current;
       const rec = pending.get(job.index);
       pending.delete(job.index);
       if (rec) finish(rec);
-      else {
+      else if (verdict) {
         finish({
           generator: job.generator,
           index: job.index,
           seed: job.seed,
-          verdict: { kind: 'memory', message },
-          ms: performance.now() - slot.job!.started,
+          verdict,
+          ms: performance.now() - t0,
           input: regenerate(job.generator, job.seed, job.index),
         });
       }
-      replace(slot);
+      slot.child.removeAllListeners('exit');
+      slot.child.kill('SIGKILL');
+      const i = slots.indexOf(slot);
+      if (i >= 0) slots[i] = spawn();
+      // The replacement says 'ready' when it has loaded, and is dispatched then.
     };
+
+    const onDeath = (slot: Slot, message: string): void =>
+      endCase(slot, { kind: 'memory', message: `${message}; V8 heap limit ${heapMb} MiB` });
 
     const dispatch = (slot: Slot): void => {
       if (slot.job || !slots.includes(slot)) return;
-      let job: Job | undefined;
-      let isolated = false;
-      if (next < jobs.length && !isolating) job = jobs[next++];
-      else if (suspects.length > 0 && slots.every((s) => s === slot || !s.job)) {
-        // Everything else has finished: the suspects run alone, so the cap names the culprit.
-        isolating = true;
-        job = suspects.shift();
-        isolated = true;
-      }
+      const job = next < jobs.length ? jobs[next++] : undefined;
       if (!job) {
         maybeDone();
         return;
       }
-      const timer = setTimeout(() => onTimeout(slot), options.timeoutMs);
-      slot.job = { job, started: performance.now(), timer, isolated };
-      slot.worker.postMessage(job);
+      const timer = setTimeout(
+        () => endCase(slot, { kind: 'hang', ms: options.timeoutMs }),
+        options.timeoutMs,
+      );
+      slot.job = { job, started: performance.now(), timer };
+      slot.child.send(job);
     };
 
-    /** After terminating workers, memory takes a moment to return: no verdicts until then. */
-    let coolUntil = 0;
     const sampler = setInterval(() => {
-      const rss = process.memoryUsage.rss();
-      peakRss = Math.max(peakRss, rss);
-      if (rss <= rssCap || performance.now() < coolUntil) return;
-      coolUntil = performance.now() + 1000;
+      peakMainRss = Math.max(peakMainRss, process.memoryUsage.rss());
       for (const slot of slots) {
-        if (!slot.job) continue;
-        clearTimeout(slot.job.timer);
-        const { job, isolated, started } = slot.job;
-        if (isolated) {
-          finish({
-            generator: job.generator,
-            index: job.index,
-            seed: job.seed,
-            verdict: { kind: 'memory', message: `resident memory passed ${rssCap / 2 ** 20} MiB` },
-            ms: performance.now() - started,
-            input: regenerate(job.generator, job.seed, job.index),
-          });
-        } else suspects.push(job);
-        pending.delete(job.index);
-        replace(slot);
+        const rss = residentBytes(slot.child.pid);
+        peakWorkerRss = Math.max(peakWorkerRss, rss);
+        if (rss > rssCap && slot.job) {
+          endCase(slot, { kind: 'memory', message: `resident memory passed ${rssCap / 2 ** 20} MiB` });
+        }
       }
     }, 20);
 
@@ -278,14 +250,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       resolved = true;
       clearInterval(sampler);
       clearInterval(progress);
-      for (const s of slots) void s.worker.terminate();
+      for (const s of slots) {
+        s.child.removeAllListeners('exit');
+        s.child.kill('SIGKILL');
+      }
       records.sort((a, b) => a.index - b.index);
       resolve({
         options,
         workers,
         wallMs: performance.now() - started,
         records,
-        peakRss,
+        peakWorkerRss,
+        peakMainRss,
         peakWorkerHeap,
         peakWorkerArrayBuffers,
         busyMs,

@@ -59,14 +59,15 @@ export function renderReport(
   L(`- date: ${new Date().toISOString()}`);
   L(
     `- ${records.length} cases, seed ${options.seed}, ${result.workers} workers, time-out ${options.timeoutMs} ms per case, ` +
-      `heap limit ${options.heapMb ?? 512} MiB per worker, resident cap ${options.rssMb ?? 1024} MiB`,
+      `heap limit ${options.heapMb ?? 512} MiB and resident cap ${options.rssMb ?? 1024} MiB per worker`,
   );
   L(
     `- wall time ${(result.wallMs / 1000).toFixed(1)} s (${(records.length / (result.wallMs / 1000)).toFixed(1)} cases/s)`,
   );
   L(
-    `- peak memory: resident ${(result.peakRss / MB).toFixed(0)} MiB (whole process, all workers); ` +
-      `per worker after a case: heap ${(result.peakWorkerHeap / MB).toFixed(0)} MiB, array buffers ${(result.peakWorkerArrayBuffers / MB).toFixed(0)} MiB`,
+    `- peak memory: resident ${(result.peakWorkerRss / MB).toFixed(0)} MiB per worker (sampled every 20 ms), ` +
+      `${(result.peakMainRss / MB).toFixed(0)} MiB for the pool; after a case, a worker's heap ` +
+      `${(result.peakWorkerHeap / MB).toFixed(0)} MiB and array buffers ${(result.peakWorkerArrayBuffers / MB).toFixed(0)} MiB at most`,
   );
   L(
     `- **${problems.length === 0 ? 'no failures, hangs or memory verdicts' : `${problems.length} problem cases`}**`,

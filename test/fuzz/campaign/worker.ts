@@ -1,10 +1,9 @@
-import { parentPort } from 'node:worker_threads';
 import fc from 'fast-check';
 import type { Outcome } from '../targets.js';
 import { type GeneratorName, generator } from './generators.js';
 
 /**
- * One campaign worker: receives (generator, case seed) jobs one at a time, generates the case,
+ * One campaign worker (a child process of the pool): receives (generator, case seed) jobs one at a time, generates the case,
  * runs it and answers with the outcome, the time and its own memory. A failing case is reported
  * at once, then shrunk by fast-check (the shrunk case follows in a second message), so that a
  * shrink step that hangs loses only the shrinking. The pool enforces time and memory from outside.
@@ -33,10 +32,13 @@ export type WorkerMessage =
     }
   | { readonly type: 'shrunk'; readonly index: number; readonly input: unknown; readonly outcome: Outcome };
 
-const port = parentPort!;
-const post = (m: WorkerMessage): void => port.postMessage(m);
+const post = (m: WorkerMessage): void => {
+  process.send!(m);
+};
+// The pool gone, nothing is left to do.
+process.on('disconnect', () => process.exit(0));
 
-port.on('message', (job: Job) => {
+process.on('message', (job: Job) => {
   const g = generator(job.generator);
   if (g.pick) {
     const input = g.pick(job.index);
