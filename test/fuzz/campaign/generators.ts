@@ -76,7 +76,13 @@ const ckpt = (arbitrary: () => fc.Arbitrary<CheckpointCase>): Generator<Checkpoi
 
 const listed = <C>(g: Generator<C>, cases: () => readonly C[]): Generator<C> => {
   let list: readonly C[] | undefined;
-  return { ...g, pick: (index) => (list ??= cases())[index % list.length]! };
+  return {
+    ...g,
+    pick: (index) => {
+      list ??= cases();
+      return list[index % list.length]!;
+    },
+  };
 };
 
 export const GENERATORS = {
