@@ -330,9 +330,10 @@ export const extremeSettings: fc.Arbitrary<PolyCase> = fc
 /** Every family, for the campaign (`huge`: with sizes that need the work limits). */
 export function anyProgram(huge: boolean): fc.Arbitrary<PolyCase> {
   return fc.oneof(
-    { arbitrary: validProgram, weight: 3 },
-    { arbitrary: mutatedProgram, weight: 5 },
-    { arbitrary: deepProgram, weight: 1 },
+    { arbitrary: validProgram, weight: 6 },
+    { arbitrary: mutatedProgram, weight: 10 },
+    { arbitrary: deepProgram, weight: 2 },
+    // The slow families (seconds per case where no limit stops them) less often.
     { arbitrary: workProgram(huge), weight: 1 },
     { arbitrary: extremeSettings, weight: 1 },
   );
