@@ -17,6 +17,22 @@ const problems = (r: CampaignResult): string[] =>
     .map((c) => `${c.generator} case ${c.index}: ${JSON.stringify(c.verdict)}`);
 
 describe('fuzz campaign in worker processes (time-out, memory cap)', () => {
+  it('classifies each way a case ends: ok, diagnostic, failure, hang, heap limit, resident cap', async () => {
+    const result = await runCampaign({
+      generators: ['selftest'],
+      cases: 6,
+      seed: SEED,
+      timeoutMs: 3000,
+      heapMb: 256,
+      rssMb: 768,
+      workers: 2,
+    });
+    const kinds = result.records.map((r) => r.verdict.kind);
+    expect(kinds).toEqual(['ok', 'diagnostic', 'failure', 'hang', 'memory', 'memory']);
+    expect(result.records[3]!.input).toBe('hang');
+    expect(result.peakWorkerRss).toBeGreaterThan(768 * 2 ** 20);
+  }, 120_000);
+
   it('known slow reproducers and amplifiers end in diagnostics within 10 s and 1 GiB', async () => {
     const result = await runCampaign({
       generators: ['slow-poly', 'slow-ckpt', 'work', 'amplifier'],

@@ -1,4 +1,4 @@
-import type fc from 'fast-check';
+import fc from 'fast-check';
 import { amplifyingCheckpoint, anyCheckpoint, type CheckpointCase } from '../arbitraries/checkpoint.js';
 import { anyIr, type IrCase } from '../arbitraries/ir.js';
 import { anyInput, type InputCase } from '../arbitraries/npy.js';
@@ -120,7 +120,39 @@ export const GENERATORS = {
     ckpt(() => amplifyingCheckpoint(tinyTensors(), 1)),
     () => slowCheckpoints(),
   ),
+  // The pool's own check (campaign.test.ts): one case of each verdict, in turn.
+  selftest: listed(
+    {
+      arbitrary: () => fc.constantFrom<SelfTest>('ok'),
+      run: runSelfTest,
+      repro: (c, stem) => ({ files: [{ name: `${stem}.txt`, data: c }], command: `(self-test case ${c})` }),
+      describe: (c) => c,
+    },
+    () => SELF_TESTS,
+  ),
 } as const;
+
+type SelfTest = 'ok' | 'diagnostic' | 'failure' | 'hang' | 'heap' | 'resident';
+const SELF_TESTS: readonly SelfTest[] = ['ok', 'diagnostic', 'failure', 'hang', 'heap', 'resident'];
+
+/** A case that ends each way a case can: the pool must classify each one right. */
+function runSelfTest(c: SelfTest): Outcome {
+  if (c === 'diagnostic') return { kind: 'diagnostic', codes: ['E0000'], message: 'self-test' };
+  if (c === 'failure') return { kind: 'failure', reason: 'internal: Error', message: 'self-test' };
+  if (c === 'hang') for (;;);
+  if (c === 'heap') {
+    // JavaScript objects past the V8 heap limit: the worker dies.
+    const hoard: number[][] = [];
+    for (;;) hoard.push(new Array(1 << 24).fill(0.5));
+  }
+  if (c === 'resident') {
+    // Typed arrays, outside the V8 heap, touched so that they are resident: the cap stops them.
+    const hoard: Uint8Array[] = [];
+    for (let i = 0; i < 32; i++) hoard.push(new Uint8Array(64 << 20).fill(1));
+    return { kind: 'ok' };
+  }
+  return { kind: 'ok' };
+}
 
 export type GeneratorName = keyof typeof GENERATORS;
 export const ALL: readonly GeneratorName[] = ['poly', 'ir', 'npy', 'ckpt'];
