@@ -37,6 +37,10 @@ export function writeReproducers(result: CampaignResult, dir: string): Map<numbe
     const { files, command } = g.repro(input, stem);
     for (const f of files) writeFileSync(join(dir, f.name), f.data);
     commands.set(r.index, command);
+    // Shrinking may cross from one generator family to another: the original is kept too.
+    if (r.shrunk && r.input !== undefined) {
+      for (const f of g.repro(r.input, `${stem}-original`).files) writeFileSync(join(dir, f.name), f.data);
+    }
   }
   return commands;
 }
@@ -123,6 +127,7 @@ export function renderReport(
         const input = r.shrunk?.input ?? r.input;
         const shrunk = r.shrunk ? ' (shrunk)' : '';
         L(`- case ${r.index}${shrunk}: ${input === undefined ? '(input lost)' : g.describe(input)}`);
+        if (r.shrunk && r.input !== undefined) L(`  - original: ${g.describe(r.input)}`);
         const cmd = commands.get(r.index);
         if (cmd) L(`  - replay: \`${cmd}\``);
       }
