@@ -491,7 +491,10 @@ export class GpuEngine {
    * input, `perImage * batch` floats); returns one array per output. Runs are serialised.
    */
   run(inputs: readonly Float32Array[], batch: number): Promise<Float32Array[]> {
-    const result = this.queue.then(() => this.runSerial(inputs, batch));
+    // A queued run reads its inputs later: copied now, a caller reusing its array after the call
+    // (filling it with the next image while this run waits) cannot change this run's result.
+    const own = inputs.map((x) => x.slice());
+    const result = this.queue.then(() => this.runSerial(own, batch));
     this.queue = result.catch(() => undefined);
     return result;
   }

@@ -145,10 +145,14 @@ describe('weights served wrong', () => {
       ),
     );
     const started = performance.now();
-    expect(await failure(fetchBytes(`${base}/stalled/weights.bin`, 'it', SPEC, undefined, 0.3))).toBe(
+    expect(
+      await failure(fetchBytes(`${base}/stalled/weights.bin`, 'it', SPEC, undefined, undefined, 0.3)),
+    ).toBe(
       `weights-unreachable: the download of weights.bin from ${base}/stalled/weights.bin stalled: nothing received for 0.3 s after 1024 of 4096 bytes`,
     );
-    expect(await failure(fetchBytes(`${base}/silent/weights.bin`, 'it', SPEC, undefined, 0.3))).toBe(
+    expect(
+      await failure(fetchBytes(`${base}/silent/weights.bin`, 'it', SPEC, undefined, undefined, 0.3)),
+    ).toBe(
       `weights-unreachable: the download of weights.bin from ${base}/silent/weights.bin stalled: nothing received for 0.3 s after 0 of 4096 bytes`,
     );
     expect(performance.now() - started).toBeLessThan(5000);

@@ -22,9 +22,16 @@ export type ModelErrorCode =
   /** An image that cannot be decoded or read: a broken or unloaded `<img>`, an undecodable Blob, a tainted canvas. */
   | 'bad-image'
   /** Fetching an image URL failed (a network error or an HTTP error status); the message names the URL. */
-  | 'image-fetch-failed';
+  | 'image-fetch-failed'
+  /** Loading the weights was aborted through `Model.create`'s `signal` (e.g. a time-out). */
+  | 'aborted'
+  /** `run` on a model after its `destroy()`. */
+  | 'destroyed';
 
-/** A bad input to run/preprocess, an unreadable image, bad or unserved weights (length, checksum, unreadable, HTTP) or a bad option. */
+/**
+ * A bad input to run/preprocess, an unreadable image, bad or unserved weights (length, checksum,
+ * unreadable, HTTP), a bad option, an aborted load, or a run after destroy().
+ */
 export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
 }

@@ -73,6 +73,7 @@ async function readFile(
   what: string,
   spec: WeightsSpec,
   onProgress: ProgressCallback | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
   const handle = await openNodeFile(path);
   try {
@@ -82,6 +83,7 @@ async function readFile(
     let at = 0;
     onProgress?.(0, size);
     while (at < size) {
+      signal?.throwIfAborted();
       const { bytesRead } = await handle.read(out, at, Math.min(CHUNK, size - at), at);
       if (bytesRead === 0) throw sizeError(what, at, spec);
       at += bytesRead;
@@ -106,9 +108,14 @@ export async function fetchBytes(
   what: string,
   spec: WeightsSpec,
   onProgress: ProgressCallback | undefined,
+  signal?: AbortSignal,
   stallSeconds = STALL_SECONDS,
 ): Promise<Uint8Array> {
   const watch = new StallWatch(url, spec, stallSeconds);
+  // The caller's signal aborts the request and the body's reading too (a server that stalls
+  // within the stall time is given up on as well).
+  const abort = (): void => watch.abort();
+  signal?.addEventListener('abort', abort, { once: true });
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let complete = false;
   try {
@@ -146,7 +153,13 @@ export async function fetchBytes(
     complete = true;
     if (at !== total || extra > 0) throw sizeError(what, at + extra, spec);
     return out;
+  } catch (e) {
+    if (signal?.aborted) {
+      throw new ModelError('aborted', `loading ${what} was aborted: ${message(signal.reason)}`, { cause: e });
+    }
+    throw e;
   } finally {
+    signal?.removeEventListener('abort', abort);
     watch.stop();
     // Refused or failed midway: release the connection.
     if (!complete) void reader?.cancel().catch(() => undefined);
@@ -235,6 +248,11 @@ class StallWatch {
     private readonly seconds: number,
   ) {}
 
+  /** Aborts the request (the caller's signal fired). */
+  abort(): void {
+    this.controller.abort();
+  }
+
   async during<T>(step: Promise<T>, loaded: number): Promise<T> {
     let expired: () => void = () => undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -277,7 +295,8 @@ const HAS_SCHEME = /^[a-z][a-z0-9+.-]+:/i;
 /**
  * Loads and checks the weights. `source` may be a path or URL string, a URL, or the bytes; without
  * it, `defaultUrl` (the package's own weights.bin). Fetched weights go through the Cache API when
- * `cache` asks for it (weights-cache.ts). Throws `ModelError('bad-weights')`.
+ * `cache` asks for it (weights-cache.ts). Throws `ModelError('bad-weights')` (or a code for weights
+ * not served), or `ModelError('aborted')` when `signal` aborts the load.
  */
 export async function loadWeights(
   spec: WeightsSpec,
@@ -285,6 +304,7 @@ export async function loadWeights(
   defaultUrl: URL,
   onProgress?: ProgressCallback,
   cache?: WeightsCacheOption,
+  signal?: AbortSignal,
 ): Promise<Float32Array> {
   const cacheName = weightsCacheName(cache);
   const from = source ?? defaultUrl;
@@ -296,6 +316,7 @@ export async function loadWeights(
   /** The Cache API cache fetched weights go to, when asked for and available. */
   let store: Awaited<ReturnType<typeof openWeightsCache>> = null;
   try {
+    signal?.throwIfAborted();
     if (from instanceof ArrayBuffer) {
       bytes = new Uint8Array(from);
       onProgress?.(bytes.byteLength, spec.byteLength);
@@ -305,7 +326,7 @@ export async function loadWeights(
     } else if (typeof from === 'string' || from instanceof URL) {
       const url = from instanceof URL ? from : HAS_SCHEME.test(from) ? new URL(from) : undefined;
       if (isNode() && (url === undefined || url.protocol === 'file:')) {
-        bytes = await readFile(url ?? from, what, spec, onProgress);
+        bytes = await readFile(url ?? from, what, spec, onProgress, signal);
       } else {
         store = await openWeightsCache(cacheName);
         const cached =
@@ -315,7 +336,7 @@ export async function loadWeights(
           onProgress?.(cached.byteLength, spec.byteLength);
           return decodeWeights(cached, spec);
         }
-        bytes = await fetchBytes(url ?? from, what, spec, onProgress);
+        bytes = await fetchBytes(url ?? from, what, spec, onProgress, signal);
       }
     } else {
       throw new ModelError(
@@ -325,6 +346,9 @@ export async function loadWeights(
     }
   } catch (e) {
     if (e instanceof ModelError) throw e;
+    if (signal?.aborted) {
+      throw new ModelError('aborted', `loading ${what} was aborted: ${message(signal.reason)}`, { cause: e });
+    }
     throw new ModelError('bad-weights', `cannot load ${what}: ${message(e)}`, { cause: e });
   }
   await checkWeights(bytes, what, spec);

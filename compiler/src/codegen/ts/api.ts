@@ -223,6 +223,15 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
               "Browsers: keep the fetched weights in the Cache API, keyed by their SHA-256, so later page loads read them from there (checked again; a corrupt entry is replaced). `true` uses the cache 'polyc-weights', a string names another. Default false. Where the Cache API is missing (Node, insecure pages) the weights are fetched as usual.",
             ],
           },
+          {
+            name: 'signal',
+            hasQuestionToken: true,
+            isReadonly: true,
+            type: 'AbortSignal',
+            docs: [
+              "Aborts loading the weights (e.g. `AbortSignal.timeout(30_000)`: a server that stalls is otherwise waited for): `create` then throws ModelError('aborted').",
+            ],
+          },
         ],
       },
       {
@@ -289,6 +298,7 @@ export function indexSource(info: ApiInfo): SourceFileStructure {
             ],
           },
           { name: 'engine', isReadonly: true, scope: Scope.Private, type: 'Engine' },
+          { name: 'destroyed', scope: Scope.Private, type: 'boolean', initializer: 'false' },
         ],
         ctors: [
           {
@@ -335,7 +345,7 @@ if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
 if (backend === 'cpu' && options.device !== undefined) {
   throw new ModelError('bad-options', "a device was given with backend: 'cpu'");
 }
-const weights = await loadWeights(WEIGHTS, options.weights, new URL('./${w.file}', import.meta.url), options.onProgress, options.cache);
+const weights = await loadWeights(WEIGHTS, options.weights, new URL('./${w.file}', import.meta.url), options.onProgress, options.cache, options.signal);
 let reason: string | undefined;
 if (backend !== 'cpu') {
   try {
@@ -385,6 +395,8 @@ return new Model('cpu', createCpu(weights, kernels), reason, kernels ? 'wasm-sim
             ],
             returnType: 'Promise<RunResult>',
             statements: [
+              // The CPU engine has no state to refuse with; the WebGPU one also rejects a run in flight.
+              `if (this.destroyed) throw new ModelError('destroyed', '${info.model} was destroyed: create a new Model to run again');`,
               'const batch = checkInput(input, options.batch, INPUT_SHAPE, MAX_BATCH);',
               'return { logits: await this.engine.run(input, batch) };',
             ],
@@ -425,9 +437,11 @@ return this.topk(logits, k)[0]!;`,
           },
           {
             name: 'destroy',
-            docs: ['Frees the GPU buffers (and the device, when the model acquired it).'],
+            docs: [
+              "Frees the GPU buffers (and the device, when the model acquired it) or the CPU threads. A run in flight completes or rejects with code 'destroyed'; later runs throw ModelError('destroyed').",
+            ],
             returnType: 'void',
-            statements: ['this.engine.destroy();'],
+            statements: ['if (this.destroyed) return;', 'this.destroyed = true;', 'this.engine.destroy();'],
           },
         ],
       },
