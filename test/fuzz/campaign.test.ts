@@ -33,12 +33,14 @@ describe('fuzz campaign in worker processes (time-out, memory cap)', () => {
     expect(result.peakWorkerRss).toBeGreaterThan(768 * 2 ** 20);
   }, 120_000);
 
-  it('known slow reproducers and amplifiers end in diagnostics within 10 s and 1 GiB', async () => {
+  // 20 s here, 10 s in `npm run fuzz`: CI runs other test files on the same 2 cores meanwhile (the
+  // exponential-recursion reproducer takes 2.5 s alone on a loaded machine, to its E0309).
+  it('known slow reproducers and amplifiers end in diagnostics within 20 s and 1 GiB', async () => {
     const result = await runCampaign({
       generators: ['slow-poly', 'slow-ckpt', 'work', 'amplifier'],
       cases: 4 * Math.max(SLOW_POLY.length, 13),
       seed: SEED,
-      timeoutMs: 10_000,
+      timeoutMs: 20_000,
       rssMb: 1024,
       workers: 2,
     });

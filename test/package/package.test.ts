@@ -344,7 +344,7 @@ describe('polyc compile -> npm pack -> npm install -> node', () => {
     expect(r.auto).toMatch(
       /^cpu: WebGPU adapter '[^']*swiftshader[^']*' is a software \(fallback\) adapter/i,
     );
-  });
+  }, 180_000);
 
   it('retries a run once after a device loss, then names the stage it was lost in (as polyc run does)', async () => {
     const { out } = await setup();
