@@ -12,19 +12,38 @@ import { renderReport, writeReproducers } from './report.js';
  * reproducer files for every failure, hang and memory verdict. Exit 1 when there is any.
  */
 
-const { values } = parseArgs({
-  options: {
-    cases: { type: 'string', default: '1000' },
-    target: { type: 'string', default: 'all' },
-    seed: { type: 'string', default: '1' },
-    timeout: { type: 'string', default: '10000' },
-    workers: { type: 'string' },
-    heap: { type: 'string', default: '512' },
-    rss: { type: 'string', default: '1024' },
-    out: { type: 'string', default: 'fuzz-report/report.md' },
-  },
-  strict: true,
-});
+const USAGE = `usage: npm run fuzz -- [--cases N] [--target ${Object.keys(GENERATORS).join('|')}|all (comma-separated)]
+                       [--seed N] [--timeout ms] [--workers N] [--heap MiB] [--rss MiB] [--out report.md]`;
+
+let parsed: ReturnType<typeof parse>;
+try {
+  parsed = parse();
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(1);
+}
+if (parsed.values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const { values } = parsed;
+
+function parse() {
+  return parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      cases: { type: 'string', default: '1000' },
+      target: { type: 'string', default: 'all' },
+      seed: { type: 'string', default: '1' },
+      timeout: { type: 'string', default: '10000' },
+      workers: { type: 'string' },
+      heap: { type: 'string', default: '512' },
+      rss: { type: 'string', default: '1024' },
+      out: { type: 'string', default: 'fuzz-report/report.md' },
+    },
+    strict: true,
+  });
+}
 
 const int = (name: string, text: string | undefined): number => {
   const n = Number(text);
