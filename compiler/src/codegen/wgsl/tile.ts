@@ -171,14 +171,14 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
   const tile3 = chooseChannels(channels, probe3.accs.length);
   // Known once the probe has evaluated stage 3's anchors.
   const stats = uses.mean || uses.variance;
-  const floatsPerPixel = cs + (stats ? 2 * cb1 : 0);
+  const floatsPerPixel = cs + (stats ? 2 * cb1 + 2 : 0);
   if (floatsPerPixel * PIXELS * 4 > WORKGROUP_STORAGE_BYTES) return null;
   const kLoop3 = probe3.accs.length > 0 || probe3.stats.s1 || probe3.stats.s2;
   blocks = tileBlocks(hw, workgroupSize, floatsPerPixel, [
     { items: cb1, cost: k1 * probe1.accs.length * tile1 + tile1 },
     {
       items: Math.ceil(channels / tile3),
-      cost: (kLoop3 ? cs * probe3.accs.length * tile3 : 0) + tile3 + (stats ? 2 * cb1 : 0),
+      cost: (kLoop3 ? cs * probe3.accs.length * tile3 : 0) + tile3,
     },
   ]);
   const tp = blocks * PIXELS;
@@ -190,7 +190,8 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
     return x2 === sId ? v : normalised(v, kk, null);
   };
   const stage3 = [
-    ...(stats ? merged(tile1, cs, blocks, uses.variance) : []),
+    ...(uses.mean ? ['  let mu = smean[pbl];'] : []),
+    ...(uses.variance ? ['  let va = svar[pbl];'] : []),
     ...(ln ? [`  let rs = 1.0 / sqrt(va + vec4<f32>(${f32Literal(ln.attrs.eps)}));`] : []),
     ...tileHead(spec3, sweep3, channels),
     ...(kLoop3 ? kLoop(sweep3, cs, loadS) : []),
@@ -227,6 +228,8 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
       ? [
           `var<workgroup> psum: array<vec4<f32>, ${cb1 * blocks}>;`,
           `var<workgroup> pm2: array<vec4<f32>, ${cb1 * blocks}>;`,
+          `var<workgroup> smean: array<vec4<f32>, ${blocks}>;`,
+          `var<workgroup> svar: array<vec4<f32>, ${blocks}>;`,
         ]
       : []),
   ].join('\n');
@@ -242,6 +245,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let xb = ${offsetExpr(sourceOf(unit, byId, x1)!.slot)} + b * ${k1 * hw}u;
 ${items(sweep1, cs, stage1(sweep1)).join('\n')}
   workgroupBarrier();
+${stats ? [...merged(tile1, cs, blocks, workgroupSize), '  workgroupBarrier();'].join('\n') : ''}
 ${items(sweep3, channels, stage3).join('\n')}
 }`;
   // Both sweeps' writers write the same function for a value: keep one of each.
@@ -282,12 +286,14 @@ function partials(tile: number, cs: number, blocks: number): string[] {
 }
 
 /**
- * Stage 3's per-pixel mean (`mu`) and, when `variance`, variance (`va`) of S over its `cs` channels,
- * merged from stage 1's partials (Chan et al.'s pairwise update: M2 = sum of the blocks' M2 plus
- * n_j (mean_j - mean)^2, without the cancellation of E[S^2] - E[S]^2). Blocks of `tile` channels,
- * the last one of what is left.
+ * Stage 2: per pixel block of the tile (a vec4 over its pixels), the mean (`smean`) and variance
+ * (`svar`) of S over its `cs` channels, merged from stage 1's partials (Chan et al.'s pairwise
+ * update: M2 = the sum of the blocks' M2 plus n_j (mean_j - mean)^2, without the cancellation of
+ * E[S^2] - E[S]^2). Blocks of `tile` channels, the last one of what is left. One invocation per
+ * pixel block: ceil(cs / tile) vec4 reads of each partial, once per tile, rather than in each of
+ * stage 3's items (there, every channel block of a pixel block would repeat them).
  */
-function merged(tile: number, cs: number, blocks: number, variance: boolean): string[] {
+function merged(tile: number, cs: number, blocks: number, workgroupSize: number): string[] {
   const nb = Math.ceil(cs / tile);
   const last = cs - (nb - 1) * tile;
   const full = last === tile ? nb : nb - 1;
@@ -297,21 +303,18 @@ function merged(tile: number, cs: number, blocks: number, variance: boolean): st
     `      m2 += pm2[${at(j)}] + ${n}.0 * d * d;`,
   ];
   return [
-    '  var bs = vec4<f32>(0.0);',
-    `  for (var j = 0u; j < ${nb}u; j++) {`,
-    `    bs += psum[${at('j')}];`,
+    `  for (var pbl = li; pbl < ${blocks}u; pbl += ${workgroupSize}u) {`,
+    '    var bs = vec4<f32>(0.0);',
+    `    for (var j = 0u; j < ${nb}u; j++) {`,
+    `      bs += psum[${at('j')}];`,
+    '    }',
+    `    let mu = bs / ${cs}.0;`,
+    '    var m2 = vec4<f32>(0.0);',
+    ...(full > 0 ? [`    for (var j = 0u; j < ${full}u; j++) {`, ...m2('j', tile), '    }'] : []),
+    ...(full < nb ? ['    {', ...m2(`${nb - 1}u`, last), '    }'] : []),
+    '    smean[pbl] = mu;',
+    `    svar[pbl] = m2 / ${cs}.0;`,
     '  }',
-    `  let mu = bs / ${cs}.0;`,
-    ...(variance
-      ? [
-          '  var m2 = vec4<f32>(0.0);',
-          ...(full > 0
-            ? [`  for (var j = 0u; j < ${full}u; j++) {`, ...m2('j', tile).map((l) => l.slice(2)), '  }']
-            : []),
-          ...(full < nb ? ['  {', ...m2(`${nb - 1}u`, last).map((l) => l.slice(2)), '  }'] : []),
-          `  let va = m2 / ${cs}.0;`,
-        ]
-      : []),
   ];
 }
 
