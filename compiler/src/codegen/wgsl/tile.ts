@@ -33,18 +33,25 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * 1. S for the whole tile into workgroup memory (`ws`, channel-major, vec4 over 4 pixels): the
  *    register-blocked GEMM of gemm.ts (several channels x a vec4 of pixels per invocation, looping
  *    over the tile's (channel block, pixel block) items), its epilogue up to S included (the
- *    PolyMLP product of two halves, a cell's scaled sum).
- * 2. Per-pixel statistics of S, exactly in two passes over the staged values (mean, then the mean
- *    squared deviation), when the rest reads them.
+ *    PolyMLP product of two halves, a cell's scaled sum); when the rest reads S's statistics, each
+ *    item also writes its own per pixel (`partials`: the sum over its channels and the squared
+ *    deviations from their mean, exact, from the values in registers).
+ * 2. Per pixel block, the mean and variance of S merged from those partials (`merged`), when the
+ *    rest reads them: a few vec4 reads per pixel block rather than two passes over all C_S staged
+ *    values per pixel.
  * 3. The region's root for the tile: again the GEMM machinery, its K loop over S in workgroup
  *    memory when a second pointwise conv reads S (or S's LayerNorm), else no K loop; the LayerNorm,
  *    the channel means of S and S², and the variance E[S²] - E[S]² (layernorm-into-gemm's form)
- *    anchored to the staged statistics, everything else (rank-1 correction, `* r + p`) in
+ *    anchored to the merged statistics, everything else (rank-1 correction, `* r + p`) in
  *    registers; each output stored once, vec4 along pixels (NCHW) where H*W allows.
  *
- * Workgroup memory holds TP * (C_S + 2) floats within WORKGROUP_STORAGE_BYTES (TILE_MAX_CHANNELS
- * bounds C_S so that TP = 4 fits). Barriers stay in uniform control flow: the only early return
- * tests the workgroup's index; invocations past the image's last pixel skip their items.
+ * Every read of S in stage 3 is a vec4 over a pixel block that the invocations of that pixel
+ * block share (a broadcast) and neighbouring pixel blocks read neighbouring vec4s: no bank
+ * conflicts. `tileBlocks` sizes the tile so that few invocations idle in stages 1 and 3.
+ * Workgroup memory holds TP * (C_S + 2 * ceil(C_S / tile) + 2) floats (S, the partials, the
+ * merged statistics) within WORKGROUP_STORAGE_BYTES (TILE_MAX_CHANNELS bounds C_S so that TP = 4
+ * fits with tiles of 4 channels or more). Barriers stay in uniform control flow: the only early
+ * return tests the workgroup's index; invocations past the image's last pixel skip their items.
  *
  * Returns null (the generic path) unless the unit has that shape.
  */
