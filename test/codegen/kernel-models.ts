@@ -180,6 +180,24 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   'tile-mlp-150x7x7': {
     source: `${block}\nmodel m(x: f32[B, 150, 7, 7]) {\n  return mlp(self, x, 150, "ln")\n}`,
   },
+  // Stage 1's statistics partials over channel blocks that the staged channel count does not fill:
+  // m = 9 channels of the PolyMLP (blocks of 4, 4 and 1) at 6x6, ...
+  'tile-mlp-9x6x6': {
+    source: `${block}\nmodel m(x: f32[B, 9, 6, 6]) {\n  return mlp(self, x, 9, "ln")\n}`,
+  },
+  // ... 3 channels (one block, fewer channels than the tile) at 9x9 (H*W = 81: scalar reads, tiles
+  // past the last pixel) and 21 channels of 7 inputs (blocks of 8, 8 and 5) with the mean of the
+  // normalised value, a per-pixel channel statistic of the region's root.
+  'tile-norm-3x9x9': {
+    source: `model m(x: f32[B, 7, 9, 9]) {
+  return layernorm2d(self.n, pwconv(self.o, x, out=3)) + 1
+}`,
+  },
+  'tile-norm-21x4x4': {
+    source: `model m(x: f32[B, 7, 4, 4]) {
+  return layernorm2d(self.n, pwconv(self.o, x, out=21)) * 2 + mean(x * x, axes=[1], keepdims=true)
+}`,
+  },
   // A LayerNorm of the PolyMLP product that the second conv and a residual both read: the tile
   // stores the LayerNorm (with its gain), the second conv is a GEMM of its own. 5 channels, 3x3.
   'tile-mlp-shared-norm-3x3': {

@@ -119,11 +119,12 @@ export const FUSED_KINDS: readonly FusedKind[] = [
 export const WORKGROUP_STORAGE_BYTES = 16384;
 
 /**
- * The most channels the staged value of a `tile` region may have: 4 pixels of it plus two f32
- * statistics per pixel fit in WORKGROUP_STORAGE_BYTES (4 * (C + 2) * 4 <= 16384, C <= 1022).
+ * The most channels C the staged value of a `tile` region may have: 4 pixels of it fit in
+ * WORKGROUP_STORAGE_BYTES with, per pixel, two statistics partials for each block of (at least)
+ * 4 channels and the two merged statistics: 4 * (C + 2 * ceil(C / 4) + 2) * 4 <= 16384, C <= 680.
  * fuse-kernels forms no tile region above it; codegen chooses the tile's pixels within it.
  */
-export const TILE_MAX_CHANNELS = WORKGROUP_STORAGE_BYTES / 4 / 4 - 2;
+export const TILE_MAX_CHANNELS = 680;
 
 /**
  * The body of a fused op: a straight-line op list with its own value ids, starting with one `arg`

@@ -33,18 +33,25 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * 1. S for the whole tile into workgroup memory (`ws`, channel-major, vec4 over 4 pixels): the
  *    register-blocked GEMM of gemm.ts (several channels x a vec4 of pixels per invocation, looping
  *    over the tile's (channel block, pixel block) items), its epilogue up to S included (the
- *    PolyMLP product of two halves, a cell's scaled sum).
- * 2. Per-pixel statistics of S, exactly in two passes over the staged values (mean, then the mean
- *    squared deviation), when the rest reads them.
+ *    PolyMLP product of two halves, a cell's scaled sum); when the rest reads S's statistics, each
+ *    item also writes its own per pixel (`partials`: the sum over its channels and the squared
+ *    deviations from their mean, exact, from the values in registers).
+ * 2. Per pixel block, the mean and variance of S merged from those partials (`merged`), when the
+ *    rest reads them: a few vec4 reads per pixel block rather than two passes over all C_S staged
+ *    values per pixel.
  * 3. The region's root for the tile: again the GEMM machinery, its K loop over S in workgroup
  *    memory when a second pointwise conv reads S (or S's LayerNorm), else no K loop; the LayerNorm,
  *    the channel means of S and S², and the variance E[S²] - E[S]² (layernorm-into-gemm's form)
- *    anchored to the staged statistics, everything else (rank-1 correction, `* r + p`) in
+ *    anchored to the merged statistics, everything else (rank-1 correction, `* r + p`) in
  *    registers; each output stored once, vec4 along pixels (NCHW) where H*W allows.
  *
- * Workgroup memory holds TP * (C_S + 2) floats within WORKGROUP_STORAGE_BYTES (TILE_MAX_CHANNELS
- * bounds C_S so that TP = 4 fits). Barriers stay in uniform control flow: the only early return
- * tests the workgroup's index; invocations past the image's last pixel skip their items.
+ * Every read of S in stage 3 is a vec4 over a pixel block that the invocations of that pixel
+ * block share (a broadcast) and neighbouring pixel blocks read neighbouring vec4s: no bank
+ * conflicts. `tileBlocks` sizes the tile so that few invocations idle in stages 1 and 3.
+ * Workgroup memory holds TP * (C_S + 2 * ceil(C_S / tile) + 2) floats (S, the partials, the
+ * merged statistics) within WORKGROUP_STORAGE_BYTES (TILE_MAX_CHANNELS bounds C_S so that TP = 4
+ * fits with tiles of 4 channels or more). Barriers stay in uniform control flow: the only early
+ * return tests the workgroup's index; invocations past the image's last pixel skip their items.
  *
  * Returns null (the generic path) unless the unit has that shape.
  */
@@ -85,19 +92,28 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
   /** The vec4 of S at a vec4 index of the tile, channel-major (see `memory`). */
   const staged4 = (i: string) => `ws[(${i}) >> 2u][(${i}) & 3u]`;
 
-  // Stage 1: S at the tile's (channel, pixel) items.
+  // Stage 1: S at the tile's (channel, pixel) items, and the item's statistics of S per pixel
+  // (`partials`) when stage 3 reads them.
   const spec1: TileSpec = { unit, byId, root: sId, convs: convsOf(x1), xId: x1, k: k1, h, w, vecRows: vecX };
-  const tile1 = chooseChannels(cs, sweepTile(spec1, 1).accs.length);
+  const probe1 = sweepTile(spec1, 1);
+  const tile1 = chooseChannels(cs, probe1.accs.length);
+  const cb1 = Math.ceil(cs / tile1);
   const stage1 = (sweep1: Sweep) => [
     ...tileHead(spec1, sweep1, cs),
     ...kLoop(sweep1, k1, arenaRows(hw, vecX)),
     ...sweep1.epilogue,
-    ...tileStores(sweep1.values, cs, {
-      vec4At: staged4,
-      at: (j) => `c${j} * ${blocks * PIXELS}u + pbl * ${PIXELS}u`,
-      vector: true,
-      inRange: () => 'true',
-    }),
+    ...sweep1.values.map((row, j) => `  let sv${j} = vec4<f32>(${row.join(', ')});`),
+    ...tileStores(
+      sweep1.values.map((_, j) => LANES.map((l) => `sv${j}.${l}`)),
+      cs,
+      {
+        vec4At: staged4,
+        at: (j) => `c${j} * ${blocks * PIXELS}u + pbl * ${PIXELS}u`,
+        vector: true,
+        inRange: () => 'true',
+      },
+    ),
+    ...(stats ? partials(tile1, cs, blocks) : []),
   ];
 
   // Stage 3: the root, reading S, its statistics and its LayerNorm from workgroup memory.
@@ -158,9 +174,21 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
     vecRows: vecX,
     anchor,
   };
-  const tile3 = chooseChannels(channels, sweepTile(spec3, 1).accs.length);
-  const tp = tilePixels(cs, hw, workgroupSize, Math.max(Math.ceil(cs / tile1), Math.ceil(channels / tile3)));
-  blocks = tp / PIXELS;
+  const probe3 = sweepTile(spec3, 1);
+  const tile3 = chooseChannels(channels, probe3.accs.length);
+  // Known once the probe has evaluated stage 3's anchors.
+  const stats = uses.mean || uses.variance;
+  const floatsPerPixel = cs + (stats ? 2 * cb1 + 2 : 0);
+  if (floatsPerPixel * PIXELS * 4 > WORKGROUP_STORAGE_BYTES) return null;
+  const kLoop3 = probe3.accs.length > 0 || probe3.stats.s1 || probe3.stats.s2;
+  blocks = tileBlocks(hw, workgroupSize, floatsPerPixel, [
+    { items: cb1, cost: k1 * probe1.accs.length * tile1 + tile1 },
+    {
+      items: Math.ceil(channels / tile3),
+      cost: (kLoop3 ? cs * probe3.accs.length * tile3 : 0) + tile3,
+    },
+  ]);
+  const tp = blocks * PIXELS;
   const tiles = Math.ceil(hw / tp);
   const sweep1 = sweepTile(spec1, tile1);
   const sweep3 = sweepTile(spec3, tile3);
@@ -173,7 +201,7 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
     ...(uses.variance ? ['  let va = svar[pbl];'] : []),
     ...(ln ? [`  let rs = 1.0 / sqrt(va + vec4<f32>(${f32Literal(ln.attrs.eps)}));`] : []),
     ...tileHead(spec3, sweep3, channels),
-    ...(sweep3.accs.length > 0 || sweep3.stats.s1 || sweep3.stats.s2 ? kLoop(sweep3, cs, loadS) : []),
+    ...(kLoop3 ? kLoop(sweep3, cs, loadS) : []),
     ...sweep3.epilogue,
     `  let ob = ${offsetExpr(0)} + b * ${channels * hw}u;`,
     ...tileStores(sweep3.values, channels, {
@@ -199,31 +227,14 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
       '  }',
     ];
   };
-  const n = `${cs}.0`;
-  const statistics = [
-    `  for (var pi = li; pi < ${tp}u; pi += ${workgroupSize}u) {`,
-    '    var s = 0.0;',
-    `    for (var k = 0u; k < ${cs}u; k++) {`,
-    `      s += ${staged4(`k * ${blocks}u + (pi >> 2u)`)}[pi & 3u];`,
-    '    }',
-    `    let m = s / ${n};`,
-    '    var d2 = 0.0;',
-    `    for (var k = 0u; k < ${cs}u; k++) {`,
-    `      let d = ${staged4(`k * ${blocks}u + (pi >> 2u)`)}[pi & 3u] - m;`,
-    '      d2 += d * d;',
-    '    }',
-    '    smean[pi >> 2u][pi & 3u] = m;',
-    `    svar[pi >> 2u][pi & 3u] = d2 / ${n};`,
-    '  }',
-    '  workgroupBarrier();',
-  ];
-  const stats = uses.mean || uses.variance;
   const memory = [
     // mat4x4 elements, 4 vec4s each: Dawn zero-initialises workgroup memory in a loop over its
     // elements (see runtime/src/device.ts), a quarter as many iterations as with vec4s.
     `var<workgroup> ws: array<mat4x4<f32>, ${Math.ceil((cs * blocks) / 4)}>;`,
     ...(stats
       ? [
+          `var<workgroup> psum: array<vec4<f32>, ${cb1 * blocks}>;`,
+          `var<workgroup> pm2: array<vec4<f32>, ${cb1 * blocks}>;`,
           `var<workgroup> smean: array<vec4<f32>, ${blocks}>;`,
           `var<workgroup> svar: array<vec4<f32>, ${blocks}>;`,
         ]
@@ -241,7 +252,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let xb = ${offsetExpr(sourceOf(unit, byId, x1)!.slot)} + b * ${k1 * hw}u;
 ${items(sweep1, cs, stage1(sweep1)).join('\n')}
   workgroupBarrier();
-${stats ? statistics.join('\n') : ''}
+${stats ? [...merged(tile1, cs, blocks, workgroupSize), '  workgroupBarrier();'].join('\n') : ''}
 ${items(sweep3, channels, stage3).join('\n')}
 }`;
   // Both sweeps' writers write the same function for a value: keep one of each.
@@ -260,15 +271,85 @@ ${items(sweep3, channels, stage3).join('\n')}
 }
 
 /**
- * Pixels per tile: the fewest (a multiple of PIXELS) that give the workgroup's invocations one
- * item each in the stage with more channel blocks (`channelBlocks` of them), so that an image
- * spreads over as many workgroups as it can keep busy (at batch 1, layers of 7x7 or 14x14 pixels
- * have few); no more than the image needs, than fits in workgroup memory with the statistics
- * (C_S = 48, 6 blocks: 44 pixels; C_S = 288: 8), or than one per invocation (the statistics).
+ * Stage 1's statistics of its item: per pixel (a vec4 over the item's 4), the sum of S over the
+ * item's valid channels (the last block of a channel count that `tile` does not divide has fewer;
+ * its clamped channels repeat the last one) and the sum of squared deviations from their mean,
+ * exactly in two passes over the values in registers (`sv<j>`). Stage 3 merges them (`merged`).
  */
-export function tilePixels(cs: number, hw: number, workgroupSize: number, channelBlocks: number): number {
-  const fit = Math.floor(WORKGROUP_STORAGE_BYTES / 4 / (cs + 2) / PIXELS) * PIXELS;
-  const need = Math.ceil(hw / PIXELS) * PIXELS;
-  const busy = Math.ceil(workgroupSize / channelBlocks) * PIXELS;
-  return Math.max(PIXELS, Math.min(fit, need, busy, Math.ceil(workgroupSize / PIXELS) * PIXELS));
+function partials(tile: number, cs: number, blocks: number): string[] {
+  // Channels of the tile that every block has: the last block has cs - (blocks - 1) * tile.
+  const always = cs % tile === 0 ? tile : cs % tile;
+  const valid = (j: number, v: string) =>
+    j < always ? v : `select(vec4<f32>(0.0), ${v}, cb * ${tile}u + ${j}u < ${cs}u)`;
+  const js = Array.from({ length: tile }, (_, j) => j);
+  const n = always === tile ? `${tile}.0` : `f32(min(${tile}u, ${cs}u - cb * ${tile}u))`;
+  return [
+    `  let bsum = ${js.map((j) => valid(j, `sv${j}`)).join(' + ')};`,
+    `  let bmean = bsum / ${n};`,
+    ...js.map((j) => `  let bd${j} = ${valid(j, `sv${j} - bmean`)};`),
+    `  pm2[cb * ${blocks}u + pbl] = ${js.map((j) => `bd${j} * bd${j}`).join(' + ')};`,
+    `  psum[cb * ${blocks}u + pbl] = bsum;`,
+  ];
+}
+
+/**
+ * Stage 2: per pixel block of the tile (a vec4 over its pixels), the mean (`smean`) and variance
+ * (`svar`) of S over its `cs` channels, merged from stage 1's partials (Chan et al.'s pairwise
+ * update: M2 = the sum of the blocks' M2 plus n_j (mean_j - mean)^2, without the cancellation of
+ * E[S^2] - E[S]^2). Blocks of `tile` channels, the last one of what is left. One invocation per
+ * pixel block: ceil(cs / tile) vec4 reads of each partial, once per tile, rather than in each of
+ * stage 3's items (there, every channel block of a pixel block would repeat them).
+ */
+function merged(tile: number, cs: number, blocks: number, workgroupSize: number): string[] {
+  const nb = Math.ceil(cs / tile);
+  const last = cs - (nb - 1) * tile;
+  const full = last === tile ? nb : nb - 1;
+  const at = (j: string) => `${j} * ${blocks}u + pbl`;
+  const m2 = (j: string, n: number) => [
+    `      let d = psum[${at(j)}] / ${n}.0 - mu;`,
+    `      m2 += pm2[${at(j)}] + ${n}.0 * d * d;`,
+  ];
+  return [
+    `  for (var pbl = li; pbl < ${blocks}u; pbl += ${workgroupSize}u) {`,
+    '    var bs = vec4<f32>(0.0);',
+    `    for (var j = 0u; j < ${nb}u; j++) {`,
+    `      bs += psum[${at('j')}];`,
+    '    }',
+    `    let mu = bs / ${cs}.0;`,
+    '    var m2 = vec4<f32>(0.0);',
+    ...(full > 0 ? [`    for (var j = 0u; j < ${full}u; j++) {`, ...m2('j', tile), '    }'] : []),
+    ...(full < nb ? ['    {', ...m2(`${nb - 1}u`, last), '    }'] : []),
+    '    smean[pbl] = mu;',
+    `    svar[pbl] = m2 / ${cs}.0;`,
+    '  }',
+  ];
+}
+
+/**
+ * Pixel blocks (of PIXELS) per tile. An item is a (channel block, pixel block) of a stage; a
+ * workgroup runs a stage's `items * blocks` items in rounds of `workgroupSize`, so invocations idle
+ * in a stage's last round and in a tile past the image's last pixel. The rule takes the blocks
+ * that waste the least work (each stage's items weighted by their `cost`), the fewest among
+ * those within 2% of it (more tiles: an image spreads over more workgroups at batch 1), with at
+ * most two rounds of the stage with the most items, no more blocks than the image needs and what
+ * fits in workgroup memory at `floatsPerPixel`.
+ */
+export function tileBlocks(
+  hw: number,
+  workgroupSize: number,
+  floatsPerPixel: number,
+  stages: readonly { readonly items: number; readonly cost: number }[],
+): number {
+  const need = Math.ceil(hw / PIXELS);
+  const fit = Math.floor(WORKGROUP_STORAGE_BYTES / 4 / floatsPerPixel / PIXELS);
+  const most = Math.max(...stages.map((s) => s.items));
+  const limit = Math.max(1, Math.min(need, fit, Math.floor((2 * workgroupSize) / most)));
+  const ideal = stages.reduce((n, s) => n + s.items * s.cost, 0) * need;
+  const efficiency = (blocks: number) =>
+    ideal /
+    (Math.ceil(need / blocks) *
+      stages.reduce((n, s) => n + Math.ceil((s.items * blocks) / workgroupSize) * workgroupSize * s.cost, 0));
+  const candidates = Array.from({ length: limit }, (_, i) => i + 1);
+  const best = Math.max(...candidates.map(efficiency));
+  return candidates.find((b) => efficiency(b) >= best - 0.02)!;
 }

@@ -85,7 +85,7 @@ export function variantSpace(unit: Unit): {
       others.push({ template: 'elementwise' });
       break;
     case 'tile':
-      // The pixel tile follows the workgroup (tile.ts: every invocation busy within 16 KB).
+      // The pixel tile follows the workgroup (tile.ts, `tileBlocks`: the fewest idle invocations).
       for (const workgroupSize of WORKGROUP_SIZES)
         if (workgroupSize !== WORKGROUP_SIZE) others.push({ template, workgroupSize });
       break;
