@@ -56,7 +56,7 @@ const { values } = parseArgs({
     'no-tune': { type: 'boolean', default: false },
   },
 });
-const { runs, warmup, time, interleaved } = timing(values);
+const { runs, warmup, interleaved } = timing(values);
 const size = Number(values.size);
 const batches = values.batches.split(',').map(Number);
 const profileRepeats = Number(values['profile-repeats']);
@@ -114,16 +114,83 @@ for (const name of values.models.split(',')) {
   const session = values['no-ort'] ? undefined : await ortSession(exportOnnx(m, weights));
   for (const batch of batches) {
     const input = randomInput([batch, 3, size, size], 42);
-    const reference = session
-      ? await time(
-          async () =>
-            (await session.run({ image: new ort.Tensor('float32', input.data, input.shape) })).logits!
-              .data as Float32Array,
-        )
-      : undefined;
+    /** One per row: every variant's runs are interleaved (one of each per round), so that a change in the machine's load touches them alike. */
+    const runners: {
+      variant: string;
+      model?: WebGpuModel;
+      activations: number;
+      run: () => Promise<Float32Array>;
+    }[] = [];
     for (const [variant, model] of polyc) {
-      const r = await time(async () => (await model.run([input.data], batch))[0]!);
-      if (values.profile) {
+      runners.push({
+        variant,
+        model,
+        activations: plans.get(variant)!.plan.memory.plannedBytes * (batch / maxBatch),
+        run: async () => (await model.run([input.data], batch))[0]!,
+      });
+    }
+    let tuned: WebGpuModel | undefined;
+    if (!values['no-tune']) {
+      const compiled = compileForWebGpu(fused, batch, undefined, await tunedKernels(fused, batch));
+      const model = await WebGpuModel.create(compiled.plan, packWeights(fused, compiled, weights), {
+        powerPreference: 'high-performance',
+      });
+      tuned = model;
+      console.log(describeTuned(compiled));
+      runners.push({
+        variant: 'polyc webgpu (tuned)',
+        model,
+        activations: compiled.plan.memory.plannedBytes,
+        run: async () => (await model.run([input.data], batch))[0]!,
+      });
+    }
+    if (session) {
+      runners.push({
+        variant: 'onnxruntime-node webgpu EP',
+        activations: 0,
+        run: async () =>
+          (await session.run({ image: new ort.Tensor('float32', input.data, input.shape) })).logits!
+            .data as Float32Array,
+      });
+    }
+    const results = await interleaved(runners.map((r) => r.run));
+    const reference = session ? results[results.length - 1] : undefined;
+    for (const [i, { variant, model, activations }] of runners.entries()) {
+      const r = results[i]!;
+      rows.push(
+        model
+          ? {
+              model: name,
+              batch,
+              variant,
+              medianMs: r.ms,
+              dispatches: String(model.stats.dispatches),
+              movedMiB: mib(model.stats.bytesMoved),
+              peakMiB: `${mib(model.stats.peakMemoryBytes)} (activations ${mib(activations)})`,
+              maxRelDiff: reference ? relDiff(r.out, reference.out).toExponential(1) : 'n/a',
+            }
+          : {
+              model: name,
+              batch,
+              variant,
+              medianMs: r.ms,
+              dispatches: 'n/a',
+              movedMiB: 'n/a',
+              peakMiB: 'n/a',
+              maxRelDiff: '(reference)',
+            },
+      );
+      console.log(rows[rows.length - 1]);
+    }
+    if (tuned) {
+      const f = results[0]!.ms;
+      const t = results[polyc.size]!.ms;
+      tuning.push(
+        `${name} batch ${batch}: fused ${f.toFixed(0)} ms, tuned ${t.toFixed(0)} ms (${(f / t).toFixed(2)}x)`,
+      );
+    }
+    if (values.profile) {
+      for (const [variant, model] of polyc) {
         const p = await model.profile([input.data], batch, { repeats: profileRepeats });
         profileTiming = describeTiming(p);
         profiles.push(
@@ -133,58 +200,8 @@ ${profileMarkdown(p)}
 `,
         );
       }
-      const plan = plans.get(variant)!.plan;
-      rows.push({
-        model: name,
-        batch,
-        variant,
-        medianMs: r.ms,
-        dispatches: String(model.stats.dispatches),
-        movedMiB: mib(model.stats.bytesMoved),
-        peakMiB: `${mib(model.stats.peakMemoryBytes)} (activations ${mib(plan.memory.plannedBytes * (batch / maxBatch))})`,
-        maxRelDiff: reference ? relDiff(r.out, reference.out).toExponential(1) : 'n/a',
-      });
-      console.log(rows[rows.length - 1]);
     }
-    if (!values['no-tune']) {
-      const compiled = compileForWebGpu(fused, batch, undefined, await tunedKernels(fused, batch));
-      const model = await WebGpuModel.create(compiled.plan, packWeights(fused, compiled, weights), {
-        powerPreference: 'high-performance',
-      });
-      // Interleaved with the fused model's runs: the ratio between the two is what tuning gained.
-      const base = polyc.get('polyc webgpu (fused)')!;
-      const [f, r] = (await interleaved([
-        async () => (await base.run([input.data], batch))[0]!,
-        async () => (await model.run([input.data], batch))[0]!,
-      ])) as [{ ms: number }, { ms: number; out: Float32Array }];
-      tuning.push(
-        `${name} batch ${batch}, interleaved with the fused model's runs: fused ${f.ms.toFixed(0)} ms, tuned ${r.ms.toFixed(0)} ms (${(f.ms / r.ms).toFixed(2)}x)`,
-      );
-      rows.push({
-        model: name,
-        batch,
-        variant: 'polyc webgpu (tuned)',
-        medianMs: r.ms,
-        dispatches: String(model.stats.dispatches),
-        movedMiB: mib(model.stats.bytesMoved),
-        peakMiB: `${mib(model.stats.peakMemoryBytes)} (activations ${mib(compiled.plan.memory.plannedBytes)})`,
-        maxRelDiff: reference ? relDiff(r.out, reference.out).toExponential(1) : 'n/a',
-      });
-      console.log(rows[rows.length - 1], describeTuned(compiled));
-      model.destroy();
-    }
-    if (!reference) continue;
-    rows.push({
-      model: name,
-      batch,
-      variant: 'onnxruntime-node webgpu EP',
-      medianMs: reference.ms,
-      dispatches: 'n/a',
-      movedMiB: 'n/a',
-      peakMiB: 'n/a',
-      maxRelDiff: '(reference)',
-    });
-    console.log(rows[rows.length - 1]);
+    tuned?.destroy();
   }
   for (const model of polyc.values()) model.destroy();
   await session?.release();
@@ -258,7 +275,9 @@ on ${new Date().toISOString().slice(0, 10)}.
 - Adapter: ${adapter}${isFallback(adapter) ? ' (WebGPU on the CPU: absolute times say little about a real GPU; compare the ratio)' : ''}.
 - Weights: deterministic random (seed 0, BatchNorm statistics calibrated); input ${size}x${size}.
 - Each time is the median of ${runs} inferences after ${warmup} warm-up run(s), measured from submit to
-  results on the host (one command encoder and one submit per inference for polyc).
+  results on the host (one command encoder and one submit per inference for polyc). The variants'
+  runs are interleaved (one of each per round), so that a change in the machine's load touches them
+  alike: compare the ratios.
 - "polyc / ORT" divides by onnxruntime-node ${ort.env.versions?.common ?? ''} running polyc's ONNX export with the
   WebGPU execution provider on the same adapter, in the same process. "MiB moved" is polyc's
   estimate of bytes read and written by its kernels; "max rel diff" compares the logits with ORT's.
