@@ -27,6 +27,8 @@ export interface Elaborated {
 }
 
 const MAX_CALL_DEPTH = 64;
+/** Eval steps a block call costs besides its body's (see callBlock). */
+const BLOCK_CALL_STEPS = 32;
 
 /**
  * How deeply evaluation may nest: expressions and statements, across block calls. The parser bounds
@@ -880,6 +882,9 @@ class Evaluator {
   }
 
   private callBlock(decl: BlockDecl, e: Extract<Expr, { kind: 'call' }>, env: Map<string, Value>): Value {
+    // A call binds its parameters in a new scope and path: many expression steps' worth of work,
+    // so exponential recursion reaches the eval-steps limit in a second, not ten.
+    this.step(e.span, BLOCK_CALL_STEPS);
     if (this.stack.length >= MAX_CALL_DEPTH)
       fail('E0306', `blocks nest deeper than ${MAX_CALL_DEPTH} calls (recursion?)`, e.span);
     const inner = new Map<string, Value>();
