@@ -38,23 +38,27 @@ const post = (m: WorkerMessage): void => {
 // The pool gone, nothing is left to do.
 process.on('disconnect', () => process.exit(0));
 
+/** A case's result with the worker's memory after it (and the input when it failed). */
+function postResult(index: number, input: unknown, outcome: Outcome, ms: number): void {
+  const mem = process.memoryUsage();
+  post({
+    type: 'result',
+    index,
+    outcome,
+    ms,
+    heapUsed: mem.heapUsed,
+    arrayBuffers: mem.arrayBuffers,
+    ...(outcome.kind === 'failure' ? { input } : {}),
+  });
+}
+
 process.on('message', (job: Job) => {
   const g = generator(job.generator);
   if (g.pick) {
     const input = g.pick(job.index);
     const t0 = performance.now();
     const outcome = g.run(input);
-    const mem = process.memoryUsage();
-    const ms = performance.now() - t0;
-    post({
-      type: 'result',
-      index: job.index,
-      outcome,
-      ms,
-      heapUsed: mem.heapUsed,
-      arrayBuffers: mem.arrayBuffers,
-      ...(outcome.kind === 'failure' ? { input } : {}),
-    });
+    postResult(job.index, input, outcome, performance.now() - t0);
     post({ type: 'ready' });
     return;
   }
@@ -71,16 +75,7 @@ process.on('message', (job: Job) => {
       const failed = outcome.kind === 'failure';
       if (first) {
         first = false;
-        const mem = process.memoryUsage();
-        post({
-          type: 'result',
-          index: job.index,
-          outcome,
-          ms,
-          heapUsed: mem.heapUsed,
-          arrayBuffers: mem.arrayBuffers,
-          ...(failed ? { input } : {}),
-        });
+        postResult(job.index, input, outcome, ms);
       } else if (failed) shrunk = { input, outcome };
       return !failed;
     }),
