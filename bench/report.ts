@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { buildModel } from '../compiler/src/driver/frontend.js';
 import type { Elaborated } from '../compiler/src/frontend/elaborate.js';
+import type { Profile } from '../runtime/src/index.js';
 
 export { relDiff } from '../compiler/src/driver/tune.js';
 
@@ -90,4 +91,27 @@ export async function timeInterleaved(
     }
   }
   return fns.map((_, k) => ({ ms: median(times[k]!), out: outs[k]! }));
+}
+
+/**
+ * Kernels that do a model's multiply-accumulate work: convolutions, GEMMs and matmuls, and the fused
+ * kernels built around them. Every other kernel (elementwise ops, norms, reductions) does work that
+ * fusion folds into its neighbours.
+ */
+const MAC_KINDS = /^(conv2d|gemm|linear|matmul|tile|polyconv|attention)/;
+export const WORK_SPLIT_HEAD = [
+  '| variant | convolution and matmul kernels ms | other kernels ms | other share | fusion ceiling |',
+  '|---|---|---|---|---|',
+].join('\n');
+
+/**
+ * A profile's time split between MAC_KINDS and the rest. The ceiling is what fusing everything else
+ * away could gain over this variant, were its convolutions to run at these kernels' speed: total /
+ * convolution time. For fusion off it bounds fused / fusion off on this adapter at this speed.
+ */
+export function workSplit(variant: string, p: Profile): string {
+  const mac = p.kinds.filter((k) => MAC_KINDS.test(k.kind)).reduce((n, k) => n + k.ms, 0);
+  const other = p.ms - mac;
+  const ceiling = mac > 0 ? `${(p.ms / mac).toFixed(2)}x` : 'n/a';
+  return `| ${variant} | ${mac.toFixed(0)} | ${other.toFixed(0)} | ${((100 * other) / p.ms).toFixed(0)}% | ${ceiling} |`;
 }

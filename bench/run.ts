@@ -38,7 +38,15 @@ import type { Module } from '../compiler/src/ir/types.js';
 import { runPasses } from '../compiler/src/passes/manager.js';
 import { DEFAULT_PIPELINE, parsePipeline } from '../compiler/src/passes/pipeline.js';
 import { queryAdapter, WebGpuModel } from '../runtime/src/index.js';
-import { buildExampleModel, MODEL_BENCH_OPTIONS, relDiff, timing, writeSection } from './report.js';
+import {
+  buildExampleModel,
+  MODEL_BENCH_OPTIONS,
+  relDiff,
+  timing,
+  WORK_SPLIT_HEAD,
+  workSplit,
+  writeSection,
+} from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -190,6 +198,7 @@ for (const name of values.models.split(',')) {
       );
     }
     if (values.profile) {
+      const split: string[] = [];
       for (const [variant, model] of polyc) {
         const p = await model.profile([input.data], batch, { repeats: profileRepeats });
         profileTiming = describeTiming(p);
@@ -199,7 +208,13 @@ for (const name of values.models.split(',')) {
 ${profileMarkdown(p)}
 `,
         );
+        split.push(workSplit(variant, p));
       }
+      profiles.push(`#### ${name}, batch ${batch}: where the time goes
+
+${WORK_SPLIT_HEAD}
+${split.join('\n')}
+`);
     }
     tuned?.destroy();
   }
