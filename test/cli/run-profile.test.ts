@@ -33,6 +33,10 @@ describe('polyc run --profile', () => {
     expect(a.err).toContain('--profile needs --backend webgpu');
     const b = await cli(...LR, '--backend', 'webgpu', '--profile', '--repeats', '0');
     expect(b.code).toBe(1);
-    expect(b.err).toContain("--repeats must be a positive integer, got '0'");
+    expect(b.err).toContain("--repeats must be an integer from 1 to 1000, got '0'");
+    // A count that would keep the profile running for days is refused at once.
+    const c = await cli(...LR, '--backend', 'webgpu', '--profile', '--repeats', '1000000');
+    expect(c.code).toBe(1);
+    expect(c.err).toContain("--repeats must be an integer from 1 to 1000, got '1000000'");
   });
 });

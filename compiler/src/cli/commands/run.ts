@@ -18,6 +18,9 @@ import {
   TUNE_CACHE_OPTION,
 } from '../options.js';
 
+/** The most timings per step `--repeats` takes. */
+const MAX_REPEATS = 1000;
+
 export const run: Command = {
   name: 'run',
   summary: 'run a model with checkpoint weights on an input (reference interpreter or WebGPU)',
@@ -50,7 +53,7 @@ export const run: Command = {
     stringOption(
       'repeats',
       '<n>',
-      'with --profile: timings per step, each step reports the median (default 3)',
+      'with --profile: timings per step, each step reports the median (default 3, at most 1000)',
     ),
     { ...TUNE_CACHE_OPTION, description: `with webgpu: ${TUNE_CACHE_OPTION.description}` },
     MAX_FILE_SIZE_OPTION,
@@ -77,8 +80,9 @@ export const run: Command = {
       return usageError(io, command, '--tune-cache needs --backend webgpu');
     const repeatsText = str(inv, 'repeats') ?? '3';
     const repeats = Number(repeatsText);
-    if (!/^\d+$/.test(repeatsText) || repeats < 1)
-      return usageError(io, command, `--repeats must be a positive integer, got '${repeatsText}'`);
+    // Bounded like `polyc tune --runs`: a profile of a large model takes seconds per repeat.
+    if (!/^\d+$/.test(repeatsText) || repeats < 1 || repeats > MAX_REPEATS)
+      return usageError(io, command, `--repeats must be an integer from 1 to ${MAX_REPEATS}, got '${repeatsText}'`);
     const maxBytes = maxFileBytes(inv);
     if (maxBytes === null) return EXIT_USER;
     const out = str(inv, 'output');
