@@ -7,6 +7,7 @@ import {
   readlinkSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -216,6 +217,26 @@ describe('--max-file-size', () => {
     expect(e.err).toContain('error[E0708]');
     const c = await cli('compile', ...LR, '--weights', over, '-o', path('pkg-over'), '--max-file-size', '1');
     expect(c.err).toContain('error[E0708]');
+  });
+
+  it('text inputs (.poly, IR, labels, tune caches) are bounded at 64 MiB without being read', async () => {
+    // Sparse: the size is there, the bytes are not.
+    const big = path('huge.poly');
+    writeFileSync(big, '');
+    truncateSync(big, 64 * MIB + 1);
+    const started = Date.now();
+    const checks = [
+      await cli('check', big),
+      await cli('opt', big),
+      await cli('compile', ...LR, '--labels', big, '-o', path('pkg-labels')),
+      await cli('run', ...LR, '--backend', 'webgpu', '--tune-cache', big),
+    ];
+    for (const r of checks) {
+      expect(r.err).toContain(`error[E0708]: '${big}' is ${64 * MIB + 1} bytes, over the limit of 64 MiB`);
+      expect(r.err).toContain('read whole');
+      expect(r.code).toBe(1);
+    }
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it.each(['0', '-1', '1.5', 'big', '99999999'])('--max-file-size %s is a usage error', async (v) => {

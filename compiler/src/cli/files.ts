@@ -27,11 +27,17 @@ import { type Invocation, str, usageError } from './command.js';
 /** The text of a regular file, or null (the caller reports it where the name was written). */
 export function readText(path: string): string | null {
   try {
-    return statSync(path).isFile() ? readFileSync(path, 'utf8') : null;
+    if (!statSync(path).isFile()) return null;
   } catch {
     return null;
   }
+  return TEXT.decode(readBytes(path, MAX_TEXT_MIB * MIB, TEXT_LIMIT_HINT));
 }
+
+/** Text inputs are read whole into a string: a bound far above any real model source or label list. */
+const MAX_TEXT_MIB = 64;
+const TEXT_LIMIT_HINT = '.poly sources, IR texts, label lists and tune caches are read whole';
+const TEXT = new TextDecoder();
 
 export const fileHost: SourceHost = { readFile: readText };
 
@@ -104,7 +110,12 @@ function kindOf(st: Stats): string {
  * read to exactly the size it had then, so neither an endless device nor a growing file is read
  * without bound.
  */
-export function readBytes(path: string, maxBytes: number = DEFAULT_MAX_FILE_MIB * MIB): Uint8Array {
+export function readBytes(
+  path: string,
+  maxBytes: number = DEFAULT_MAX_FILE_MIB * MIB,
+  /** What E0708 tells the user to do. */
+  hint = 'raise it with --max-file-size <MiB> if the file is right',
+): Uint8Array {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -119,7 +130,7 @@ export function readBytes(path: string, maxBytes: number = DEFAULT_MAX_FILE_MIB 
       throw new DiagnosticError([
         error(
           'E0708',
-          `'${path}' is ${st.size} bytes, over the limit of ${maxBytes / MIB} MiB; raise it with --max-file-size <MiB> if the file is right`,
+          `'${path}' is ${st.size} bytes, over the limit of ${maxBytes / MIB} MiB; ${hint}`,
         ),
       ]);
     }
