@@ -105,6 +105,10 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return dwconv(self.d, c, k=3, pad=0) + scale(self.s, c[:, :, 1:5, 1:4])
 }`,
   },
+  // Past MAX_REGISTER_TAPS (33x33 = 1089 taps): the generic path, weights read in its loop.
+  'depthwise-33x33': {
+    source: `model m(x: f32[B, 3, 9, 9]) {\n  return dwconv(self.a, x, k=33) * x\n}`,
+  },
   'attention-l1-7x7': {
     source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln")\n}`,
   },

@@ -188,3 +188,17 @@ describe('CPolyNeXt-T at 224x224, batch 1', () => {
     expect(plan.kernels.map((k) => k.name)).toContain('conv2d_48x56x56_7x7s4d1_8x4');
   });
 });
+
+describe('depthwise kernels past the register bound', () => {
+  it('a 33x33 depthwise conv is rendered by the generic path, a 31x31 one by the register template', () => {
+    const kernels = (k: number) => {
+      const source = `model m(x: f32[B, 3, 9, 9]) {\n  return dwconv(self.a, x, k=${k}) * x\n}`;
+      const r = buildModel('kernel.poly', { readFile: () => source });
+      const opt = runPasses(r.model!.module, parsePipeline('default')).module;
+      return compileForWebGpu(opt, 1).plan.kernels.map((k) => k.name);
+    };
+    // 961 taps: one kernel with the weights in registers; 1089: the generic conv loop.
+    expect(kernels(31)).toEqual([expect.stringMatching(/_dw31x31s1d1_3x9x9$/)]);
+    expect(kernels(33)).toEqual([expect.not.stringMatching(/_dw/)]);
+  });
+});

@@ -38,6 +38,13 @@ interface Depthwise {
   readonly pad: readonly [number, number];
 }
 
+/**
+ * The most taps (kh * kw) a depthwise kernel of these templates holds in registers, as the wasm
+ * kernels' unrolling bound: a larger kernel (a 63x63 one would be 3969 weight registers and
+ * thousands of lines of WGSL) is rendered by the generic path, which reads each weight in its loop.
+ */
+export const MAX_REGISTER_TAPS = 1024;
+
 /** The geometry of `op` if it is a depthwise conv (one input channel per output channel). */
 function depthwise(op: Op | undefined, byId: ReadonlyMap<ValueId, Op>): Depthwise | null {
   if (op?.op !== 'conv2d' || op.type.shape.length !== 4) return null;
@@ -45,6 +52,7 @@ function depthwise(op: Op | undefined, byId: ReadonlyMap<ValueId, Op>): Depthwis
   const [co, cig, kh, kw] = byId.get(op.operands[1]!)!.type.shape as [number, number, number, number];
   const [, , oh, ow] = op.type.shape as [unknown, number, number, number];
   if (op.attrs.groups !== c || co !== c || cig !== 1) return null;
+  if (kh * kw > MAX_REGISTER_TAPS) return null;
   const { stride, dilation, pad } = op.attrs;
   return {
     op,
