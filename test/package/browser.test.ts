@@ -332,9 +332,29 @@ async function inModelWorker(arg: { input: number[]; threads?: number }): Promis
   }
 }
 
+/** Runs in the page: `createInWorker` with a signal aborted before the call, and one aborted during it. */
+async function abortedWorkers(): Promise<string[]> {
+  const pkg = (globalThis as unknown as { polycPackage: WorkerPackageApi }).polycPackage;
+  const code = (e: { name?: string; code?: string; message?: string }) => `${e.name} ${e.code}: ${e.message}`;
+  const before = await pkg.Model.createInWorker({ signal: AbortSignal.abort('not wanted') }).then(
+    () => 'created',
+    code,
+  );
+  const controller = new AbortController();
+  const during = pkg.Model.createInWorker({ signal: controller.signal }).then(() => 'created', code);
+  // The worker has not even loaded index.js yet.
+  setTimeout(() => controller.abort('too slow'), 0);
+  return [before, await during];
+}
+
 interface WorkerPackageApi {
   Model: {
-    createInWorker(options: { backend: 'auto'; threads?: number; onProgress: () => void }): Promise<{
+    createInWorker(options: {
+      backend?: 'auto';
+      threads?: number;
+      onProgress?: () => void;
+      signal?: AbortSignal;
+    }): Promise<{
       backend: string;
       threads: number;
       adapterInfo: string;
@@ -529,6 +549,14 @@ describe('the generated package in headless Chromium', () => {
     );
     checkModelWorker(result, 1, 'not isolated');
     expect(result.fallbackReason).toMatch(/is a software \(fallback\) adapter; the CPU backend is faster$/);
+    // A signal aborts the creation: the worker is stopped and the call rejects with 'aborted'.
+    const aborted = await withPage(root, (await setup()).server, WEBGPU_FLAGS, (page) =>
+      page.evaluate(abortedWorkers),
+    );
+    expect(aborted).toEqual([
+      'ModelError aborted: creating the model in its worker was aborted: not wanted',
+      'ModelError aborted: creating the model in its worker was aborted: too slow',
+    ]);
   });
 
   it('runs on 2 threads in a worker of a cross-origin-isolated page (its own, and createInWorker\u2019s), matching the authors\u2019 logits', async () => {

@@ -37,6 +37,11 @@ export interface WorkerCreateOptions {
   /** As `Model.create`'s: the Cache API is available in workers too. */
   readonly cache?: boolean | string;
   readonly onProgress?: (loaded: number, total: number) => void;
+  /**
+   * As `Model.create`'s: aborting it while the model is created stops the worker and rejects with
+   * `ModelError('aborted')`. It stays in the page (a signal cannot be sent to a worker).
+   */
+  readonly signal?: AbortSignal;
 }
 
 interface WorkerScope {
@@ -141,8 +146,13 @@ export async function startModelWorker(
       'createInWorker needs Web Workers (a browser); use Model.create here',
     );
   }
-  const { onProgress, weights, ...rest } = options;
+  const { onProgress, weights, signal, ...rest } = options;
+  const aborted = () =>
+    new ModelError('aborted', `creating the model in its worker was aborted: ${String(signal?.reason)}`);
+  if (signal?.aborted) throw aborted();
   const connection = new Connection(start() as BrowserWorker);
+  const onAbort = () => connection.fail(aborted());
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const info = (await connection.call(
       {
@@ -175,6 +185,8 @@ export async function startModelWorker(
   } catch (e) {
     connection.close();
     throw e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -220,11 +232,18 @@ class Connection {
       if ('error' in data) call.reject(rebuild(data.error));
       else call.resolve(data.result);
     };
-    worker.onerror = (e) => {
-      for (const call of this.pending.values())
-        call.reject(new Error(`the model worker failed: ${e.message}`));
-      this.pending.clear();
-    };
+    worker.onerror = (e) => this.reject(new Error(`the model worker failed: ${e.message}`));
+  }
+
+  /** Stops the worker and rejects every pending call with `error`. */
+  fail(error: Error): void {
+    this.close();
+    this.reject(error);
+  }
+
+  private reject(error: Error): void {
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
   }
 
   call(
