@@ -18,15 +18,18 @@ block polyconv(self: path, p: tensor, C: int, k: int, d: int) {
   return layernorm2d(self.n, pwconv(self.o, m, out=C)) * sigmoid(param(self.r, [1])) + p
 }
 
-block attention(self: path, x: tensor, C: int, kind: str) {
-  heads = 2
-  A = heads * 32
+block attention(self: path, x: tensor, C: int, kind: str, heads: int, dim: int, qview: str) {
+  A = heads * dim
   batch, _, H, W = x.shape
   N = H * W
   qkv = pwconv(self.qkv, layernorm2d(self.pre, x), out=2 * A)
-  q = reshape(dwconv(self.q, qkv[:, :A], k=5), [batch, heads, 32, N])
-  k = reshape(dwconv(self.k, qkv[:, :A], k=5), [batch, heads, 32, N])
-  v = reshape(dwconv(self.v, qkv[:, A:], k=3), [batch, heads, 32, N])
+  qc = dwconv(self.q, qkv[:, :A], k=5)
+  if qview == "wh" {
+    qc = transpose(qc, [0, 1, 3, 2])
+  }
+  q = reshape(qc, [batch, heads, dim, N])
+  k = reshape(dwconv(self.k, qkv[:, :A], k=5), [batch, heads, dim, N])
+  v = reshape(dwconv(self.v, qkv[:, A:], k=3), [batch, heads, dim, N])
   P = (transpose(q, [0, 1, 3, 2]) @ k * sigmoid(param(self.scale, [1, heads, 1, 1])) + 1) ^ 4
   if kind == "ln" {
     P = l1norm(P, axis=3)
@@ -105,11 +108,27 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return dwconv(self.d, c, k=3, pad=0) + scale(self.s, c[:, :, 1:5, 1:4])
 }`,
   },
+  // Polynomial attention (attention.ts): keys not a multiple of 4 (49, 35, 1), head dims that are not
+  // (30, 6), several heads, vector loads and stores (64 and 36 keys); the generic template for a
+  // head dim above the register template's limit (72) and for a query view that is not affine
+  // (H and W transposed, then merged).
   'attention-l1-7x7': {
-    source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln")\n}`,
+    source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln", 2, 32, "hw")\n}`,
   },
   'attention-bn-1x1': {
-    source: `${block}\nmodel m(x: f32[B, 13, 1, 1]) {\n  return attention(self, x, 13, "bn")\n}`,
+    source: `${block}\nmodel m(x: f32[B, 13, 1, 1]) {\n  return attention(self, x, 13, "bn", 2, 32, "hw")\n}`,
+  },
+  'attention-l1-3x30-8x8': {
+    source: `${block}\nmodel m(x: f32[B, 11, 8, 8]) {\n  return attention(self, x, 11, "ln", 3, 30, "hw")\n}`,
+  },
+  'attention-bn-4x6-6x6': {
+    source: `${block}\nmodel m(x: f32[B, 9, 6, 6]) {\n  return attention(self, x, 9, "bn", 4, 6, "hw")\n}`,
+  },
+  'attention-generic-1x72-5x5': {
+    source: `${block}\nmodel m(x: f32[B, 7, 5, 5]) {\n  return attention(self, x, 7, "ln", 1, 72, "hw")\n}`,
+  },
+  'attention-generic-view-7x5': {
+    source: `${block}\nmodel m(x: f32[B, 13, 7, 5]) {\n  return attention(self, x, 13, "ln", 2, 16, "wh")\n}`,
   },
   'cell-input-norm': {
     source: `model m(x: f32[B, 13, 7, 7]) {
