@@ -21,7 +21,8 @@
  *   stages' shapes, and CPolyNeXt-T and APolyNeXt-T at 224x224, every value NCHW against the
  *   layouts assign-layouts records (NC4HW4 where H*W % 4 != 0);
  * - attention: polynomial attention units (APolyNeXt-T's stages and others), the register template
- *   with 1, 2 and 4 queries per invocation against the codegen of a base revision (`--base`).
+ *   with 1, 2 and 4 queries per invocation, Q' rows in registers or reloaded per key group, against
+ *   the codegen of a base revision (`--base`).
  *
  *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout,attention] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
@@ -285,7 +286,12 @@ const SECTIONS: Section[] = [
       const build = await baseBuildPlan(base);
       return [
         { name: `base ${base.slice(0, 10)}`, build: (m) => build(m, 1, new AnalysisContext()) },
-        ...ATTENTION_QUERIES.map((q) => withOptions(`registers ${q}q`, { attentionQueries: q })),
+        ...ATTENTION_QUERIES.map((q) =>
+          withOptions(`${q}q, rows in registers`, { attentionQueries: q, attentionQRows: 'registers' }),
+        ),
+        ...[2, 4].map((q) =>
+          withOptions(`${q}q, rows reloaded`, { attentionQueries: q, attentionQRows: 'reload' }),
+        ),
       ];
     },
     oneKernel: true,

@@ -88,14 +88,19 @@ describe('PolyConv templates and tiles against the interpreter (batch 1 and 5)',
 });
 
 describe('attention templates against the interpreter (batch 1 and 5)', () => {
-  // Every queries-per-invocation of the register template (4 queries over 49, 35 or 1 keys leave
-  // a partial last block), and which template each attention model's unit gets.
+  // Every queries-per-invocation of the register template (4 queries over 49 or 1 queries leave
+  // a partial last block), Q' rows in registers and reloaded per key group (one vec4 over 4
+  // queries for 64 and 36), and which template each attention model's unit gets.
   const names = Object.keys(KERNEL_MODELS).filter((n) => n.startsWith('attention'));
+  const variants: KernelOptions[] = [
+    ...[1, 2, 4].map((q) => ({ attentionQueries: q, attentionQRows: 'registers' as const })),
+    ...[2, 4].map((q) => ({ attentionQueries: q, attentionQRows: 'reload' as const })),
+  ];
   for (const name of names.filter((n) => !n.includes('generic'))) {
-    for (const queries of [1, 2, 4]) {
-      it(`${name}, ${queries} queries per invocation`, async () => {
+    for (const options of variants) {
+      it(`${name}, ${options.attentionQueries} queries, Q' rows ${options.attentionQRows}`, async () => {
         const r = buildModel('kernel.poly', { readFile: () => KERNEL_MODELS[name]!.source });
-        const results = await runBoth(r.model!.module, 'default', [1, 5], { attentionQueries: queries });
+        const results = await runBoth(r.model!.module, 'default', [1, 5], options);
         for (const x of results) expect(x.err).toBeLessThan(1e-5);
       });
     }

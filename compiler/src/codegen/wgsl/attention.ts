@@ -16,7 +16,8 @@ import { ENTRY, PRELUDE, prelude, type RenderedKernel, type Unit, WORKGROUP_SIZE
  * `base + b*sb + h*sh + k*sk + u*su` with the strides known at compile time (no `/` or `%` per
  * load). One invocation computes `queries` consecutive queries of one (batch, head):
  *
- * - the queries' rows of Q' are loaded once into named registers;
+ * - the queries' rows of Q' are loaded once into named registers (or, `qRows: 'reload'`, reloaded
+ *   per key group: one vec4 over 4 queries per channel where the query axis is contiguous);
  * - keys are swept in groups of 4: the scores of a query for 4 keys are one vec4, sum over k of
  *   `q_k * K'[k, u..u+3]`, each K' row segment loaded once for all the invocation's queries (one
  *   vec4 load where the key axis is contiguous and aligned, else 4 scalars);
@@ -25,7 +26,9 @@ import { ENTRY, PRELUDE, prelude, type RenderedKernel, type Unit, WORKGROUP_SIZE
  *   on the key (per-head constants) is hoisted out of the loop;
  * - the output accumulators are named registers updated with `dot(P4, V'[k, u..u+3])`, again one
  *   V' load per channel for all queries; keys left over (N not a multiple of 4) are one last group
- *   with the missing lanes zero.
+ *   with the missing lanes zero;
+ * - the L1 scale `1 / max(sum |P|, eps)` multiplies the accumulators at the end, and 4 queries'
+ *   outputs of a channel are one vec4 store (the query axis is the output's last).
  *
  * Invocations next to each other are the queries of one (batch, head), so a workgroup reads the
  * same K' and V' addresses at the same time (broadcast loads on a GPU). Head dims above
@@ -47,6 +50,11 @@ const LANES = ['x', 'y', 'z', 'w'] as const;
 export interface AttentionOptions {
   /** Queries per invocation of the register template (tuned variants); default the rule. */
   readonly queries?: number;
+  /**
+   * Where the queries' Q' rows live: loaded once into registers, or reloaded for every key group
+   * (fewer registers); default the rule.
+   */
+  readonly qRows?: 'registers' | 'reload';
 }
 
 /** A kernel operand read through views: the element at `c` is at `offset(slot) + base + Σ c_i * strides[i]`. */
@@ -204,17 +212,24 @@ function scoreMatmul(byId: ReadonlyMap<ValueId, Op>, p: Op, shape: readonly Dim[
 }
 
 /**
- * The most Q' and V' row values (queries x (dk + d)) an invocation keeps in registers by the rule:
- * 4 queries of APolyNeXt's 32-channel heads. On SwiftShader 4 queries beat 2 by 1.1-1.6x and 1 by
- * 2-3x (`npm run bench:kernels -- --only attention`); a GPU with fewer registers per invocation
- * may prefer fewer, which `polyc tune` times.
+ * The most accumulators (queries x d) an invocation keeps by the rule, the GEMM template's budget
+ * (gemm.ts): 4 queries of APolyNeXt's 32-channel heads. On SwiftShader 4 queries beat 2 by
+ * 1.4-2x and 1 by 2-3x (`npm run bench:kernels -- --only attention`).
+ */
+const ACCUMULATORS = 128;
+
+/**
+ * The most Q' row values and accumulators (queries x (dk + d)) for which the rule keeps the Q'
+ * rows in registers; above it they are reloaded per key group. On SwiftShader, 4 queries of 32
+ * channels run 1.2-1.3x faster with the rows in registers than reloaded; a GPU whose registers
+ * they would spill may prefer the reload, which `polyc tune` times.
  */
 const ROW_REGISTERS = 256;
 
-/** Queries per invocation by the rule: the most that fit ROW_REGISTERS. */
-function defaultQueries(dk: number, d: number): number {
+/** Queries per invocation by the rule: the most whose accumulators fit ACCUMULATORS. */
+function defaultQueries(d: number): number {
   let q = 4;
-  while (q > 1 && q * (dk + d) > ROW_REGISTERS) q /= 2;
+  while (q > 1 && q * d > ACCUMULATORS) q /= 2;
   return q;
 }
 
@@ -230,7 +245,8 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
   const kv = affine(unit, byId, score.operands[1]!);
   const vv = affine(unit, byId, v.id);
   if (!qv || !kv || !vv) return null;
-  const tq = options.queries ?? defaultQueries(dk, d);
+  const tq = options.queries ?? defaultQueries(d);
+  const qRows = options.qRows ?? (tq * (dk + d) <= ROW_REGISTERS ? 'registers' : 'reload');
   if (!(ATTENTION_QUERIES as readonly number[]).includes(tq))
     throw new InternalError(`attention: ${tq} queries per invocation is not one of ${ATTENTION_QUERIES}`);
 
@@ -243,7 +259,7 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
   const os = strides(out.type.shape).map((x) => Number.parseInt(x, 10));
   // Four queries' outputs of a channel are one vec4 store (the query axis is the output's last).
   const vecO = tq === 4 && nq % 4 === 0;
-  const vec4 = vecK || vecV || vecO;
+  const vec4 = vecK || vecV || vecO || qRows === 'reload';
   const load = (buffer: string, at: string) =>
     vec4 ? `${buffer}[(${at}) >> 2u][(${at}) & 3u]` : `${buffer}[${at}]`;
 
@@ -270,11 +286,20 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
     head('ka', kv),
     head('va', vv),
   ];
-  for (const j of qs)
-    for (let k = 0; k < dk; k++)
-      pre.push(
-        `  let q${j}_${k} = ${load(qv.buffer, `qa + qt${j} * ${qv.strides[2]}u + ${k * qv.strides[3]!}u`)};`,
-      );
+  // Q' rows reloaded per key group: the 4 queries' q_k are one vec4 when the query axis is
+  // contiguous and aligned.
+  const reload = qRows === 'reload';
+  const vecQ =
+    reload &&
+    tq === 4 &&
+    nq % 4 === 0 &&
+    qv.strides[2] === 1 &&
+    [qv.base, qv.strides[0]!, qv.strides[1]!, qv.strides[3]!].every((x) => x % 4 === 0);
+  const qLoad = (j: number, k: number) =>
+    load(qv.buffer, `qa + qt${j} * ${qv.strides[2]}u + ${k * qv.strides[3]!}u`);
+  const qName = (j: number, k: number) => (vecQ ? `qk${k}.${LANES[j]}` : `q${j}_${k}`);
+  if (!reload)
+    for (const j of qs) for (let k = 0; k < dk; k++) pre.push(`  let q${j}_${k} = ${qLoad(j, k)};`);
   for (const j of qs) {
     if (l1) pre.push(`  var r${j} = vec4<f32>(0.0);`);
     for (let k = 0; k < d; k++) pre.push(`  var a${j}_${k} = 0.0;`);
@@ -297,7 +322,10 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
     };
     for (let k = 0; k < dk; k++) {
       body.push(`let k${k} = ${row(kv, vecK, 'ka', k)};`);
-      for (const j of qs) body.push(k === 0 ? `var s${j} = q${j}_0 * k0;` : `s${j} += q${j}_${k} * k${k};`);
+      if (vecQ) body.push(`let qk${k} = ${qv.buffer}[(qa + ${k * qv.strides[3]!}u + tb * 4u) >> 2u];`);
+      else if (reload) for (const j of qs) body.push(`let q${j}_${k} = ${qLoad(j, k)};`);
+      for (const j of qs)
+        body.push(k === 0 ? `var s${j} = ${qName(j, 0)} * k0;` : `s${j} += ${qName(j, k)} * k${k};`);
     }
     const stmts: string[] = [];
     for (const j of qs) {

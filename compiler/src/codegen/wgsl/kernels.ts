@@ -79,6 +79,8 @@ export interface KernelOptions {
   readonly workgroupSize?: number;
   /** Queries per invocation of the register attention template, overriding the rule (tuned variants). */
   readonly attentionQueries?: number;
+  /** Q' rows of the register attention template in registers or reloaded per key group (tuned variants). */
+  readonly attentionQRows?: 'registers' | 'reload';
 }
 
 /** The kernel templates, in the order `renderKernel` tries them. */
@@ -99,7 +101,11 @@ export type Template =
 const TEMPLATES: readonly (readonly [Template, (unit: Unit, o: KernelOptions) => RenderedKernel | null])[] = [
   [
     'attention',
-    (unit, o) => renderAttention(unit, o.attentionQueries ? { queries: o.attentionQueries } : {}),
+    (unit, o) =>
+      renderAttention(unit, {
+        ...(o.attentionQueries ? { queries: o.attentionQueries } : {}),
+        ...(o.attentionQRows ? { qRows: o.attentionQRows } : {}),
+      }),
   ],
   ['polyconv', (unit, o) => renderPolyconv(unit, { ...o.polyconvTile, variant: o.polyconv ?? 'registers' })],
   ['depthwise', (unit) => renderDepthwise(unit)],

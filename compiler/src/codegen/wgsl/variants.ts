@@ -13,9 +13,10 @@ import { hash } from './plan.js';
 /**
  * Kernel variants: the ways a template can render one unit (output channels per invocation,
  * workgroup size, PolyConv's register or staged form and its tile, attention's queries per
- * invocation), as plain data so that `polyc tune` can store the one it measured fastest in a JSON
- * cache and `polyc compile` can render it again. A variant with no knobs (`{ template }`) is the template's own rule: the
- * default, what a compile without a cache renders (`renderKernel(unit)`).
+ * invocation and where their Q' rows live), as plain data so that `polyc tune` can store the one
+ * it measured fastest in a JSON cache and `polyc compile` can render it again. A variant with no
+ * knobs (`{ template }`) is the template's own rule: the default, what a compile without a cache
+ * renders (`renderKernel(unit)`).
  */
 export type KernelVariant =
   | { readonly template: 'gemm' | 'conv'; readonly channels?: number; readonly workgroupSize?: number }
@@ -26,7 +27,7 @@ export type KernelVariant =
       readonly tw?: number;
       readonly th?: number;
     }
-  | { readonly template: 'attention'; readonly queries?: number }
+  | { readonly template: 'attention'; readonly queries?: number; readonly qRows?: 'registers' | 'reload' }
   | { readonly template: 'depthwise' | 'elementwise' };
 
 /** The bounded set of knobs each template offers (the tuner times them all). */
@@ -52,7 +53,10 @@ function variantOptions(v: KernelVariant): KernelOptions {
         polyconvTile: { ...(v.tw ? { tw: v.tw } : {}), ...(v.th ? { th: v.th } : {}) },
       };
     case 'attention':
-      return v.queries ? { attentionQueries: v.queries } : {};
+      return {
+        ...(v.queries ? { attentionQueries: v.queries } : {}),
+        ...(v.qRows ? { attentionQRows: v.qRows } : {}),
+      };
     case 'elementwise':
       // The generic path, past every template a unit of this kind could otherwise take.
       return { gemm: false, conv: false, norm: false };
@@ -134,6 +138,7 @@ export function describeVariant(v: KernelVariant): string {
   if ('mode' in v && v.mode) knobs.push(v.mode);
   if ('channels' in v && v.channels) knobs.push(`${v.channels}ch`);
   if ('queries' in v && v.queries) knobs.push(`${v.queries}q`);
+  if ('qRows' in v && v.qRows) knobs.push(`q rows ${v.qRows === 'reload' ? 'reloaded' : 'in registers'}`);
   if ('tw' in v && v.tw) knobs.push(`tw${v.tw}`);
   if ('th' in v && v.th) knobs.push(`th${v.th}`);
   if ('workgroupSize' in v && v.workgroupSize) knobs.push(`wg${v.workgroupSize}`);
@@ -161,7 +166,11 @@ export function isKernelVariant(v: unknown): v is KernelVariant {
         positive('th')
       );
     case 'attention':
-      return only('queries') && positive('queries');
+      return (
+        only('queries', 'qRows') &&
+        positive('queries') &&
+        (r.qRows === undefined || r.qRows === 'registers' || r.qRows === 'reload')
+      );
     case 'depthwise':
     case 'elementwise':
       return only();
