@@ -214,14 +214,14 @@ function scoreMatmul(byId: ReadonlyMap<ValueId, Op>, p: Op, shape: readonly Dim[
 /**
  * The most accumulators (queries x d) an invocation keeps by the rule, the GEMM template's budget
  * (gemm.ts): 4 queries of APolyNeXt's 32-channel heads. On SwiftShader 4 queries beat 2 by
- * 1.4-2x and 1 by 2-3x (`npm run bench:kernels -- --only attention`).
+ * 1.1-1.7x and 1 by 1.8-2.5x (`npm run bench:kernels -- --only attention`).
  */
 const ACCUMULATORS = 128;
 
 /**
  * The most Q' row values and accumulators (queries x (dk + d)) for which the rule keeps the Q'
  * rows in registers; above it they are reloaded per key group. On SwiftShader, 4 queries of 32
- * channels run 1.2-1.3x faster with the rows in registers than reloaded; a GPU whose registers
+ * channels run 1.15-1.5x faster with the rows in registers than reloaded; a GPU whose registers
  * they would spill may prefer the reload, which `polyc tune` times.
  */
 const ROW_REGISTERS = 256;
@@ -259,7 +259,16 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
   const os = strides(out.type.shape).map((x) => Number.parseInt(x, 10));
   // Four queries' outputs of a channel are one vec4 store (the query axis is the output's last).
   const vecO = tq === 4 && nq % 4 === 0;
-  const vec4 = vecK || vecV || vecO || qRows === 'reload';
+  // Q' rows reloaded per key group: the 4 queries' q_k are one vec4 when the query axis is
+  // contiguous and aligned.
+  const reload = qRows === 'reload';
+  const vecQ =
+    reload &&
+    tq === 4 &&
+    nq % 4 === 0 &&
+    qv.strides[2] === 1 &&
+    [qv.base, qv.strides[0]!, qv.strides[1]!, qv.strides[3]!].every((x) => x % 4 === 0);
+  const vec4 = vecK || vecV || vecO || vecQ;
   const load = (buffer: string, at: string) =>
     vec4 ? `${buffer}[(${at}) >> 2u][(${at}) & 3u]` : `${buffer}[${at}]`;
 
@@ -286,15 +295,6 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
     head('ka', kv),
     head('va', vv),
   ];
-  // Q' rows reloaded per key group: the 4 queries' q_k are one vec4 when the query axis is
-  // contiguous and aligned.
-  const reload = qRows === 'reload';
-  const vecQ =
-    reload &&
-    tq === 4 &&
-    nq % 4 === 0 &&
-    qv.strides[2] === 1 &&
-    [qv.base, qv.strides[0]!, qv.strides[1]!, qv.strides[3]!].every((x) => x % 4 === 0);
   const qLoad = (j: number, k: number) =>
     load(qv.buffer, `qa + qt${j} * ${qv.strides[2]}u + ${k * qv.strides[3]!}u`);
   const qName = (j: number, k: number) => (vecQ ? `qk${k}.${LANES[j]}` : `q${j}_${k}`);
