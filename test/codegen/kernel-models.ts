@@ -41,6 +41,19 @@ block attention(self: path, x: tensor, C: int, kind: str, heads: int, dim: int, 
 }
 `;
 
+/** The attention block alone on a C x H x W input (its parameters after `x`). */
+const attentionModel = (
+  c: number,
+  h: number,
+  w: number,
+  kind: string,
+  heads: number,
+  dim: number,
+  qview: string,
+) => ({
+  source: `${block}\nmodel m(x: f32[B, ${c}, ${h}, ${w}]) {\n  return attention(self, x, ${c}, "${kind}", ${heads}, ${dim}, "${qview}")\n}`,
+});
+
 export const KERNEL_MODELS: Record<string, { source: string }> = {
   'stem-and-downsample': {
     source: `model m(x: f32[B, 3, 29, 29]) {
@@ -108,28 +121,16 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   return dwconv(self.d, c, k=3, pad=0) + scale(self.s, c[:, :, 1:5, 1:4])
 }`,
   },
-  // Polynomial attention (attention.ts): keys not a multiple of 4 (49, 35, 1), head dims that are not
-  // (30, 6), several heads, vector loads and stores (64 and 36 keys); the generic template for a
-  // head dim above the register template's limit (72) and for a query view that is not affine
-  // (H and W transposed, then merged).
-  'attention-l1-7x7': {
-    source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln", 2, 32, "hw")\n}`,
-  },
-  'attention-bn-1x1': {
-    source: `${block}\nmodel m(x: f32[B, 13, 1, 1]) {\n  return attention(self, x, 13, "bn", 2, 32, "hw")\n}`,
-  },
-  'attention-l1-3x30-8x8': {
-    source: `${block}\nmodel m(x: f32[B, 11, 8, 8]) {\n  return attention(self, x, 11, "ln", 3, 30, "hw")\n}`,
-  },
-  'attention-bn-4x6-6x6': {
-    source: `${block}\nmodel m(x: f32[B, 9, 6, 6]) {\n  return attention(self, x, 9, "bn", 4, 6, "hw")\n}`,
-  },
-  'attention-generic-1x72-5x5': {
-    source: `${block}\nmodel m(x: f32[B, 7, 5, 5]) {\n  return attention(self, x, 7, "ln", 1, 72, "hw")\n}`,
-  },
-  'attention-generic-view-7x5': {
-    source: `${block}\nmodel m(x: f32[B, 13, 7, 5]) {\n  return attention(self, x, 13, "ln", 2, 16, "wh")\n}`,
-  },
+  // Polynomial attention (attention.ts): keys not a multiple of 4 (49, 1), head dims that are
+  // not (30, 6), several heads, vector loads and stores (64 and 36 keys); the generic template
+  // for a head dim above the register template's limit (72) and for a query view that is not
+  // affine (H and W transposed, then merged).
+  'attention-l1-7x7': attentionModel(13, 7, 7, 'ln', 2, 32, 'hw'),
+  'attention-bn-1x1': attentionModel(13, 1, 1, 'bn', 2, 32, 'hw'),
+  'attention-l1-3x30-8x8': attentionModel(11, 8, 8, 'ln', 3, 30, 'hw'),
+  'attention-bn-4x6-6x6': attentionModel(9, 6, 6, 'bn', 4, 6, 'hw'),
+  'attention-generic-1x72-5x5': attentionModel(7, 5, 5, 'ln', 1, 72, 'hw'),
+  'attention-generic-view-7x5': attentionModel(13, 7, 5, 'ln', 2, 16, 'wh'),
   'cell-input-norm': {
     source: `model m(x: f32[B, 13, 7, 7]) {
   p = layernorm2d(self.post, scale(self.p0, x) + scale(self.p1, x * x))
