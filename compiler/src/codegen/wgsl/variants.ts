@@ -106,7 +106,9 @@ export function variantSpace(unit: Unit): {
     }
     case 'attention':
       // Only units the register template takes have the knob (the generic one ignores it).
-      if (takesQueries(unit)) for (const queries of ATTENTION_QUERIES) others.push({ template, queries });
+      if (takesQueries(unit))
+        for (const queries of ATTENTION_QUERIES)
+          for (const qRows of ['registers', 'reload'] as const) others.push({ template, queries, qRows });
       break;
     default:
       break;
