@@ -19,9 +19,12 @@
  *   against the generic path (one invocation per element, statistics recomputed per element);
  * - layout: CPolyNeXt-T cells (PolyConv and PolyMLP, chained `--chain` times) at the 14x14 and 7x7
  *   stages' shapes, and CPolyNeXt-T and APolyNeXt-T at 224x224, every value NCHW against the
- *   layouts assign-layouts records (NC4HW4 where H*W % 4 != 0).
+ *   layouts assign-layouts records (NC4HW4 where H*W % 4 != 0);
+ * - attention: polynomial attention units (APolyNeXt-T's stages and others), the register template
+ *   with 1, 2 and 4 queries per invocation, Q' rows in registers or reloaded per key group, against
+ *   the codegen of a base revision (`--base`).
  *
- *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout] [--cases <substring>,...]
+ *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout,attention] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
  */
 import { execFileSync } from 'node:child_process';
@@ -31,6 +34,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AnalysisContext } from '../compiler/src/analysis/context.js';
+import { ATTENTION_QUERIES } from '../compiler/src/codegen/wgsl/attention.js';
 import { withLayout } from '../compiler/src/codegen/wgsl/expr.js';
 import { chooseChannels } from '../compiler/src/codegen/wgsl/gemm.js';
 import { type KernelOptions, renderKernel } from '../compiler/src/codegen/wgsl/kernels.js';
@@ -49,7 +53,7 @@ const { values } = parseArgs({
   options: {
     ...TIMING_OPTIONS,
     runs: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm,layout' },
+    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm,layout,attention' },
     tiles: { type: 'string', default: '' },
     cases: { type: 'string', default: '' },
     chain: { type: 'string', default: '4' },
@@ -121,6 +125,24 @@ const conv = (cin: number, cout: number, size: number, k: number, stride: number
   name: `conv ${k}x${k}s${stride} ${cin}->${cout}@${size}`,
   source: `model m(x: f32[B, ${cin}, ${size}, ${size}]) {\n  return conv2d(self.c, x, out=${cout}, k=${k}, stride=${stride})\n}`,
 });
+
+/**
+ * Polynomial attention over `heads` heads of `dim` channels at size x size (APolyNeXt's
+ * `(S * s[h] + 1)^4`, L1-normalised over keys), q, k and v slices of one input.
+ */
+const attention = (heads: number, dim: number, size: number): Case => {
+  const c = heads * dim;
+  const view = (from: number) =>
+    `reshape(x[:, ${from}:${from + c}], [batch, ${heads}, ${dim}, ${size * size}])`;
+  return {
+    name: `attention ${heads}x${dim}x${size * size}`,
+    source: `model m(x: f32[B, ${3 * c}, ${size}, ${size}]) {
+  batch, _, H, W = x.shape
+  P = (transpose(${view(0)}, [0, 1, 3, 2]) @ ${view(c)} * sigmoid(param(self.s, [1, ${heads}, 1, 1])) + 1) ^ 4
+  return reshape(${view(2 * c)} @ transpose(l1norm(P, axis=3), [0, 1, 3, 2]), [batch, ${c}, H, W])
+}`,
+  };
+};
 
 /** The cell input's scaled sum of two tensors, normalised (`cells.*.postprocess:norm`). */
 const cellInput = (c: number, size: number): Case => ({
@@ -253,6 +275,25 @@ const SECTIONS: Section[] = [
       conv(72, 72, 32, 3, 1), // CPolyNeXt-LR's 3x3 conv
     ],
     variants: async () => [withOptions('generic', { conv: false }), withOptions('implicit GEMM', {})],
+    oneKernel: true,
+  },
+  {
+    name: 'attention',
+    // APolyNeXt-T's two attention stages, a head dim that is not a multiple of 4, and a larger image.
+    cases: [attention(3, 32, 14), attention(5, 32, 7), attention(4, 30, 14), attention(2, 32, 28)],
+    variants: async () => {
+      const base = values.base ?? git('merge-base', 'HEAD', 'main');
+      const build = await baseBuildPlan(base);
+      return [
+        { name: `base ${base.slice(0, 10)}`, build: (m) => build(m, 1, new AnalysisContext()) },
+        ...ATTENTION_QUERIES.map((q) =>
+          withOptions(`${q}q, rows in registers`, { attentionQueries: q, attentionQRows: 'registers' }),
+        ),
+        ...[2, 4].map((q) =>
+          withOptions(`${q}q, rows reloaded`, { attentionQueries: q, attentionQRows: 'reload' }),
+        ),
+      ];
+    },
     oneKernel: true,
   },
   {

@@ -18,15 +18,18 @@ block polyconv(self: path, p: tensor, C: int, k: int, d: int) {
   return layernorm2d(self.n, pwconv(self.o, m, out=C)) * sigmoid(param(self.r, [1])) + p
 }
 
-block attention(self: path, x: tensor, C: int, kind: str) {
-  heads = 2
-  A = heads * 32
+block attention(self: path, x: tensor, C: int, kind: str, heads: int, dim: int, qview: str) {
+  A = heads * dim
   batch, _, H, W = x.shape
   N = H * W
   qkv = pwconv(self.qkv, layernorm2d(self.pre, x), out=2 * A)
-  q = reshape(dwconv(self.q, qkv[:, :A], k=5), [batch, heads, 32, N])
-  k = reshape(dwconv(self.k, qkv[:, :A], k=5), [batch, heads, 32, N])
-  v = reshape(dwconv(self.v, qkv[:, A:], k=3), [batch, heads, 32, N])
+  qc = dwconv(self.q, qkv[:, :A], k=5)
+  if qview == "wh" {
+    qc = transpose(qc, [0, 1, 3, 2])
+  }
+  q = reshape(qc, [batch, heads, dim, N])
+  k = reshape(dwconv(self.k, qkv[:, :A], k=5), [batch, heads, dim, N])
+  v = reshape(dwconv(self.v, qkv[:, A:], k=3), [batch, heads, dim, N])
   P = (transpose(q, [0, 1, 3, 2]) @ k * sigmoid(param(self.scale, [1, heads, 1, 1])) + 1) ^ 4
   if kind == "ln" {
     P = l1norm(P, axis=3)
@@ -37,6 +40,19 @@ block attention(self: path, x: tensor, C: int, kind: str) {
   return pwconv(self.proj, dwconv(self.f, O, k=3), out=C) + x
 }
 `;
+
+/** The attention block alone on a C x H x W input (its parameters after `x`). */
+const attentionModel = (
+  c: number,
+  h: number,
+  w: number,
+  kind: string,
+  heads: number,
+  dim: number,
+  qview: string,
+) => ({
+  source: `${block}\nmodel m(x: f32[B, ${c}, ${h}, ${w}]) {\n  return attention(self, x, ${c}, "${kind}", ${heads}, ${dim}, "${qview}")\n}`,
+});
 
 export const KERNEL_MODELS: Record<string, { source: string }> = {
   'stem-and-downsample': {
@@ -109,12 +125,16 @@ export const KERNEL_MODELS: Record<string, { source: string }> = {
   'depthwise-33x33': {
     source: `model m(x: f32[B, 3, 9, 9]) {\n  return dwconv(self.a, x, k=33) * x\n}`,
   },
-  'attention-l1-7x7': {
-    source: `${block}\nmodel m(x: f32[B, 13, 7, 7]) {\n  return attention(self, x, 13, "ln")\n}`,
-  },
-  'attention-bn-1x1': {
-    source: `${block}\nmodel m(x: f32[B, 13, 1, 1]) {\n  return attention(self, x, 13, "bn")\n}`,
-  },
+  // Polynomial attention (attention.ts): keys not a multiple of 4 (49, 1), head dims that are
+  // not (30, 6), several heads, vector loads and stores (64 and 36 keys); the generic template
+  // for a head dim above the register template's limit (72) and for a query view that is not
+  // affine (H and W transposed, then merged).
+  'attention-l1-7x7': attentionModel(13, 7, 7, 'ln', 2, 32, 'hw'),
+  'attention-bn-1x1': attentionModel(13, 1, 1, 'bn', 2, 32, 'hw'),
+  'attention-l1-3x30-8x8': attentionModel(11, 8, 8, 'ln', 3, 30, 'hw'),
+  'attention-bn-4x6-6x6': attentionModel(9, 6, 6, 'bn', 4, 6, 'hw'),
+  'attention-generic-1x72-5x5': attentionModel(7, 5, 5, 'ln', 1, 72, 'hw'),
+  'attention-generic-view-7x5': attentionModel(13, 7, 5, 'ln', 2, 16, 'wh'),
   'cell-input-norm': {
     source: `model m(x: f32[B, 13, 7, 7]) {
   p = layernorm2d(self.post, scale(self.p0, x) + scale(self.p1, x * x))

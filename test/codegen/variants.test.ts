@@ -64,8 +64,9 @@ async function tunedError(m: Module, opt: Module, tuned: ReadonlyMap<string, Ker
 
 describe('kernel variants against the interpreter', () => {
   // A model per tunable template: implicit-GEMM convs, GEMMs with LayerNorm and PolyMLP
-  // epilogues, pixel counts the vec4 does not divide, PolyConv, LayerNorm units.
+  // epilogues, pixel counts the vec4 does not divide, PolyConv, LayerNorm units, attention.
   const cases = [
+    'attention-l1-3x30-8x8',
     'stem-and-downsample',
     'poly-mlp-ln-7x7',
     'gemm-odd-pixels-5x5',

@@ -87,6 +87,41 @@ describe('PolyConv templates and tiles against the interpreter (batch 1 and 5)',
   }
 });
 
+describe('attention templates against the interpreter (batch 1 and 5)', () => {
+  // Every queries-per-invocation of the register template (4 queries over 49 or 1 queries leave
+  // a partial last block), Q' rows in registers and reloaded per key group (one vec4 over 4
+  // queries for 64 and 36), and which template each attention model's unit gets.
+  const names = Object.keys(KERNEL_MODELS).filter((n) => n.startsWith('attention'));
+  const variants: KernelOptions[] = [
+    ...[1, 2, 4].map((q) => ({ attentionQueries: q, attentionQRows: 'registers' as const })),
+    ...[2, 4].map((q) => ({ attentionQueries: q, attentionQRows: 'reload' as const })),
+  ];
+  for (const name of names.filter((n) => !n.includes('generic'))) {
+    for (const options of variants) {
+      it(`${name}, ${options.attentionQueries} queries, Q' rows ${options.attentionQRows}`, async () => {
+        const r = buildModel('kernel.poly', { readFile: () => KERNEL_MODELS[name]!.source });
+        const results = await runBoth(r.model!.module, 'default', [1, 5], options);
+        for (const x of results) expect(x.err).toBeLessThan(1e-5);
+      });
+    }
+  }
+  it('renders the register template where the views are affine and the head dim fits, else the generic one', () => {
+    const kernels = names.map((name) => {
+      const r = buildModel('kernel.poly', { readFile: () => KERNEL_MODELS[name]!.source });
+      const plan = compileForWebGpu(runPasses(r.model!.module, parsePipeline('default')).module, 1).plan;
+      return [name, plan.kernels.filter((k) => k.name.startsWith('attention_')).map((k) => k.name)];
+    });
+    expect(Object.fromEntries(kernels)).toEqual({
+      'attention-l1-7x7': ['attention_2x32x49_q4'],
+      'attention-bn-1x1': ['attention_2x32x1_q4'],
+      'attention-l1-3x30-8x8': ['attention_3x30x64_q4'],
+      'attention-bn-4x6-6x6': ['attention_4x6x36_q4'],
+      'attention-generic-1x72-5x5': ['attention_1x72x25'],
+      'attention-generic-view-7x5': ['attention_2x16x35'],
+    });
+  });
+});
+
 describe('tile kernels: the PolyMLP with its LayerNorm left a layernorm2d (batch 1 and 5)', () => {
   // Without layernorm-into-gemm the second conv reads the LayerNorm itself: its K loop normalises
   // the staged product as it reads it. The whole MLP is still one kernel.

@@ -1,28 +1,21 @@
 import { InternalError } from '../../diagnostics/diagnostic.js';
 import { numel } from '../../ir/shapes.js';
 import type { Layout, Op, ValueId } from '../../ir/types.js';
+import { renderAttention } from './attention.js';
 import { renderConv } from './conv.js';
 import { renderDepthwise, renderPolyconv } from './depthwise.js';
-import {
-  allNchw,
-  ExprWriter,
-  elementIndex,
-  f32Literal,
-  offsetExpr,
-  type Source,
-  strides,
-  withLayout,
-} from './expr.js';
+import { ExprWriter, elementIndex, offsetExpr, type Source, strides, withLayout } from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
 import { renderTile } from './tile.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
- * kernel. Polynomial attention has its own template (one invocation per query row, one sweep over
- * keys), PolyConv and depthwise convs theirs (depthwise.ts: several outputs per invocation),
- * pointwise convs a GEMM template (gemm.ts), LayerNorm units a per-pixel template (norm.ts);
- * everything else is rendered by the expression writer, one invocation per output element.
+ * kernel. Polynomial attention has its own template (attention.ts: a few queries per invocation
+ * with their rows in registers, one sweep over the keys in groups of 4 through affine views of
+ * Q, K and V; a generic fallback), PolyConv and depthwise convs theirs (depthwise.ts: several
+ * outputs per invocation), pointwise convs a GEMM template (gemm.ts), LayerNorm units a
+ * per-pixel template (norm.ts); everything else is rendered by the expression writer, one invocation per output element.
  */
 
 /** One kernel's worth of IR: ops whose `arg` ops read `sources`, computing `result`. */
@@ -84,6 +77,10 @@ export interface KernelOptions {
   readonly convChannels?: number;
   /** Invocations per workgroup of the GEMM, conv and norm templates (default WORKGROUP_SIZE; tuned variants). */
   readonly workgroupSize?: number;
+  /** Queries per invocation of the register attention template, overriding the rule (tuned variants). */
+  readonly attentionQueries?: number;
+  /** Q' rows of the register attention template in registers or reloaded per key group (tuned variants). */
+  readonly attentionQRows?: 'registers' | 'reload';
 }
 
 /** The kernel templates, in the order `renderKernel` tries them. */
@@ -102,7 +99,14 @@ export type Template =
  * The first that renders a unit is its template; 'elementwise' renders any unit.
  */
 const TEMPLATES: readonly (readonly [Template, (unit: Unit, o: KernelOptions) => RenderedKernel | null])[] = [
-  ['attention', (unit) => renderAttention(unit)],
+  [
+    'attention',
+    (unit, o) =>
+      renderAttention(unit, {
+        ...(o.attentionQueries ? { queries: o.attentionQueries } : {}),
+        ...(o.attentionQRows ? { qRows: o.attentionQRows } : {}),
+      }),
+  ],
   ['polyconv', (unit, o) => renderPolyconv(unit, { ...o.polyconvTile, variant: o.polyconv ?? 'registers' })],
   ['depthwise', (unit) => renderDepthwise(unit)],
   [
@@ -208,64 +212,5 @@ function renderElementwise(unit: Unit): RenderedKernel {
     wgsl: `${wgsl}\n`,
     workgroupSize: WORKGROUP_SIZE,
     invocationsPerBatch: numel(grid.slice(1)),
-  };
-}
-
-/**
- * `O = V @ transpose(Pn)` (optionally reshaped back to NCHW), where Pn is P or l1norm(P) over keys
- * and P is any expression of (batch, head, query, key): one invocation per (batch, head, query)
- * sweeps the keys once, accumulating sum |P| and P * V for every channel of the head in registers.
- * P >= 0 for polynomial attention, and no max or exp is needed. Returns null if the unit does not
- * have this shape.
- */
-function renderAttention(unit: Unit): RenderedKernel | null {
-  if (!allNchw(unit.sources, unit.layout)) return null;
-  const byId = new Map(unit.ops.map((o) => [o.id, o]));
-  let o = byId.get(unit.result);
-  if (o?.op === 'reshape') o = byId.get(o.operands[0]!);
-  if (o?.op !== 'matmul' || o.type.shape.length !== 4) return null;
-  const [v, t] = o.operands.map((x) => byId.get(x)) as [Op | undefined, Op | undefined];
-  if (!v || t?.op !== 'transpose' || t.attrs.perm.join(',') !== '0,1,3,2') return null;
-  const pn = byId.get(t.operands[0]!);
-  if (!pn) return null;
-  const l1 = pn.op === 'l1norm' && pn.attrs.axis === 3 ? pn : null;
-  const p = l1 ? byId.get(l1.operands[0]!)! : pn;
-  const [, heads, d, n] = o.type.shape as [unknown, number, number, number];
-  if (d > 256) return null;
-  const w = new ExprWriter(unit.ops, unit.sources);
-  const pf = w.fn(p.id);
-  const vf = w.fn(v.id);
-  const os = strides(o.type.shape);
-  const scale = l1 ? `1.0 / max(rs, ${f32Literal(l1.attrs.eps)})` : '1.0';
-  const wgsl = [
-    PRELUDE,
-    w.functions(),
-    `${ENTRY}
-  let t = i % ${n}u;
-  let h = (i / ${n}u) % ${heads}u;
-  let b = i / ${n * heads}u;
-  var acc: array<f32, ${d}>;
-  var rs = 0.0;
-  for (var u = 0u; u < ${n}u; u++) {
-    let p = ${pf}(vec4<u32>(b, h, t, u));
-    rs += abs(p);
-    for (var k = 0u; k < ${d}u; k++) {
-      acc[k] += p * ${vf}(vec4<u32>(b, h, k, u));
-    }
-  }
-  let scale = ${scale};
-  let base = ${offsetExpr(0)} + b * ${os[0]} + h * ${os[1]} + t;
-  for (var k = 0u; k < ${d}u; k++) {
-    arena[base + k * ${os[2]}] = acc[k] * scale;
-  }
-}`,
-  ].join('\n\n');
-  if (unit.result !== o.id && byId.get(unit.result)?.op !== 'reshape')
-    throw new InternalError('unexpected attention root');
-  return {
-    name: `attention_${heads}x${d}x${n}`,
-    wgsl: `${wgsl}\n`,
-    workgroupSize: WORKGROUP_SIZE,
-    invocationsPerBatch: heads * n,
   };
 }

@@ -1,4 +1,5 @@
 import type { Op } from '../../ir/types.js';
+import { ATTENTION_QUERIES, takesQueries } from './attention.js';
 import {
   type KernelOptions,
   type RenderedKernel,
@@ -11,10 +12,11 @@ import { hash } from './plan.js';
 
 /**
  * Kernel variants: the ways a template can render one unit (output channels per invocation,
- * workgroup size, PolyConv's register or staged form and its tile), as plain data so that
- * `polyc tune` can store the one it measured fastest in a JSON cache and `polyc compile` can
- * render it again. A variant with no knobs (`{ template }`) is the template's own rule: the
- * default, what a compile without a cache renders (`renderKernel(unit)`).
+ * workgroup size, PolyConv's register or staged form and its tile, attention's queries per
+ * invocation and where their Q' rows live), as plain data so that `polyc tune` can store the one
+ * it measured fastest in a JSON cache and `polyc compile` can render it again. A variant with no
+ * knobs (`{ template }`) is the template's own rule: the default, what a compile without a cache
+ * renders (`renderKernel(unit)`).
  */
 export type KernelVariant =
   | { readonly template: 'gemm' | 'conv'; readonly channels?: number; readonly workgroupSize?: number }
@@ -25,7 +27,8 @@ export type KernelVariant =
       readonly tw?: number;
       readonly th?: number;
     }
-  | { readonly template: 'attention' | 'depthwise' | 'elementwise' };
+  | { readonly template: 'attention'; readonly queries?: number; readonly qRows?: 'registers' | 'reload' }
+  | { readonly template: 'depthwise' | 'elementwise' };
 
 /** The bounded set of knobs each template offers (the tuner times them all). */
 const CHANNELS = [4, 8] as const;
@@ -48,6 +51,11 @@ function variantOptions(v: KernelVariant): KernelOptions {
       return {
         polyconv: v.mode ?? 'registers',
         polyconvTile: { ...(v.tw ? { tw: v.tw } : {}), ...(v.th ? { th: v.th } : {}) },
+      };
+    case 'attention':
+      return {
+        ...(v.queries ? { attentionQueries: v.queries } : {}),
+        ...(v.qRows ? { attentionQRows: v.qRows } : {}),
       };
     case 'elementwise':
       // The generic path, past every template a unit of this kind could otherwise take.
@@ -96,6 +104,12 @@ export function variantSpace(unit: Unit): {
       for (const th of POLYCONV_ROWS) if (th <= h) others.push({ template, th });
       break;
     }
+    case 'attention':
+      // Only units the register template takes have the knob (the generic one ignores it).
+      if (takesQueries(unit))
+        for (const queries of ATTENTION_QUERIES)
+          for (const qRows of ['registers', 'reload'] as const) others.push({ template, queries, qRows });
+      break;
     default:
       break;
   }
@@ -125,6 +139,8 @@ export function describeVariant(v: KernelVariant): string {
   const knobs: string[] = [];
   if ('mode' in v && v.mode) knobs.push(v.mode);
   if ('channels' in v && v.channels) knobs.push(`${v.channels}ch`);
+  if ('queries' in v && v.queries) knobs.push(`${v.queries}q`);
+  if ('qRows' in v && v.qRows) knobs.push(`q rows ${v.qRows === 'reload' ? 'reloaded' : 'in registers'}`);
   if ('tw' in v && v.tw) knobs.push(`tw${v.tw}`);
   if ('th' in v && v.th) knobs.push(`th${v.th}`);
   if ('workgroupSize' in v && v.workgroupSize) knobs.push(`wg${v.workgroupSize}`);
@@ -152,6 +168,11 @@ export function isKernelVariant(v: unknown): v is KernelVariant {
         positive('th')
       );
     case 'attention':
+      return (
+        only('queries', 'qRows') &&
+        positive('queries') &&
+        (r.qRows === undefined || r.qRows === 'registers' || r.qRows === 'reload')
+      );
     case 'depthwise':
     case 'elementwise':
       return only();
