@@ -15,7 +15,7 @@ import {
 } from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
-import { renderTile } from './tile.js';
+import { renderTile, TILE_WORKGROUP_SIZE } from './tile.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
@@ -82,7 +82,10 @@ export interface KernelOptions {
   readonly conv?: boolean;
   /** Output channels per implicit-GEMM invocation, overriding the rule (tuned variants). */
   readonly convChannels?: number;
-  /** Invocations per workgroup of the GEMM, conv and norm templates (default WORKGROUP_SIZE; tuned variants). */
+  /**
+   * Invocations per workgroup of the GEMM, conv and norm templates (default WORKGROUP_SIZE) and of
+   * the tile template (default TILE_WORKGROUP_SIZE); tuned variants.
+   */
   readonly workgroupSize?: number;
 }
 
@@ -117,7 +120,7 @@ const TEMPLATES: readonly (readonly [Template, (unit: Unit, o: KernelOptions) =>
             o.convChannels ? { channels: o.convChannels } : {},
           ),
   ],
-  ['tile', (unit, o) => renderTile(unit, prelude('vec4<f32>'), o.workgroupSize ?? WORKGROUP_SIZE)],
+  ['tile', (unit, o) => renderTile(unit, prelude('vec4<f32>'), o.workgroupSize ?? TILE_WORKGROUP_SIZE)],
   [
     'gemm',
     (unit, o) =>
