@@ -31,7 +31,7 @@ import type { RenderedKernel, Unit } from './kernels.js';
  * barriers as one coroutine per subgroup of 4 invocations, switching between them at each barrier,
  * and that costs more the more subgroups a workgroup has: a GEMM with one barrier takes 1.3x its
  * time without it at 64 invocations, 1.05x at 16; the PolyMLP's tile kernel at 14x14 runs about
- * 10% faster at 32 than at 64, the PolyConv end's 15% (`bench/kernels.ts --only tile`).
+ * 7-10% faster at 32 than at 64, the PolyConv end's 15% (`bench/kernels.ts --only tile`).
  */
 export const TILE_WORKGROUP_SIZE = 32;
 
