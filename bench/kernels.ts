@@ -17,6 +17,9 @@
  *   template against the generic path;
  * - norm: CPolyNeXt-T's two LayerNorm units at each stage's shape, the per-pixel norm template
  *   against the generic path (one invocation per element, statistics recomputed per element);
+ * - tile: CPolyNeXt-T's PolyMLPs (LayerNorm, up-projection, product of halves, down-projection,
+ *   residual; chained `--chain` times) and a PolyConv end (conv, LayerNorm, residual), each one
+ *   tile kernel, at 64 invocations per workgroup against the rule's (TILE_WORKGROUP_SIZE);
  * - layout: CPolyNeXt-T cells (PolyConv and PolyMLP, chained `--chain` times) at the 14x14 and 7x7
  *   stages' shapes, and CPolyNeXt-T and APolyNeXt-T at 224x224, every value NCHW against the
  *   layouts assign-layouts records (NC4HW4 where H*W % 4 != 0);
@@ -24,7 +27,7 @@
  *   with 1, 2 and 4 queries per invocation, Q' rows in registers or reloaded per key group, against
  *   the codegen of a base revision (`--base`).
  *
- *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,layout,attention] [--cases <substring>,...]
+ *   npm run bench:kernels -- [--only gemm,depthwise,polyconv,conv,norm,tile,layout,attention] [--cases <substring>,...]
  *                            [--runs 5] [--warmup 1] [--chain 4] [--base <rev>] [--tiles 4x8,...]
  */
 import { execFileSync } from 'node:child_process';
@@ -53,7 +56,7 @@ const { values } = parseArgs({
   options: {
     ...TIMING_OPTIONS,
     runs: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm,layout,attention' },
+    only: { type: 'string', default: 'gemm,depthwise,polyconv,conv,norm,tile,layout,attention' },
     tiles: { type: 'string', default: '' },
     cases: { type: 'string', default: '' },
     chain: { type: 'string', default: '4' },
@@ -175,6 +178,28 @@ model m(x: f32[B, ${c}, ${size}, ${size}]) {
   y0 = x
 ${Array.from({ length: chain }, (_, i) => `  y${i + 1} = cell(self.c${i}, y${i})`).join('\n')}
   return y${chain}
+}`,
+});
+
+/** `--chain` PolyMLPs of C channels and M hidden ones at size x size, with their LayerNorms and residuals. */
+const polyMlp = (c: number, mlp: number, size: number): Case => ({
+  name: `poly_mlp ${c}x${size}x${size} (mlp ${mlp})`,
+  source: `block mlp(self: path, x: tensor) {
+  t = pwconv(self.up, layernorm2d(self.l, x), out=${2 * mlp})
+  return pwconv(self.down, t[:, :${mlp}] * t[:, ${mlp}:], out=${c}) + x
+}
+model m(x: f32[B, ${c}, ${size}, ${size}]) {
+  y0 = x
+${Array.from({ length: chain }, (_, i) => `  y${i + 1} = mlp(self.m${i}, y${i})`).join('\n')}
+  return y${chain}
+}`,
+});
+
+/** A PolyConv's end: the conv of its product (P channels), LayerNorm, the residual. */
+const polyConvEnd = (c: number, p: number, size: number): Case => ({
+  name: `poly_conv end ${p}->${c}@${size}`,
+  source: `model m(x: f32[B, ${c + p}, ${size}, ${size}]) {
+  return layernorm2d(self.n, pwconv(self.o, x[:, :${p}], out=${c})) + x[:, ${p}:]
 }`,
 });
 
@@ -306,6 +331,11 @@ const SECTIONS: Section[] = [
     ].flatMap(([c, s]) => [cellInput(c!, s!), residual(c!, s!)]),
     variants: async () => [withOptions('old', { norm: false }), withOptions('norm', {})],
     oneKernel: true,
+  },
+  {
+    name: 'tile',
+    cases: [polyMlp(48, 48, 56), polyMlp(96, 96, 28), polyMlp(192, 168, 14), polyConvEnd(192, 144, 14)],
+    variants: async () => [withOptions('tile wg64', { workgroupSize: 64 }), withOptions('tile (rule)', {})],
   },
   {
     name: 'layout',

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { tileBlocks } from '../../compiler/src/codegen/wgsl/tile.js';
+import { AnalysisContext } from '../../compiler/src/analysis/context.js';
+import { type KernelOptions, renderKernel } from '../../compiler/src/codegen/wgsl/kernels.js';
+import { buildPlan } from '../../compiler/src/codegen/wgsl/plan.js';
+import { TILE_WORKGROUP_SIZE, tileBlocks } from '../../compiler/src/codegen/wgsl/tile.js';
+import { buildModel } from '../../compiler/src/driver/frontend.js';
 import { WORKGROUP_STORAGE_BYTES } from '../../compiler/src/ir/types.js';
+import { runPasses } from '../../compiler/src/passes/manager.js';
+import { parsePipeline } from '../../compiler/src/passes/pipeline.js';
 
 /** The tile rule (tile.ts): pixel blocks of 4 per workgroup, the fewest idle invocations. */
 describe('tileBlocks', () => {
@@ -26,5 +32,32 @@ describe('tileBlocks', () => {
     // 42 items (stage 1) and 24 (stage 3) on 64 invocations: 1 block idles 22 of 64 in stage 1,
     // 2 blocks 44 of 128.
     expect(tileBlocks(14 * 14, 64, 168 + 2 * 42 + 2, [stage(42, 1000), stage(24, 1)])).toBe(3);
+  });
+});
+
+describe('tile kernels', () => {
+  // CPolyNeXt-T's PolyMLP at 14x14: one tile kernel.
+  const source = `model m(x: f32[B, 192, 14, 14]) {
+  t = pwconv(self.up, layernorm2d(self.l, x), out=336)
+  return pwconv(self.down, t[:, :168] * t[:, 168:], out=192) + x
+}`;
+  const module = runPasses(
+    buildModel('mlp.poly', { readFile: () => source }).model!.module,
+    parsePipeline('default'),
+  ).module;
+  const tiles = (options: KernelOptions) =>
+    buildPlan(module, 1, new AnalysisContext(), (u) => renderKernel(u, options)).plan.kernels.filter((k) =>
+      k.name.startsWith('tile_'),
+    );
+
+  it('run TILE_WORKGROUP_SIZE (32) invocations on the tiles sized for rounds of 64: the same 12 pixels', () => {
+    const [rule] = tiles({});
+    const [at64] = tiles({ workgroupSize: 64 });
+    expect(TILE_WORKGROUP_SIZE).toBe(32);
+    expect(rule!.workgroupSize).toBe(32);
+    expect(rule!.wgsl).toContain('@workgroup_size(32)');
+    expect(at64!.workgroupSize).toBe(64);
+    expect(rule!.name).toBe(at64!.name);
+    expect(rule!.name).toMatch(/_p12$/);
   });
 });

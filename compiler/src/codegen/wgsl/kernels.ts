@@ -7,7 +7,7 @@ import { renderDepthwise, renderPolyconv } from './depthwise.js';
 import { ExprWriter, elementIndex, offsetExpr, type Source, strides, withLayout } from './expr.js';
 import { renderGemm } from './gemm.js';
 import { renderNorm } from './norm.js';
-import { renderTile } from './tile.js';
+import { renderTile, TILE_WORKGROUP_SIZE } from './tile.js';
 
 /**
  * Kernel selection and WGSL rendering. A unit of work (a fused region, or one op) becomes one
@@ -75,7 +75,10 @@ export interface KernelOptions {
   readonly conv?: boolean;
   /** Output channels per implicit-GEMM invocation, overriding the rule (tuned variants). */
   readonly convChannels?: number;
-  /** Invocations per workgroup of the GEMM, conv and norm templates (default WORKGROUP_SIZE; tuned variants). */
+  /**
+   * Invocations per workgroup of the GEMM, conv and norm templates (default WORKGROUP_SIZE) and of
+   * the tile template (default TILE_WORKGROUP_SIZE); tuned variants.
+   */
   readonly workgroupSize?: number;
   /** Queries per invocation of the register attention template, overriding the rule (tuned variants). */
   readonly attentionQueries?: number;
@@ -121,7 +124,7 @@ const TEMPLATES: readonly (readonly [Template, (unit: Unit, o: KernelOptions) =>
             o.convChannels ? { channels: o.convChannels } : {},
           ),
   ],
-  ['tile', (unit, o) => renderTile(unit, prelude('vec4<f32>'), o.workgroupSize ?? WORKGROUP_SIZE)],
+  ['tile', (unit, o) => renderTile(unit, prelude('vec4<f32>'), o.workgroupSize ?? TILE_WORKGROUP_SIZE)],
   [
     'gemm',
     (unit, o) =>

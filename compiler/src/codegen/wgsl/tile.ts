@@ -25,6 +25,23 @@ import {
 import type { RenderedKernel, Unit } from './kernels.js';
 
 /**
+ * Invocations per workgroup of a tile kernel: one warp (NVIDIA, AMD's wave32, Apple's SIMD group).
+ * A tile's items are independent register tiles, so a smaller workgroup runs the same tile in more
+ * rounds, and half as many invocations wait at each barrier. SwiftShader runs a kernel with
+ * barriers as one coroutine per subgroup of 4 invocations, switching between them at each barrier,
+ * and that costs more the more subgroups a workgroup has: a GEMM with one barrier takes 1.3x its
+ * time without it at 64 invocations, 1.05x at 16; the PolyMLP's tile kernel at 14x14 runs about
+ * 7-10% faster at 32 than at 64, the PolyConv end's 15% (`bench/kernels.ts --only tile`).
+ */
+export const TILE_WORKGROUP_SIZE = 32;
+
+/**
+ * The round `tileBlocks` sizes tiles for, at least: a tile of 32 invocations covers the same
+ * pixels as one of 64 (the same number of workgroups per image), in twice the rounds.
+ */
+const TILE_ROUND = 64;
+
+/**
  * `tile` regions (fuse-kernels): a pointwise conv whose value S a channel LayerNorm, per-pixel
  * channel statistics or a second pointwise conv of the same region reads across all of S's
  * channels. A workgroup owns a tile of TP consecutive pixels (flattened H*W) of one image, all
@@ -181,7 +198,7 @@ export function renderTile(unit: Unit, prelude: string, workgroupSize: number): 
   const floatsPerPixel = cs + (stats ? 2 * cb1 + 2 : 0);
   if (floatsPerPixel * PIXELS * 4 > WORKGROUP_STORAGE_BYTES) return null;
   const kLoop3 = probe3.accs.length > 0 || probe3.stats.s1 || probe3.stats.s2;
-  blocks = tileBlocks(hw, workgroupSize, floatsPerPixel, [
+  blocks = tileBlocks(hw, Math.max(workgroupSize, TILE_ROUND), floatsPerPixel, [
     { items: cb1, cost: k1 * probe1.accs.length * tile1 + tile1 },
     {
       items: Math.ceil(channels / tile3),

@@ -6,7 +6,6 @@ import {
   selectKernel,
   type Template,
   type Unit,
-  WORKGROUP_SIZE,
 } from './kernels.js';
 import { hash } from './plan.js';
 
@@ -93,9 +92,9 @@ export function variantSpace(unit: Unit): {
       others.push({ template: 'elementwise' });
       break;
     case 'tile':
-      // The pixel tile follows the workgroup (tile.ts, `tileBlocks`: the fewest idle invocations).
-      for (const workgroupSize of WORKGROUP_SIZES)
-        if (workgroupSize !== WORKGROUP_SIZE) others.push({ template, workgroupSize });
+      // The pixel tile follows the workgroup above 64 (tile.ts, `tileBlocks`: the fewest idle
+      // invocations); the rule's workgroup, TILE_WORKGROUP_SIZE, is below these.
+      for (const workgroupSize of WORKGROUP_SIZES) others.push({ template, workgroupSize });
       break;
     case 'polyconv': {
       const [, , h = 1, w = 1] = resultShape(unit);
