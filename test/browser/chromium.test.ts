@@ -142,26 +142,36 @@ describe('WebGPU runtime in headless Chromium', () => {
     expect(result.badInput).toMatch(/^bad-input: input x has 1 floats/);
   });
 
-  it('runs a polyc-compiled golden model in the page and matches the authors\u2019 logits', async () => {
-    const page = await openPage();
-    const meta = goldenMeta('cpolynext_lr_small');
-    const m = buildExample('examples/cpolynext_lr.poly', { init_channels: String(meta.init_channels) });
-    const opt = runPasses(m, parsePipeline('default')).module;
-    const compiled = compileForWebGpu(opt, meta.input_shape[0]!);
-    const checkpoint = new Uint8Array(readFileSync('test/golden/cpolynext_lr_small/weights.pt'));
-    const weights = packWeights(opt, compiled, loadWeights(opt, checkpoint, 'weights.pt'));
-    const input = readF32File('test/golden/cpolynext_lr_small/input.f32');
-    const result = await page.evaluate(inPage, {
-      plan: compiled.plan,
-      weights: Array.from(weights),
-      inputs: [Array.from(input)],
+  // Every golden case, so each kernel template the released models use (the attention template with
+  // APolyNeXt) runs in the browser's WebGPU too.
+  for (const c of [
+    { name: 'cpolynext_lr_small', example: 'examples/cpolynext_lr.poly' },
+    { name: 'apolynext_s_small', example: 'examples/apolynext_s.poly' },
+  ]) {
+    it(`runs the polyc-compiled golden ${c.name} in the page and matches the authors\u2019 logits`, async () => {
+      const page = await openPage();
+      const meta = goldenMeta(c.name);
+      const m = buildExample(c.example, {
+        init_channels: String(meta.init_channels),
+        layers: String(meta.layers),
+        num_classes: String(meta.num_classes),
+        image_size: String(meta.input_shape[2]),
+      });
+      const opt = runPasses(m, parsePipeline('default')).module;
+      const compiled = compileForWebGpu(opt, meta.input_shape[0]!);
+      const checkpoint = new Uint8Array(readFileSync(`test/golden/${c.name}/${meta.weights}`));
+      const weights = packWeights(opt, compiled, loadWeights(opt, checkpoint, meta.weights));
+      const input = readF32File(`test/golden/${c.name}/input.f32`);
+      const result = await page.evaluate(inPage, {
+        plan: compiled.plan,
+        weights: Array.from(weights),
+        inputs: [Array.from(input)],
+      });
+      const got = Float32Array.from(result.outputs[0]![0]!);
+      const err = relError(got, readF32File(`test/golden/${c.name}/expected.f32`));
+      console.log(`${c.name} in Chromium (${result.adapterInfo}): max rel error ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-4);
+      expect(result.submits).toBe(1);
     });
-    const got = Float32Array.from(result.outputs[0]![0]!);
-    const err = relError(got, readF32File('test/golden/cpolynext_lr_small/expected.f32'));
-    console.log(
-      `cpolynext_lr_small in Chromium (${result.adapterInfo}): max rel error ${err.toExponential(2)}`,
-    );
-    expect(err).toBeLessThan(1e-4);
-    expect(result.submits).toBe(1);
-  });
+  }
 });
