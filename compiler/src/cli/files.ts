@@ -128,10 +128,7 @@ export function readBytes(
     if (!st.isFile()) throw cannotRead(path, `it is ${kindOf(st)}, not a regular file`);
     if (st.size > maxBytes) {
       throw new DiagnosticError([
-        error(
-          'E0708',
-          `'${path}' is ${st.size} bytes, over the limit of ${maxBytes / MIB} MiB; ${hint}`,
-        ),
+        error('E0708', `'${path}' is ${st.size} bytes, over the limit of ${maxBytes / MIB} MiB; ${hint}`),
       ]);
     }
     const out = new Uint8Array(st.size);

@@ -82,7 +82,11 @@ export const run: Command = {
     const repeats = Number(repeatsText);
     // Bounded like `polyc tune --runs`: a profile of a large model takes seconds per repeat.
     if (!/^\d+$/.test(repeatsText) || repeats < 1 || repeats > MAX_REPEATS)
-      return usageError(io, command, `--repeats must be an integer from 1 to ${MAX_REPEATS}, got '${repeatsText}'`);
+      return usageError(
+        io,
+        command,
+        `--repeats must be an integer from 1 to ${MAX_REPEATS}, got '${repeatsText}'`,
+      );
     const maxBytes = maxFileBytes(inv);
     if (maxBytes === null) return EXIT_USER;
     const out = str(inv, 'output');
