@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
@@ -15,6 +15,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
+    // Vitest's default is one worker per core minus one: a single worker on CI's 2 cores, which
+    // leaves a core idle while a file waits on Chromium, a child process or SwiftShader's queue.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     env: { XDG_RUNTIME_DIR: xdgRuntimeDir, ...(vulkanIcd ? { VK_ICD_FILENAMES: vulkanIcd } : {}) },
   },
 });
