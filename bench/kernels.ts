@@ -161,6 +161,18 @@ const residual = (c: number, size: number): Case => ({
   source: `model m(x: f32[B, ${2 * c}, ${size}, ${size}]) {\n  return layernorm2d(self.n, x[:, :${c}]) + x[:, ${c}:]\n}`,
 });
 
+/** A model of `--chain` calls of `block` (parameters under `<prefix><i>`) on a C x size x size input. */
+const chainedModel = (
+  block: string,
+  prefix: string,
+  c: number,
+  size: number,
+): string => `model m(x: f32[B, ${c}, ${size}, ${size}]) {
+  y0 = x
+${Array.from({ length: chain }, (_, i) => `  y${i + 1} = ${block}(self.${prefix}${i}, y${i})`).join('\n')}
+  return y${chain}
+}`;
+
 /**
  * `--chain` CPolyNeXt cells (C channels, PolyConv of P channels, PolyMLP of M hidden channels),
  * their LayerNorms and residuals as in the model, at size x size.
@@ -174,11 +186,7 @@ const cells = (c: number, p: number, mlp: number, size: number): Case => ({
   t = pwconv(self.up, layernorm2d(self.l, b), out=${2 * mlp})
   return pwconv(self.down, t[:, :${mlp}] * t[:, ${mlp}:], out=${c}) + b
 }
-model m(x: f32[B, ${c}, ${size}, ${size}]) {
-  y0 = x
-${Array.from({ length: chain }, (_, i) => `  y${i + 1} = cell(self.c${i}, y${i})`).join('\n')}
-  return y${chain}
-}`,
+${chainedModel('cell', 'c', c, size)}`,
 });
 
 /** `--chain` PolyMLPs of C channels and M hidden ones at size x size, with their LayerNorms and residuals. */
@@ -188,11 +196,7 @@ const polyMlp = (c: number, mlp: number, size: number): Case => ({
   t = pwconv(self.up, layernorm2d(self.l, x), out=${2 * mlp})
   return pwconv(self.down, t[:, :${mlp}] * t[:, ${mlp}:], out=${c}) + x
 }
-model m(x: f32[B, ${c}, ${size}, ${size}]) {
-  y0 = x
-${Array.from({ length: chain }, (_, i) => `  y${i + 1} = mlp(self.m${i}, y${i})`).join('\n')}
-  return y${chain}
-}`,
+${chainedModel('mlp', 'm', c, size)}`,
 });
 
 /** A PolyConv's end: the conv of its product (P channels), LayerNorm, the residual. */

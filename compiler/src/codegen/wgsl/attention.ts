@@ -2,6 +2,7 @@ import { InternalError } from '../../diagnostics/diagnostic.js';
 import { isElementwise } from '../../ir/ops.js';
 import type { Dim, Op, ValueId } from '../../ir/types.js';
 import { allNchw, ExprWriter, f32Literal, offsetExpr, splitInvocation, strides } from './expr.js';
+import { LANES } from './gemm.js';
 import { ENTRY, PRELUDE, prelude, type RenderedKernel, type Unit, WORKGROUP_SIZE } from './kernels.js';
 
 /**
@@ -44,8 +45,6 @@ const MAX_GENERIC_HEAD_DIM = 256;
 
 /** Queries per invocation the register template offers (the rule: `defaultQueries`). */
 export const ATTENTION_QUERIES = [1, 2, 4] as const;
-
-const LANES = ['x', 'y', 'z', 'w'] as const;
 
 export interface AttentionOptions {
   /** Queries per invocation of the register template (tuned variants); default the rule. */
@@ -102,7 +101,7 @@ export function renderAttention(unit: Unit, options: AttentionOptions = {}): Ren
 /** Does the register template (whose knob is the queries per invocation) render `unit`? */
 export function takesQueries(unit: Unit): boolean {
   const parts = attentionParts(unit);
-  return parts !== null && renderRegisters(unit, parts, {}) !== null;
+  return parts !== null && registerOperands(unit, parts) !== null;
 }
 
 /**
@@ -233,8 +232,15 @@ function defaultQueries(d: number): number {
   return q;
 }
 
-function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): RenderedKernel | null {
-  const { byId, out, v, p, l1 } = parts;
+/**
+ * What the register template reads, or null where it does not apply: the score matmul, its
+ * reduction length dk, and Q', K', V' as affine views.
+ */
+function registerOperands(
+  unit: Unit,
+  parts: Parts,
+): { score: Op; dk: number; qv: Affine; kv: Affine; vv: Affine } | null {
+  const { byId, out, v, p } = parts;
   const [, heads, d, nq] = out.type.shape as [Dim, number, number, number];
   const nk = v.type.shape[3] as number;
   const score = scoreMatmul(byId, p, [out.type.shape[0]!, heads, nq, nk]);
@@ -244,7 +250,16 @@ function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): R
   const qv = affine(unit, byId, score.operands[0]!);
   const kv = affine(unit, byId, score.operands[1]!);
   const vv = affine(unit, byId, v.id);
-  if (!qv || !kv || !vv) return null;
+  return qv && kv && vv ? { score, dk, qv, kv, vv } : null;
+}
+
+function renderRegisters(unit: Unit, parts: Parts, options: AttentionOptions): RenderedKernel | null {
+  const operands = registerOperands(unit, parts);
+  if (!operands) return null;
+  const { score, dk, qv, kv, vv } = operands;
+  const { out, v, p, l1 } = parts;
+  const [, heads, d, nq] = out.type.shape as [Dim, number, number, number];
+  const nk = v.type.shape[3] as number;
   const tq = options.queries ?? defaultQueries(d);
   const qRows = options.qRows ?? (tq * (dk + d) <= ROW_REGISTERS ? 'registers' : 'reload');
   if (!(ATTENTION_QUERIES as readonly number[]).includes(tq))
